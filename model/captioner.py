@@ -1,0 +1,185 @@
+"""The captioner: encoder + decoder as one module, and the Captioner facade every caller uses.
+
+Shapes: B images, P regions, E channels.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .beam_search import beam_search
+from .checkpoint import CheckpointData, CheckpointError, load_checkpoint
+from .config import CaptionerConfig
+from .decoder import AttentionDecoder
+from .encoder import Encoder, build_encoder
+from .images import ImageLike
+from .vocabulary import Vocabulary
+
+DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "flickr8k-default.pt"
+
+
+class NoModelError(FileNotFoundError):
+    """No captioning model is installed or given."""
+
+
+class CaptionModel(nn.Module):
+    """Encoder and attention decoder; forward is teacher-forced."""
+
+    def __init__(self, config: CaptionerConfig, vocab_size: int, encoder: Encoder) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        self.decoder = AttentionDecoder(config, vocab_size, encoder.out_channels)
+
+    def forward(self, images: torch.Tensor, captions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.decoder(self.encoder(images), captions)
+
+
+def build_model(
+    config: CaptionerConfig, vocab_size: int, *, pretrained: bool = True, encoder_weights: str | None = None
+) -> CaptionModel:
+    """A fresh model; pretrained loads the encoder's ImageNet weights from disk."""
+    encoder = build_encoder(config.encoder, config.image_size, pretrained=pretrained, weights=encoder_weights)
+    return CaptionModel(config, vocab_size, encoder)
+
+
+def checkpoint_data(
+    model: CaptionModel, vocabulary: Vocabulary, metadata: dict[str, Any], *, include_encoder: bool | None = None
+) -> CheckpointData:
+    """Plain data for a checkpoint. The encoder's weights are left out when an installed package can
+    rebuild them and they were not fine-tuned (include_encoder=None decides that from the encoder)."""
+    if include_encoder is None:
+        include_encoder = not model.encoder.packaged_weights or bool(metadata.get("fine_tuned_encoder"))
+    state = {k: v for k, v in model.state_dict().items() if include_encoder or not k.startswith("encoder.")}
+    return CheckpointData(model.config.to_dict(), vocabulary.words, state, dict(metadata))
+
+
+@dataclass(frozen=True)
+class Caption:
+    """One photo's caption, how sure the model is, and where it looked for each word."""
+
+    words: list[str]
+    confidence: float  # exp(mean log-probability of the words and EOS): geometric-mean token probability
+    log_prob: float  # total log-probability of the caption
+    attention: np.ndarray  # (len(words), h, w), each map sums to 1
+    uncertain: bool  # confidence below the checkpoint's calibrated threshold
+    seconds: float  # this photo's share of encoder + decoder time
+
+    @property
+    def text(self) -> str:
+        """The caption as the model wrote it."""
+        return " ".join(self.words)
+
+    @property
+    def sentence(self) -> str:
+        """The caption as a sentence to read out; hedged when the model is unsure."""
+        if not self.words:
+            return "I can't describe this picture."
+        if self.uncertain:
+            return f"I'm not sure; it may be {self.text}."
+        return f"{self.text[0].upper()}{self.text[1:]}."
+
+
+class Captioner:
+    """Loads a checkpoint and captions photos. The one entry point for inference."""
+
+    def __init__(
+        self, model: CaptionModel, vocabulary: Vocabulary, *, metadata: dict[str, Any] | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.vocabulary = vocabulary
+        self.metadata = dict(metadata or {})
+        # Below this confidence a caption is phrased as a guess; calibrated on validation (training/calibrate.py).
+        self.threshold = float(self.metadata.get("confidence_threshold", 0.0))
+
+    @property
+    def config(self) -> CaptionerConfig:
+        return self.model.config
+
+    @property
+    def encoder(self) -> Encoder:
+        return self.model.encoder
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> Captioner:
+        """Rebuild a captioner from a checkpoint file; CheckpointError if it cannot."""
+        data = load_checkpoint(path)
+        try:
+            config = CaptionerConfig.from_dict(data.config)
+            vocabulary = Vocabulary(data.vocabulary)
+            has_encoder = any(k.startswith("encoder.") for k in data.state_dict)
+            model = build_model(config, len(vocabulary), pretrained=not has_encoder)
+            missing, unexpected = model.load_state_dict(data.state_dict, strict=False)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"{path} does not match this seesay's model ({exc})") from None
+        missing = [k for k in missing if has_encoder or not k.startswith("encoder.")]
+        if missing or unexpected:
+            raise CheckpointError(f"{path} does not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        return cls(model, vocabulary, metadata=data.metadata, device=device)
+
+    @classmethod
+    def default(cls, device: str | torch.device = "cpu") -> Captioner:
+        """The captioner installed with seesay, or NoModelError saying how to get one."""
+        if not DEFAULT_CHECKPOINT.is_file():
+            raise NoModelError(
+                "no captioning model is installed. Pass --model PATH to a checkpoint made by "
+                "'seesay train', or reinstall seesay with its bundled model (model/weights/flickr8k-default.pt)."
+            )
+        return cls.from_checkpoint(DEFAULT_CHECKPOINT, device=device)
+
+    def encode(self, images: Sequence[ImageLike]) -> torch.Tensor:
+        """Region features (B, P, E) for a batch of photos; raises ImageError for an unreadable one."""
+        batch = torch.stack([self.encoder.preprocess(img) for img in images]).to(self.device)  # (B, 3, S, S)
+        with torch.inference_mode():
+            return self.encoder(batch)
+
+    def caption(
+        self, images: Sequence[ImageLike], beam_size: int = 3, *, length_penalty: float | None = None
+    ) -> list[Caption]:
+        """Caption photos (paths, PIL images or RGB arrays), one Caption each, in order."""
+        if not images:
+            return []
+        start = time.perf_counter()
+        features = self.encode(images)
+        return self.caption_features(features, beam_size, length_penalty=length_penalty, started=start)
+
+    def caption_features(
+        self, features: torch.Tensor, beam_size: int = 3, *, length_penalty: float | None = None,
+        started: float | None = None,
+    ) -> list[Caption]:
+        """Caption from region features (B, P, E), e.g. a training feature cache."""
+        start = time.perf_counter() if started is None else started
+        if length_penalty is None:
+            length_penalty = float(self.metadata.get("length_penalty", 0.0))
+        with torch.inference_mode():
+            hyps = beam_search(
+                self.model.decoder, features.to(self.device).float(),
+                bos_id=self.vocabulary.bos_id, eos_id=self.vocabulary.eos_id, beam_size=beam_size,
+                max_length=self.config.max_length, length_penalty=length_penalty,
+                banned=(self.vocabulary.pad_id, self.vocabulary.bos_id, self.vocabulary.unk_id),
+            )
+        share = (time.perf_counter() - start) / len(hyps)
+        h, w = self.encoder.grid_size()
+        out = []
+        for hyp in hyps:
+            lp = np.asarray(hyp.token_log_probs, dtype=np.float64)
+            confidence = float(np.exp(lp.mean()))
+            attention = hyp.attention.numpy().reshape(len(hyp.tokens), h, w) if hyp.tokens else np.zeros((0, h, w))
+            out.append(
+                Caption(
+                    words=self.vocabulary.decode(hyp.tokens), confidence=confidence, log_prob=float(lp.sum()),
+                    attention=attention, uncertain=confidence < self.threshold, seconds=share,
+                )
+            )
+        return out

@@ -1,0 +1,1 @@
+"""seesay's photo and caption index (SQLite through SQLAlchemy)."""
