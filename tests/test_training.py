@@ -68,13 +68,12 @@ def test_tiny_model_trains_on_coco_mini_and_evaluates(tmp_path, coco_cache):
 
 
 def test_killed_and_resumed_run_continues_with_the_same_state(tmp_path, coco_cache):
-    straight = coco_config(tmp_path / "a", coco_cache, epochs=2)
-    fit(straight)
-    first = coco_config(tmp_path / "b", coco_cache, epochs=1)
-    fit(first)  # stops after epoch 1, as if killed there
+    fit(coco_config(tmp_path / "a", coco_cache, epochs=2))
+    per_epoch = json.loads((tmp_path / "a" / "run" / "log.jsonl").read_text().splitlines()[0])["batches"]
+    fit(coco_config(tmp_path / "b", coco_cache, epochs=2, max_steps=per_epoch))  # as if killed after epoch 1
     one = load_checkpoint(tmp_path / "b" / "run" / "last.pt")
     assert one.extra["run_state"]["epoch"] == 1
-    resumed = fit(coco_config(tmp_path / "b", coco_cache, epochs=2))
+    resumed = fit(coco_config(tmp_path / "b", coco_cache, epochs=2))  # the same command, run again
     assert resumed.epoch == 2
     a = load_checkpoint(tmp_path / "a" / "run" / "last.pt")
     b = load_checkpoint(tmp_path / "b" / "run" / "last.pt")

@@ -1,0 +1,59 @@
+"""The captioner bundled with seesay, on real held-out Flickr8k photos."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from model import Captioner
+from model.captioner import DEFAULT_CHECKPOINT
+from training.calibrate import content_words
+
+pytestmark = pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no bundled checkpoint in model/weights")
+
+
+@pytest.fixture(scope="module")
+def default_captioner():
+    return Captioner.default()
+
+
+def test_bundled_model_names_what_is_in_held_out_photos(default_captioner, flickr_records):
+    test = [r for r in flickr_records if r.split == "test"][:24]
+    caps = default_captioner.caption([r.path for r in test], beam_size=3)
+    own = [bool(content_words(c.text) & set().union(*map(content_words, r.captions))) for c, r in zip(caps, test)]
+    shifted = test[7:] + test[:7]  # the same captions against other photos' references: chance level
+    chance = [bool(content_words(c.text) & set().union(*map(content_words, r.captions))) for c, r in zip(caps, shifted)]
+    assert np.mean(own) >= 0.75, [c.text for c in caps]
+    assert np.mean(own) > np.mean(chance) + 0.2
+
+
+def test_bundled_model_records_its_recipe_and_scores(default_captioner):
+    meta = default_captioner.metadata
+    assert meta["training_data"] == "captions_flickr8k.json" and meta["seed"] == 0
+    assert 0.0 < meta["confidence_threshold"] < 1.0
+    assert meta["test_scores"]["BLEU-4"] > 0.1
+
+
+def test_seesay_caption_uses_the_bundled_model_and_skips_bad_files(flickr_records, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a photo")
+    photo = [r for r in flickr_records if r.split == "test"][0].path
+    proc = subprocess.run([sys.executable, "-m", "assistant", "caption", str(photo), str(bad), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 1 and rows[0]["path"] == str(photo) and rows[0]["caption"]
+    assert 0.0 < rows[0]["confidence"] <= 1.0
+    assert "skipping" in proc.stderr and "broken.jpg" in proc.stderr
+
+
+def test_seesay_caption_fails_when_nothing_could_be_captioned(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a photo")
+    proc = subprocess.run([sys.executable, "-m", "assistant", "caption", str(bad)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "skipping" in proc.stderr

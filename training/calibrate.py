@@ -1,0 +1,97 @@
+"""Calibrating the confidence below which a caption is spoken as a guess, and packing a checkpoint to ship.
+
+A caption's quality is measured as its content-word precision: the share of its content words (nouns,
+verbs, colours... anything not in STOPWORDS) that appear in some reference caption of the photo. The
+threshold is the highest confidence such that the captions below it get fewer than half of their content
+words right on average: those are the ones a listener should hear as uncertain.
+
+    python -m training.calibrate --model runs/flickr8k-default/best.pt \
+        --annotations .../captions_flickr8k.json --images .../images --out model/weights/flickr8k-default.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from model import Captioner, load_checkpoint, save_checkpoint, tokenize
+
+from .data import ImageRecord, load_records, select_split
+from .feature_cache import build_feature_cache
+
+STOPWORDS = frozenset(
+    "a an the is are was were be been being of in on at to for with by from and or but his her its their "
+    "some two three four five one other another another's this that these those into onto near while up "
+    "down out over under through there it he she they them who which as has have had does do".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in tokenize(text) if w not in STOPWORDS}
+
+
+def content_precision(caption: str, references: Sequence[str]) -> float:
+    """Share of the caption's content words found in any reference (0 for a caption with none)."""
+    words = content_words(caption)
+    if not words:
+        return 0.0
+    ref = set().union(*(content_words(r) for r in references))
+    return len(words & ref) / len(words)
+
+
+def calibrate_threshold(confidences: Sequence[float], qualities: Sequence[float], target: float = 0.5) -> float:
+    """Highest confidence c such that captions with confidence <= c average quality below target."""
+    order = np.argsort(confidences)
+    conf = np.asarray(confidences)[order]
+    running = np.cumsum(np.asarray(qualities)[order]) / np.arange(1, len(order) + 1)
+    below = np.flatnonzero(running < target)
+    return float(conf[below[-1]]) if len(below) else 0.0
+
+
+def caption_records(captioner: Captioner, records: Sequence[ImageRecord], cache_dir: str, beam_size: int = 3):
+    """(confidences, content precisions) of beam-search captions for records."""
+    feats = build_feature_cache(records, captioner.encoder, cache_dir, device=captioner.device, progress=False)
+    conf, qual = [], []
+    for lo in range(0, len(records), 64):
+        chunk = records[lo : lo + 64]
+        caps = captioner.caption_features(feats.batch(torch.arange(lo, lo + len(chunk))), beam_size)
+        conf += [c.confidence for c in caps]
+        qual += [content_precision(c.text, r.captions) for c, r in zip(caps, chunk)]
+    return np.asarray(conf), np.asarray(qual)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.calibrate")
+    p.add_argument("--model", required=True)
+    p.add_argument("--annotations", required=True)
+    p.add_argument("--images", required=True)
+    p.add_argument("--split", default="val")
+    p.add_argument("--cache-dir", default="cache")
+    p.add_argument("--out", required=True, help="where to write the calibrated checkpoint (fp16)")
+    p.add_argument("--scores", help="JSON file of test scores to record in the metadata")
+    args = p.parse_args(argv)
+    captioner = Captioner.from_checkpoint(args.model)
+    records = select_split(load_records(args.annotations, args.images), args.split)
+    conf, qual = caption_records(captioner, records, args.cache_dir)
+    threshold = calibrate_threshold(conf, qual)
+    data = load_checkpoint(args.model)
+    data.metadata.update(
+        confidence_threshold=threshold, calibrated_on=f"{args.split} ({len(records)} photos)",
+        uncertain_share=float((conf < threshold).mean()), mean_content_precision=float(qual.mean()),
+    )
+    if args.scores:
+        import json
+
+        data.metadata["test_scores"] = json.loads(open(args.scores).read())
+    data.extra = {}
+    save_checkpoint(args.out, data, half=True)
+    print(f"threshold {threshold:.3f}: {100 * (conf < threshold).mean():.0f}% of {args.split} captions hedged; "
+          f"mean content-word precision {qual.mean():.3f}; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
