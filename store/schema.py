@@ -1,0 +1,99 @@
+"""Tables of the index: photos by content hash, their captions, the models that wrote them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SCHEMA_VERSION = 1
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Photo(Base):
+    """A photo, identified by the SHA-256 of its bytes: moved or renamed it stays the same photo."""
+
+    __tablename__ = "photos"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str]  # where it was last seen
+    size: Mapped[int]
+    mtime: Mapped[float]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    source: Mapped[str] = mapped_column(String(16), default="manual")  # folder, camera, manual
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    captions: Mapped[list[Caption]] = relationship(back_populates="photo", cascade="all, delete-orphan")
+    __table_args__ = (Index("ix_photos_path", "path"),)
+
+    def __repr__(self) -> str:
+        return f"Photo(id={self.id}, path={self.path!r}, sha256={self.sha256[:12]}...)"
+
+
+class ModelVersion(Base):
+    """A captioning model that wrote captions, by checkpoint name and content hash."""
+
+    __tablename__ = "models"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"ModelVersion(id={self.id}, name={self.name!r})"
+
+
+class Caption(Base):
+    """One model's caption of one photo, with its confidence and sentence embedding."""
+
+    __tablename__ = "captions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    text: Mapped[str]
+    confidence: Mapped[float]
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 sentence embedding
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    photo: Mapped[Photo] = relationship(back_populates="captions")
+    model: Mapped[ModelVersion] = relationship()
+    __table_args__ = (UniqueConstraint("photo_id", "model_id"),)
+
+    def __repr__(self) -> str:
+        return f"Caption(id={self.id}, photo_id={self.photo_id}, text={self.text!r})"
+
+
+class Failure(Base):
+    """A file that could not be indexed, and why; retried when the file changes."""
+
+    __tablename__ = "failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(unique=True)
+    size: Mapped[int]
+    mtime: Mapped[float]
+    reason: Mapped[str]
+    seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SchemaInfo(Base):
+    """The schema version of this file, for migrations."""
+
+    __tablename__ = "schema_info"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int]

@@ -1,0 +1,107 @@
+"""Finding photos: FTS5 text search ranked by BM25, cosine search over sentence embeddings, and both fused.
+
+User queries are data: they are reduced to bare words, each quoted, before they reach FTS5, and all
+values travel as bound parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+QUERY_STOPWORDS = frozenset("a an the of in on at to for with and or is are by from into photo picture".split())
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_TERMS = 16
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: a photo and the caption that matched."""
+
+    photo_id: int
+    caption_id: int
+    path: str
+    caption: str
+    score: float  # larger is better; comparable within one mode only
+
+
+def fts_query(query: str) -> str | None:
+    """A safe FTS5 MATCH expression for free text, or None when it has no words.
+
+    Words are quoted (so AND, NEAR, *, quotes and parentheses are plain text), stop words dropped when
+    other words remain, and joined with OR so that BM25 ranks captions matching more words first. The
+    last word also matches as a prefix, for search as you type.
+    """
+    words = [w.lower() for w in _WORD.findall(query)][:MAX_TERMS]
+    content = [w for w in words if w not in QUERY_STOPWORDS] or words
+    if not content:
+        return None
+    terms = [f'"{w}"' for w in dict.fromkeys(content)]
+    terms[-1] = f"({terms[-1]} OR {terms[-1]}*)"
+    return " OR ".join(terms)
+
+
+def text_search(session: Session, query: str, limit: int = 10) -> list[Hit]:
+    """Captions matching the query's words, best BM25 first."""
+    match = fts_query(query)
+    if match is None:
+        return []
+    rows = session.execute(
+        text(
+            "SELECT c.photo_id, c.id, p.path, c.text, bm25(captions_fts) AS rank "
+            "FROM captions_fts JOIN captions c ON c.id = captions_fts.rowid JOIN photos p ON p.id = c.photo_id "
+            "WHERE captions_fts MATCH :match ORDER BY rank LIMIT :limit"
+        ),
+        {"match": match, "limit": limit},
+    )
+    return [Hit(r[0], r[1], r[2], r[3], -float(r[4])) for r in rows]
+
+
+class EmbeddingIndex:
+    """All caption embeddings as one unit-normalised float32 matrix in memory, for cosine search.
+
+    A brute-force matrix-vector product: 100k captions x 384 dims is 150 MB and a few milliseconds per
+    query. Past a few million captions an approximate index (HNSW, IVF) would take its place.
+    """
+
+    def __init__(self, session: Session) -> None:
+        rows = session.execute(
+            text("SELECT c.id, c.photo_id, p.path, c.text, c.embedding FROM captions c "
+                 "JOIN photos p ON p.id = c.photo_id WHERE c.embedding IS NOT NULL ORDER BY c.id")
+        ).all()
+        self.meta = [(r[1], r[0], r[2], r[3]) for r in rows]  # (photo_id, caption_id, path, text)
+        if rows:
+            m = np.stack([np.frombuffer(r[4], dtype=np.float32) for r in rows])
+            self.matrix = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+        else:
+            self.matrix = np.zeros((0, 0), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def search(self, query_embedding: np.ndarray, limit: int = 10) -> list[Hit]:
+        if not self.meta:
+            return []
+        q = np.asarray(query_embedding, dtype=np.float32).ravel()
+        q = q / max(float(np.linalg.norm(q)), 1e-12)
+        sims = self.matrix @ q  # (N,)
+        k = min(limit, len(sims))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top])]
+        return [Hit(*self.meta[i], float(sims[i])) for i in top]
+
+
+def fuse(rankings: list[list[Hit]], limit: int = 10, k: int = 60) -> list[Hit]:
+    """Reciprocal rank fusion (Cormack et al. 2009): score = sum over rankings of 1 / (k + rank)."""
+    scores: dict[int, float] = {}
+    first: dict[int, Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            scores[hit.caption_id] = scores.get(hit.caption_id, 0.0) + 1.0 / (k + rank)
+            first.setdefault(hit.caption_id, hit)
+    best = sorted(scores, key=lambda c: -scores[c])[:limit]
+    return [Hit(first[c].photo_id, c, first[c].path, first[c].caption, scores[c]) for c in best]
