@@ -19,7 +19,7 @@ from torch import nn
 from .beam_search import beam_search
 from .checkpoint import CheckpointData, CheckpointError, load_checkpoint
 from .config import CaptionerConfig
-from .decoder import AttentionDecoder
+from .decoder import AttentionDecoder, DecoderOutput
 from .encoder import Encoder, build_encoder
 from .images import ImageLike
 from .vocabulary import Vocabulary
@@ -40,7 +40,7 @@ class CaptionModel(nn.Module):
         self.encoder = encoder
         self.decoder = AttentionDecoder(config, vocab_size, encoder.out_channels)
 
-    def forward(self, images: torch.Tensor, captions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor, captions: torch.Tensor) -> DecoderOutput:
         return self.decoder(self.encoder(images), captions)
 
 

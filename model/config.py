@@ -17,6 +17,7 @@ class CaptionerConfig:
     attention_dim: int = 256  # additive attention projection size
     attention: str = "additive"  # "additive" (Show, Attend and Tell) or "multihead"
     num_heads: int = 4  # only for attention == "multihead"
+    hard_attention: bool = False  # stochastic "hard" attention trained with REINFORCE (Xu et al. 4.1)
     sentence_dim: int = 384  # image-embedding size shared with the sentence encoder (MiniLM: 384)
     dropout: float = 0.5
     max_length: int = 20  # longest caption generated, in words (EOS not counted)

@@ -22,6 +22,15 @@ class DecoderState(NamedTuple):
     c: torch.Tensor  # (B, H)
 
 
+class DecoderOutput(NamedTuple):
+    """Teacher-forced outputs: logits (B, T, V), attention (B, T, P), and for hard attention in training the
+    region sampled at each step (B, T), else None."""
+
+    logits: torch.Tensor
+    alphas: torch.Tensor
+    regions: torch.Tensor | None = None
+
+
 class AttentionDecoder(nn.Module):
     """Writes a caption word by word, attending over region features at every word."""
 
@@ -55,27 +64,52 @@ class AttentionDecoder(nn.Module):
         """Attention keys for these features; pass them to every step."""
         return self.attention.project(features)
 
-    def step(
-        self, tokens: torch.Tensor, state: DecoderState, features: torch.Tensor, keys: torch.Tensor
-    ) -> tuple[torch.Tensor, DecoderState, torch.Tensor]:
-        """One word: previous tokens (B,) -> logits (B, V), new state, attention (B, P)."""
-        context, alpha = self.attention(features, keys, state.h)  # (B, E), (B, P)
+    def attend(
+        self, state: DecoderState, features: torch.Tensor, keys: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Soft attention from the current state: context (B, E), attention (B, P)."""
+        return self.attention(features, keys, state.h)
+
+    def advance(
+        self, tokens: torch.Tensor, state: DecoderState, context: torch.Tensor
+    ) -> tuple[torch.Tensor, DecoderState]:
+        """Gate the context, feed it with the previous tokens (B,) to the LSTM: logits (B, V), new state."""
         context = torch.sigmoid(self.gate(state.h)) * context  # (B, E)
         x = torch.cat([self.embedding(tokens), context], dim=1)  # (B, D + E)
         h, c = self.lstm(x, state)
-        logits = self.out(self.dropout(h))  # (B, V)
-        return logits, DecoderState(h, c), alpha
+        return self.out(self.dropout(h)), DecoderState(h, c)  # (B, V)
 
-    def forward(self, features: torch.Tensor, captions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher forcing: captions (B, T+1) from BOS -> logits (B, T, V) for captions[:, 1:], alphas (B, T, P).
+    def step(
+        self, tokens: torch.Tensor, state: DecoderState, features: torch.Tensor, keys: torch.Tensor
+    ) -> tuple[torch.Tensor, DecoderState, torch.Tensor]:
+        """One word: previous tokens (B,) -> logits (B, V), new state, attention (B, P).
 
-        Padded positions are computed too; the loss masks them.
+        Always the expected (soft) context: hard-attention models decode with it too, as the paper does.
+        """
+        context, alpha = self.attend(state, features, keys)
+        logits, state = self.advance(tokens, state, context)
+        return logits, state, alpha
+
+    def forward(self, features: torch.Tensor, captions: torch.Tensor) -> DecoderOutput:
+        """Teacher forcing: captions (B, T+1) from BOS -> outputs for predicting captions[:, 1:].
+
+        Padded positions are computed too; the loss masks them. A hard-attention decoder in training
+        mode samples one region per step from its attention (Xu et al. 2015, eq. 8).
         """
         state = self.init_state(features)
         keys = self.project(features)
-        logits, alphas = [], []
+        hard = self.config.hard_attention and self.training
+        rows = torch.arange(features.size(0), device=features.device)
+        logits, alphas, regions = [], [], []
         for t in range(captions.size(1) - 1):
-            step_logits, state, alpha = self.step(captions[:, t], state, features, keys)
+            context, alpha = self.attend(state, features, keys)
+            if hard:  # read one region, drawn from the attention (B,)
+                region = torch.multinomial(alpha.detach(), 1).squeeze(1)
+                context = features[rows, region]  # (B, E)
+                regions.append(region)
+            step_logits, state = self.advance(captions[:, t], state, context)
             logits.append(step_logits)
             alphas.append(alpha)
-        return torch.stack(logits, dim=1), torch.stack(alphas, dim=1)
+        return DecoderOutput(
+            torch.stack(logits, dim=1), torch.stack(alphas, dim=1), torch.stack(regions, dim=1) if hard else None
+        )

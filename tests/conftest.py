@@ -57,7 +57,7 @@ def overfit_captioner(overfit_batch, tiny_config):
     model.decoder.train()
     opt = torch.optim.Adam(model.decoder.parameters(), lr=3e-3)
     for _ in range(300):
-        logits, alphas = model.decoder(feats, caps)
+        logits, alphas, _ = model.decoder(feats, caps)
         loss, ce, _ = caption_loss(logits, caps[:, 1:], alphas, alpha_c=0.1)
         opt.zero_grad()
         loss.backward()

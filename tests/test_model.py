@@ -33,7 +33,7 @@ def test_encoder_attention_and_decoder_shapes(tiny_config):
         feats = model.encoder(images)
         assert feats.shape == (2, 49, 1280)
         caps = torch.tensor([vocab.encode("a dog runs"), vocab.encode("a cat sits")])  # (2, 5)
-        logits, alphas = model.decoder(feats, caps)
+        logits, alphas, _ = model.decoder(feats, caps)
         assert logits.shape == (2, 4, len(vocab))
         assert alphas.shape == (2, 4, 49)
         assert torch.allclose(alphas.sum(-1), torch.ones(2, 4), atol=1e-5)

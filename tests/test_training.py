@@ -140,3 +140,32 @@ def test_metrics_reward_the_matching_caption():
     bad = score_captions(refs, {1: "a girl on the beach", 2: "a dog runs on grass"})
     for name in ("BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr"):
         assert good[name] > bad[name]
+
+
+def test_hard_attention_samples_regions_and_learns_with_reinforce(overfit_captioner, overfit_batch):
+    from model import CaptionerConfig, Vocabulary, build_model
+    from training.loss import caption_loss, reinforce_loss
+
+    _, _, feats = overfit_captioner
+    captions = overfit_batch[1]
+    vocab = Vocabulary.build(captions, min_count=1)
+    torch.manual_seed(0)
+    model = build_model(CaptionerConfig(**TINY, hard_attention=True), len(vocab), pretrained=False)
+    caps = torch.nn.utils.rnn.pad_sequence([torch.tensor(vocab.encode(c)) for c in captions], batch_first=True)
+    opt = torch.optim.Adam(model.decoder.parameters(), lr=3e-3)
+    model.decoder.train()
+    baseline, ces = 0.0, []
+    for step in range(60):
+        out = model.decoder(feats, caps)
+        assert out.regions is not None and out.regions.shape == caps[:, 1:].shape
+        loss, ce, _ = caption_loss(out.logits, caps[:, 1:], out.alphas, alpha_c=0.1)
+        policy, reward = reinforce_loss(out.logits, caps[:, 1:], out.alphas, out.regions, baseline)
+        baseline = 0.9 * baseline + 0.1 * reward if step else reward
+        opt.zero_grad()
+        (loss + policy).backward()
+        assert model.decoder.attention.score.weight.grad.abs().sum() > 0  # the policy gradient reaches attention
+        opt.step()
+        ces.append(float(ce))
+    assert ces[-1] < 0.5 * ces[0]
+    model.eval()
+    assert model.decoder(feats, caps).regions is None  # inference uses the expected context

@@ -29,7 +29,7 @@ from .config import TrainConfig
 from .contrastive import caption_embeddings, pretrain_image_embedding
 from .data import CaptionPairs, ImageRecord, load_records, pad_captions, select_split
 from .feature_cache import FeatureCache, build_feature_cache
-from .loss import caption_loss
+from .loss import caption_loss, reinforce_loss
 from .metrics import score_captions
 
 VAL_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr")  # METEOR is slow; test-time only
@@ -45,6 +45,7 @@ class RunState:
     best_epoch: int = 0
     bad_epochs: int = 0
     contrastive_losses: list[float] = field(default_factory=list)
+    reinforce_baseline: float = 0.0  # moving average of the hard-attention reward
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -256,18 +257,23 @@ def _fit(cfg: TrainConfig, d: distributed.Dist, device: torch.device, resume: bo
             if use_cache:
                 idx, caps = batch
                 feats, caps = train_cache.batch(idx).to(device, non_blocking=True), caps.to(device)
-                logits, alphas = wrapped(feats, caps)
+                out = wrapped(feats, caps)
             elif cfg.fine_tune_encoder:
                 images, caps = (x.to(device) for x in batch)
-                logits, alphas = wrapped(images, caps)
+                out = wrapped(images, caps)
             else:
                 images, caps = (x.to(device) for x in batch)
                 with torch.no_grad():
                     feats = model.encoder(images)
-                logits, alphas = wrapped(feats, caps)
+                out = wrapped(feats, caps)
             targets = caps[:, 1:]
-            loss, ce, pen = caption_loss(logits, targets, alphas, pad_id=vocab.pad_id, alpha_c=cfg.alpha_c,
+            loss, ce, pen = caption_loss(out.logits, targets, out.alphas, pad_id=vocab.pad_id, alpha_c=cfg.alpha_c,
                                          label_smoothing=cfg.label_smoothing)
+            if out.regions is not None:
+                policy, reward = reinforce_loss(out.logits, targets, out.alphas, out.regions,
+                                                state.reinforce_baseline, pad_id=vocab.pad_id)
+                loss = loss + policy
+                state.reinforce_baseline = 0.9 * state.reinforce_baseline + 0.1 * reward if state.step else reward
         return loss, ce, pen, caps.size(0), int((targets != vocab.pad_id).sum())
 
     captioner = Captioner(model, vocab, device=device)

@@ -23,3 +23,24 @@ def caption_loss(
     coverage = (alphas.float() * mask.unsqueeze(-1)).sum(dim=1)  # (B, P)
     penalty = alpha_c * ((1.0 - coverage) ** 2).mean()
     return ce + penalty, ce.detach(), penalty.detach()
+
+
+def reinforce_loss(
+    logits: torch.Tensor, targets: torch.Tensor, alphas: torch.Tensor, regions: torch.Tensor, baseline: float, *,
+    pad_id: int = 0, entropy_weight: float = 0.01,
+) -> tuple[torch.Tensor, float]:
+    """REINFORCE term for hard attention (Xu et al. 2015, eq. 12), and the batch's mean reward.
+
+    The reward of a sampled sequence of regions is the log-likelihood of the caption given them; a
+    moving-average baseline reduces the variance, and an entropy bonus keeps the attention exploring.
+    regions (B, T) are the sampled region indices; the other shapes as in caption_loss.
+    """
+    mask = (targets != pad_id).float()  # (B, T)
+    token_lp = -F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")  # (B, T)
+    reward = (token_lp * mask).sum(1).detach()  # (B,)
+    log_alpha = torch.log(alphas.float().clamp_min(1e-12))  # (B, T, P)
+    picked = log_alpha.gather(2, regions.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    entropy = -(alphas.float() * log_alpha).sum(-1)  # (B, T)
+    n = mask.sum().clamp_min(1.0)
+    policy = -((reward - baseline).unsqueeze(1) * picked * mask).sum() / n
+    return policy - entropy_weight * (entropy * mask).sum() / n, float(reward.mean())
