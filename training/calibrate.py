@@ -1,9 +1,10 @@
 """Calibrating the confidence below which a caption is spoken as a guess, and packing a checkpoint to ship.
 
 A caption's quality is measured as its content-word precision: the share of its content words (nouns,
-verbs, colours... anything not in STOPWORDS) that appear in some reference caption of the photo. The
-threshold is the highest confidence such that the captions below it get fewer than half of their content
-words right on average: those are the ones a listener should hear as uncertain.
+verbs, colours... anything not in STOPWORDS) that appear in some reference caption of the photo. Sorted by
+confidence and cut into ten equal bins, the captions grow more precise as confidence rises; the threshold
+is where the bins start to get at least half of their content words right. Captions below it are the ones a
+listener should hear as uncertain.
 
     python -m training.calibrate --model runs/flickr8k-default/best.pt \
         --annotations .../captions_flickr8k.json --images .../images --out model/weights/flickr8k-default.pt
@@ -42,13 +43,27 @@ def content_precision(caption: str, references: Sequence[str]) -> float:
     return len(words & ref) / len(words)
 
 
-def calibrate_threshold(confidences: Sequence[float], qualities: Sequence[float], target: float = 0.5) -> float:
-    """Highest confidence c such that captions with confidence <= c average quality below target."""
+def calibrate_threshold(
+    confidences: Sequence[float], qualities: Sequence[float], target: float = 0.5, bins: int = 10
+) -> float:
+    """Lowest confidence from which captions are right more often than not.
+
+    The captions are sorted by confidence and cut into `bins` equal-count bins; the threshold is the lowest
+    confidence of the first bin from which every bin upwards averages a quality of at least `target`. Below
+    it, the captions a listener hears get fewer than `target` of their content words right.
+    """
     order = np.argsort(confidences)
-    conf = np.asarray(confidences)[order]
-    running = np.cumsum(np.asarray(qualities)[order]) / np.arange(1, len(order) + 1)
-    below = np.flatnonzero(running < target)
-    return float(conf[below[-1]]) if len(below) else 0.0
+    conf = np.asarray(confidences, dtype=float)[order]
+    qual = np.asarray(qualities, dtype=float)[order]
+    chunks = np.array_split(np.arange(len(conf)), min(bins, len(conf)))
+    means = np.array([qual[c].mean() for c in chunks])
+    good = means >= target
+    if good.all():
+        return 0.0
+    if not good[-1]:
+        return float(conf[-1]) + 1e-6  # even the most confident captions are mostly wrong: hedge them all
+    first = len(good) - int(np.argmin(good[::-1]))  # first bin of the trailing run of good bins
+    return float(conf[chunks[first][0]])
 
 
 def caption_records(captioner: Captioner, records: Sequence[ImageRecord], cache_dir: str, beam_size: int = 3):
