@@ -12,7 +12,7 @@ def _caption(args: argparse.Namespace) -> int:
     from model import ImageError, load_image
     from model.attention_map import render_attention
 
-    captioner = _load_captioner(args)
+    captioner = load_captioner(args)
     if captioner is None:
         return 2
     if args.attention_dir:
@@ -38,7 +38,7 @@ def _caption(args: argparse.Namespace) -> int:
     return 0 if done else 1
 
 
-def _load_captioner(args: argparse.Namespace):
+def load_captioner(args: argparse.Namespace):
     from model import Captioner, CheckpointError, MissingWeightsError, NoModelError
 
     try:
@@ -48,7 +48,7 @@ def _load_captioner(args: argparse.Namespace):
         return None
 
 
-def _open_store(args: argparse.Namespace):
+def open_store(args: argparse.Namespace):
     from store import Store, StoreError, default_db_path
 
     path = Path(args.db) if args.db else default_db_path()
@@ -71,8 +71,8 @@ def _index(args: argparse.Namespace) -> int:
     if missing:
         print(f"seesay: not a folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    captioner = _load_captioner(args)
-    store = _open_store(args)
+    captioner = load_captioner(args)
+    store = open_store(args)
     if captioner is None or store is None:
         return 2
     embedder = None if args.no_embeddings else SentenceEmbedder()
@@ -98,7 +98,7 @@ def _index(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     from store import StoreError
 
-    store = _open_store(args)
+    store = open_store(args)
     if store is None:
         return 2
     try:
@@ -128,7 +128,7 @@ def _search(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import csv
 
-    store = _open_store(args)
+    store = open_store(args)
     if store is None:
         return 2
     try:
@@ -166,6 +166,21 @@ def _training(command: str):
             return 2
 
     return run
+
+
+def _headless(name: str):
+    def run(args: argparse.Namespace) -> int:
+        from . import headless
+
+        return getattr(headless, name)(args)
+
+    return run
+
+
+def _app(args: argparse.Namespace) -> int:
+    from .app import run_app
+
+    return run_app(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +221,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o")
     p.set_defaults(run=_export)
 
+    p = sub.add_parser("app", help="the terminal app: live camera, watched folders, speech, search")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, help="camera device index (default: from the settings)")
+    source.add_argument("--video", help="a video file or stream URL instead of a camera")
+    p.add_argument("--watch", nargs="*", default=None, metavar="DIR", help="folders to watch")
+    p.add_argument("--no-camera", action="store_true", help="start without a camera")
+    p.add_argument("--db")
+    p.add_argument("--model")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=_app)
+
+    p = sub.add_parser("live", help="describe what a camera sees, one line per new scene")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--camera", type=int, help="camera device index (default: from the settings)")
+    source.add_argument("--video", help="a video file or stream URL instead of a camera")
+    p.add_argument("--loop", action="store_true", help="play a video file again at its end")
+    p.add_argument("--speak", action="store_true", help="say each description aloud")
+    p.add_argument("--beam", type=int, default=0, help="beam size (default: from the settings)")
+    p.add_argument("--model")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=_headless("run_live"))
+
+    p = sub.add_parser("watch", help="describe and index photos as they appear in folders")
+    p.add_argument("folders", nargs="*", metavar="DIR", help="default: the folders in the settings")
+    p.add_argument("--speak", action="store_true", help="say each description aloud")
+    p.add_argument("--db")
+    p.add_argument("--model")
+    p.add_argument("--beam", type=int, default=0)
+    p.add_argument("--settle", type=float, default=1.0, help="seconds a file must stay unchanged before reading")
+    p.add_argument("--seconds", type=float, default=0, help="stop after this long (default: run until Ctrl-C)")
+    p.add_argument("--no-embeddings", action="store_true")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=_headless("run_watch"))
+
+    p = sub.add_parser("say", help="speak text, or write it as speech to a WAV file")
+    p.add_argument("text")
+    p.add_argument("--to", metavar="FILE.wav", help="write a WAV file instead of playing")
+    p.add_argument("--rate", type=int, help="words per minute")
+    p.add_argument("--volume", type=float, help="0 to 1")
+    p.add_argument("--voice", help="a voice id of the speech engine")
+    p.set_defaults(run=_headless("run_say"))
+
     from training.cli import add_evaluate_arguments, add_train_arguments  # argument lists only
 
     p = sub.add_parser("train", help="train a captioner on COCO-format data")
@@ -218,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv or ["app"])  # plain `seesay` opens the app
     try:
         return args.run(args)
     except KeyboardInterrupt:

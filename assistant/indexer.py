@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model import Captioner, ImageError, load_image
+from model import Caption, Captioner, ImageError, load_image
 from store import Store
 from store.photos import (
     NewCaption, add_captions, file_sha256, get_or_add_model, has_caption, image_files, is_unchanged,
@@ -31,6 +31,7 @@ class IndexReport:
     captioned: int = 0
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    added: list[tuple[Path, Caption]] = field(default_factory=list)  # what was captioned, in order
     seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "caption": 0.0, "embed": 0.0, "database": 0.0})
 
 
@@ -49,11 +50,20 @@ def index_folders(
     source: str = "folder",
 ) -> IndexReport:
     """Caption and store every new or changed photo under folders."""
+    return index_files(store, captioner, image_files(list(folders)), embedder=embedder, batch_size=batch_size,
+                       beam_size=beam_size, on_progress=on_progress, source=source)
+
+
+def index_files(
+    store: Store, captioner: Captioner, files: Sequence[Path], *, embedder: SentenceEmbedder | None = None,
+    batch_size: int = 16, beam_size: int = 3, on_progress: Callable[[int, int], None] | None = None,
+    source: str = "folder",
+) -> IndexReport:
+    """Caption and store the photo files among files that are new or changed."""
     report = IndexReport()
     name, digest = model_identity(captioner)
     with store.write() as s:
         model_id = get_or_add_model(s, name, digest).id
-    files = image_files(list(folders))
     report.seen = len(files)
     pending: list[tuple[Path, str, int, float]] = []
     done = 0
@@ -124,3 +134,4 @@ def _caption_batch(store, captioner, embedder, model_id, pending, beam_size, rep
             record_failure(s, *f)
     report.seconds["database"] += time.perf_counter() - t
     report.failed += [(f[0], f[3]) for f in failures]
+    report.added += [(path, cap) for (path, *_), cap in zip(good, caps)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ FLICKR = DATA / "flickr8k"
 COCO_MINI = DATA / "coco-mini"
 
 torch.set_num_threads(2)
+# Tests (and the commands they start) never read or write the user's own settings or photo index.
+os.environ["SEESAY_CONFIG"] = str(Path(tempfile.mkdtemp(prefix="seesay-test-config-")) / "settings.toml")
+os.environ["SEESAY_DB"] = str(Path(tempfile.mkdtemp(prefix="seesay-test-db-")) / "index.sqlite")
 
 
 def pytest_configure(config):
@@ -64,3 +68,45 @@ def overfit_captioner(overfit_batch, tiny_config):
         opt.step()
     model.eval()
     return captioner, float(ce), feats
+
+
+@pytest.fixture(scope="session")
+def default_captioner():
+    """The bundled Flickr8k captioner, as users get it."""
+    from model import Captioner
+
+    return Captioner.default()
+
+
+VTEST = Path(os.environ.get("SEESAY_VTEST", "/usr/share/doc/opencv-doc/examples/data/vtest.avi"))
+
+
+@pytest.fixture(scope="session")
+def vtest_video():
+    """OpenCV's sample street video (Debian package opencv-doc, installed by .ci/run)."""
+    if not VTEST.is_file():
+        pytest.fail(f"{VTEST} is missing: install the Debian package opencv-doc or set SEESAY_VTEST")
+    return VTEST
+
+
+def write_photo_video(path: Path, photos: list[Path], seconds_each: float = 1.0, fps: int = 10) -> Path:
+    """A real video file (MJPEG AVI through OpenCV) showing each photo in turn."""
+    import cv2
+
+    size = (320, 240)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    for photo in photos:
+        frame = cv2.resize(cv2.imread(str(photo)), size, interpolation=cv2.INTER_AREA)  # BGR, as OpenCV writes
+        for _ in range(round(seconds_each * fps)):
+            writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def two_scene_video(tmp_path_factory, flickr_records):
+    """A video of two real Flickr8k test photos, one second each, and the records of those photos."""
+    test = [r for r in flickr_records if r.split == "test"]
+    records = [test[0], test[3]]
+    video = write_photo_video(tmp_path_factory.mktemp("video") / "two_scenes.avi", [r.path for r in records])
+    return video, records

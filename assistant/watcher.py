@@ -1,0 +1,153 @@
+"""Watching folders: photos that appear or change are captioned, announced and indexed once.
+
+watchdog reports file events; a file is only read once its size and mtime have stopped changing for
+`settle` seconds, so a photo still being copied is not read half-written. Hidden and temporary files are
+ignored, and a photo already in the store (same path, size and mtime, or same content) is not captioned
+again. At start, a catch-up scan indexes whatever changed while seesay was not running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from model import Captioner
+from store import Store, StoreError
+
+from .embedder import SentenceEmbedder
+from .indexer import IndexReport, index_files, index_folders
+from .live import Description
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+TEMPORARY_SUFFIXES = ("~", ".tmp", ".part", ".crdownload", ".swp")
+
+
+def is_candidate(path: Path) -> bool:
+    """A photo file worth looking at: not hidden, not temporary, with a photo suffix."""
+    if any(part.startswith(".") for part in path.parts[-1:]) or path.name.endswith(TEMPORARY_SUFFIXES):
+        return False
+    return path.suffix.lower() in PHOTO_SUFFIXES
+
+
+class _Events(FileSystemEventHandler):
+    def __init__(self, watcher: FolderWatcher) -> None:
+        self.watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory or event.event_type not in ("created", "modified", "moved", "closed"):
+            return
+        path = getattr(event, "dest_path", "") or event.src_path
+        self.watcher.notice(Path(path if isinstance(path, str) else path.decode()))
+
+
+class FolderWatcher:
+    """Watches folders and indexes settled photos on a worker thread."""
+
+    def __init__(
+        self, store: Store, captioner: Captioner, folders: Sequence[str | Path], *,
+        on_description: Callable[[Description], None] | None = None,
+        on_status: Callable[[str], None] | None = None, embedder: SentenceEmbedder | None = None,
+        settle: float = 1.0, beam_size: int = 3, catch_up: bool = True,
+    ) -> None:
+        self.store = store
+        self.captioner = captioner
+        self.folders = [Path(f) for f in folders]
+        self.on_description = on_description or (lambda d: None)
+        self.on_status = on_status or (lambda message: None)
+        self.embedder = embedder
+        self.settle = settle
+        self.beam_size = beam_size
+        self.catch_up = catch_up
+        self._pending: dict[Path, tuple[tuple[int, float], float, float]] = {}  # path: (size, mtime), since, noticed
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._observer = Observer()
+        self._thread = threading.Thread(target=self._run, name="seesay-watch", daemon=True)
+        self.captioned = 0
+        self.failed: list[tuple[str, str]] = []
+        self.ready = threading.Event()  # set once the catch-up scan is done and events are being handled
+
+    def start(self) -> FolderWatcher:
+        for folder in self.folders:
+            if not folder.is_dir():
+                self.on_status(f"Cannot watch {folder}: it is not a folder.")
+                continue
+            self._observer.schedule(_Events(self), str(folder), recursive=True)
+        self._observer.start()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._observer.stop()
+        self._observer.join(timeout=5)
+        self._thread.join(timeout=30)
+
+    def notice(self, path: Path) -> None:
+        """A file event: (re)start its settling clock."""
+        if is_candidate(path):
+            with self._lock:
+                noticed = self._pending.get(path, (None, 0.0, time.time()))[2]
+                self._pending[path] = ((-1, -1.0), time.monotonic(), noticed)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def _settled(self) -> list[tuple[Path, float]]:
+        """Pending files whose size and mtime have not changed for `settle` seconds."""
+        now, out = time.monotonic(), []
+        with self._lock:
+            for path, (stamp, since, noticed) in list(self._pending.items()):
+                try:
+                    st = path.stat()
+                except FileNotFoundError:  # deleted or renamed away before it settled
+                    del self._pending[path]
+                    continue
+                current = (st.st_size, st.st_mtime)
+                if current != stamp:
+                    self._pending[path] = (current, now, noticed)
+                elif now - since >= self.settle and st.st_size > 0:
+                    out.append((path, noticed))
+                    del self._pending[path]
+        return out
+
+    def _report(self, report: IndexReport, noticed: dict[Path, float]) -> None:
+        self.captioned += len(report.added)
+        self.failed += report.failed
+        for path, reason in report.failed:
+            self.on_status(f"Could not read {Path(path).name}: {reason}")
+        for path, caption in report.added:
+            self.on_description(Description(caption, str(path), None, noticed.get(path, time.time()), time.time()))
+
+    def _run(self) -> None:
+        if self.catch_up:
+            try:
+                report = index_folders(self.store, self.captioner, [f for f in self.folders if f.is_dir()],
+                                       embedder=self.embedder, beam_size=self.beam_size, source="watch")
+                self._report(report, {})
+                if report.added:
+                    self.on_status(f"Caught up: {len(report.added)} new photos described.")
+            except StoreError as exc:
+                self.on_status(f"The photo index cannot be used: {exc}")
+        self.ready.set()
+        while not self._stop.wait(0.2):
+            settled = self._settled()
+            if not settled:
+                continue
+            try:
+                report = index_files(self.store, self.captioner, [p for p, _ in settled], embedder=self.embedder,
+                                     beam_size=self.beam_size, source="watch")
+            except StoreError as exc:  # locked or damaged database: say so, keep watching
+                self.on_status(f"Could not save to the photo index: {exc}")
+                continue
+            except Exception as exc:  # anything else must not end the watch either
+                self.on_status(f"Could not index {len(settled)} new photos: {exc}")
+                continue
+            self._report(report, dict(settled))

@@ -1,0 +1,83 @@
+"""Watched folders with real photos, a real SQLite index and the bundled captioner."""
+
+import shutil
+import subprocess
+import sys
+import time
+
+from assistant.watcher import FolderWatcher
+from store import Store
+
+from .conftest import write_photo_video
+
+
+
+def _wait(condition, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return condition()
+
+
+def test_watched_folder_captions_good_photos_once_and_skips_bad_ones(tmp_path, flickr_records, default_captioner):
+    photos = [r.path for r in flickr_records if r.split == "test"][:3]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photos[0], folder / "taken_yesterday.jpg")  # there before the watch starts: the catch-up scan
+    described, messages = [], []
+    with Store(tmp_path / "index.sqlite") as store:
+        watcher = FolderWatcher(store, default_captioner, [folder], on_description=described.append,
+                                on_status=messages.append, settle=0.5).start()
+        try:
+            assert watcher.ready.wait(60)
+            data = photos[1].read_bytes()
+            with open(folder / "copied_slowly.jpg", "wb") as f:  # a photo still being written
+                for start in range(0, len(data), len(data) // 4 + 1):
+                    f.write(data[start : start + len(data) // 4 + 1])
+                    f.flush()
+                    time.sleep(0.4)
+            (folder / "damaged.jpg").write_bytes(data[:300])  # a truncated JPEG
+            shutil.copy(photos[2], folder / ".hidden.jpg")
+            (folder / "notes.txt").write_text("not a photo")
+            assert _wait(lambda: len(described) == 2 and watcher.failed)
+            shutil.copy(photos[1], folder / "same_photo_new_name.jpg")  # already indexed under another name
+            time.sleep(2.0)
+        finally:
+            watcher.stop()
+        counts = store.counts()
+        paths = {row["path"] for row in store.export_rows()}
+    assert [d.source for d in described] == [str(folder / "taken_yesterday.jpg"), str(folder / "copied_slowly.jpg")]
+    assert counts["photos"] == 2 and counts["captions"] == 2 and counts["failures"] == 1
+    assert paths == {str(folder / "taken_yesterday.jpg"), str(folder / "same_photo_new_name.jpg")}  # moved, not new
+    assert [p for p, _ in watcher.failed] == [str(folder / "damaged.jpg")]
+    assert any("damaged.jpg" in m for m in messages)
+    # The slow copy was read only once complete: its caption is that of the whole photo.
+    assert described[1].text == default_captioner.caption([photos[1]])[0].text
+
+
+def test_seesay_live_prints_one_line_per_scene_of_a_video(tmp_path, flickr_records):
+    test = [r.path for r in flickr_records if r.split == "test"]
+    # Scenes last longer than the default two seconds between automatic descriptions.
+    video = write_photo_video(tmp_path / "scenes.avi", [test[0], test[3]], seconds_each=2.5)
+    run = subprocess.run([sys.executable, "-m", "assistant", "live", "--video", str(video)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = [line.split("\t") for line in run.stdout.splitlines()]
+    descriptions = [parts for parts in lines if parts[1] == str(video)]
+    assert len(descriptions) == 2, run.stdout
+    assert all("confidence" in parts[3] for parts in descriptions)
+    assert lines[-1][1:] == ["status", f"{video} ended."]
+
+
+def test_seesay_watch_runs_headless_and_indexes_what_arrives(tmp_path, flickr_records):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    photo = next(r.path for r in flickr_records if r.split == "test")
+    shutil.copy(photo, folder / "a.jpg")
+    db = tmp_path / "index.sqlite"
+    run = subprocess.run([sys.executable, "-m", "assistant", "watch", str(folder), "--db", str(db), "--seconds", "3",
+                          "--no-embeddings"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert str(folder / "a.jpg") in run.stdout
+    with Store(db) as store:
+        assert store.counts()["captions"] == 1
