@@ -136,8 +136,9 @@ class SeesayApp(App):
     #live { width: 60%; border: round $accent; padding: 0 1; }
     #side { width: 40%; border: round $secondary; }
     #preview { height: auto; }
-    #caption { margin-top: 1; text-style: bold; }
-    #status { margin-top: 1; color: $text-muted; }
+    #caption { text-style: bold; width: 1fr; }
+    #status { margin: 1 0; color: $text-muted; width: 1fr; }
+    #history Label { width: 1fr; }
     #history, #results { height: 1fr; }
     #search { dock: bottom; }
     #results-box { height: 12; border: round $secondary; }
@@ -176,9 +177,9 @@ class SeesayApp(App):
         yield Header()
         with Horizontal(id="main"):
             with Vertical(id="live"):
-                yield Static("", id="preview")
                 yield Label("", id="caption")
                 yield Label("Starting.", id="status")
+                yield Static("", id="preview")
             with Vertical(id="side"):
                 yield Label("History (enter: say again, a: attention map)")
                 yield ListView(id="history")
@@ -300,16 +301,16 @@ class SeesayApp(App):
 
     def _refresh_preview(self) -> None:
         if self.describer is not None and (frame := self.describer.camera.latest()) is not None:
-            self.query_one("#preview", Static).update(blocks(frame.rgb, 48))
+            self.query_one("#preview", Static).update(blocks(frame.rgb, 40))
 
     def show_description(self, d: Description) -> None:
         self.latencies.append(time.time() - d.seen_at)
         self.descriptions.append(d)
-        name = Path(d.source).name if d.image is None else d.source
+        name = Path(d.source).name
         self.query_one("#caption", Label).update(f"{d.sentence}  (confidence {d.caption.confidence:.2f})")
         history = self.query_one("#history", ListView)
         history.insert(0, [ListItem(Label(f"{time.strftime('%H:%M:%S')}  {name}: {d.sentence}"))])
-        self.speaker.say(d.sentence if d.image is not None else f"{name}: {d.sentence}")
+        self.speaker.say(d.sentence if d.image is not None else f"New photo {name}: {d.sentence}")
 
     # --- actions -----------------------------------------------------------------------------------------
 

@@ -1,0 +1,95 @@
+"""End-to-end latency of the app: from a new camera frame, or a new photo file, to its caption on screen.
+
+    python benchmarks/assistant_latency.py [--scenes 6] [--photos 6] [--out benchmarks/results/assistant_latency_cpu.json]
+
+The app runs headless (Textual's test driver) with the bundled model. The camera is a video file of real
+Flickr8k test photos, each held for a few seconds, read at its own frame rate as a webcam would deliver it:
+latency is from the frame that starts a new scene being read to its caption being on screen. For the
+watched folder, photos are copied in one by one: latency is from the copy being complete to the caption
+on screen, which includes the watcher's wait for the file to settle (`--settle`, 1 s by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from assistant.app import SeesayApp  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from assistant.speech import Speaker  # noqa: E402
+from tests.conftest import write_photo_video  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    p.add_argument("--scenes", type=int, default=6)
+    p.add_argument("--photos", type=int, default=6)
+    p.add_argument("--out", default="benchmarks/results/assistant_latency_cpu.json")
+    args = p.parse_args()
+    flickr = Path(args.data) / "flickr8k"
+    names = (flickr / "test.txt").read_text().split()
+    tmp = Path(tempfile.mkdtemp(prefix="seesay-bench-"))
+    video = write_photo_video(tmp / "camera.avi", [flickr / "images" / n for n in names[: args.scenes]], 3.0)
+    watched = tmp / "watched"
+    watched.mkdir()
+    os.environ["SEESAY_CONFIG"] = str(tmp / "settings.toml")
+    app = SeesayApp(source=str(video), watch=[watched], db=tmp / "index.sqlite", settings=Settings(min_interval=0.0),
+                    speaker=Speaker(player=None), semantic=False, loop_video=False)
+    file_latency = []
+
+    async def drive() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            while app.describer is None or not app.describer.camera.ended.is_set():
+                await pilot.pause(0.05)
+            await pilot.pause(1.0)
+            camera_count = len(app.descriptions)
+            for i, name in enumerate(names[100 : 100 + args.photos]):
+                shutil.copy(flickr / "images" / name, watched / f"new_{i}.jpg")
+                done = time.time()
+                while len(app.descriptions) < camera_count + i + 1:
+                    await pilot.pause(0.01)
+                file_latency.append(time.time() - done)
+            await pilot.press("q")
+
+    asyncio.run(drive())
+    camera_latency = [lat for d, lat in zip(app.descriptions, app.latencies) if d.image is not None]
+    rows = [
+        {"path": "camera frame -> caption on screen", "n": len(camera_latency),
+         "median_s": statistics.median(camera_latency), "max_s": max(camera_latency)},
+        {"path": "photo file complete -> caption on screen", "n": len(file_latency),
+         "median_s": statistics.median(file_latency), "max_s": max(file_latency)},
+    ]
+    table = Table(title=f"seesay app end-to-end latency, bundled model, beam 3, {os.cpu_count()} CPU cores")
+    for c in ("path", "n", "median (s)", "max (s)"):
+        table.add_column(c, justify="right")
+    for r in rows:
+        table.add_row(r["path"], str(r["n"]), f"{r['median_s']:.3f}", f"{r['max_s']:.3f}")
+    Console().print(table)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Console().print(f"peak RSS {peak:.0f} MB")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "settle_s": 1.0, "rows": rows, "peak_rss_mb": peak,
+    }, indent=2))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
