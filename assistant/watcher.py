@@ -18,20 +18,11 @@ from watchdog.observers import Observer
 
 from model import Captioner
 from store import Store, StoreError
+from store.photos import is_photo_name
 
 from .embedder import SentenceEmbedder
 from .indexer import IndexReport, index_files, index_folders
 from .live import Description
-
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-TEMPORARY_SUFFIXES = ("~", ".tmp", ".part", ".crdownload", ".swp")
-
-
-def is_candidate(path: Path) -> bool:
-    """A photo file worth looking at: not hidden, not temporary, with a photo suffix."""
-    if any(part.startswith(".") for part in path.parts[-1:]) or path.name.endswith(TEMPORARY_SUFFIXES):
-        return False
-    return path.suffix.lower() in PHOTO_SUFFIXES
 
 
 class _Events(FileSystemEventHandler):
@@ -90,10 +81,18 @@ class FolderWatcher:
 
     def notice(self, path: Path) -> None:
         """A file event: (re)start its settling clock."""
-        if is_candidate(path):
+        if is_photo_name(path.name) and not self._in_hidden_folder(path):
             with self._lock:
                 noticed = self._pending.get(path, (None, 0.0, time.time()))[2]
                 self._pending[path] = ((-1, -1.0), time.monotonic(), noticed)
+
+    def _in_hidden_folder(self, path: Path) -> bool:
+        for folder in self.folders:
+            try:
+                return any(part.startswith(".") for part in path.relative_to(folder).parts[:-1])
+            except ValueError:
+                continue
+        return False
 
     @property
     def pending(self) -> int:

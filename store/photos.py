@@ -98,16 +98,22 @@ def record_failure(session: Session, path: str, size: int, mtime: float, reason:
         failure.size, failure.mtime, failure.reason, failure.seen = size, mtime, reason, utcnow()
 
 
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+TEMPORARY_SUFFIXES = ("~", ".tmp", ".part", ".crdownload", ".swp")
+
+
+def is_photo_name(name: str) -> bool:
+    """A file name worth reading as a photo: a photo suffix, not hidden, not a temporary file."""
+    if name.startswith(".") or name.endswith(TEMPORARY_SUFFIXES):
+        return False
+    return Path(name).suffix.lower() in PHOTO_SUFFIXES
+
+
 def image_files(folders: list[str | os.PathLike]) -> list[Path]:
     """Photo files under folders, sorted; hidden files and folders and temporary files are skipped."""
-    exts = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
     out = []
     for folder in folders:
         for root, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.startswith(".") or name.endswith(("~", ".tmp", ".part", ".crdownload")):
-                    continue
-                if Path(name).suffix.lower() in exts:
-                    out.append(Path(root) / name)
+            out += [Path(root) / name for name in sorted(files) if is_photo_name(name)]
     return out

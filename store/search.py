@@ -29,36 +29,52 @@ class Hit:
     score: float  # larger is better; comparable within one mode only
 
 
-def fts_query(query: str) -> str | None:
-    """A safe FTS5 MATCH expression for free text, or None when it has no words.
+def fts_query(query: str, join: str = "OR") -> str | None:
+    """A safe FTS5 MATCH expression for free text, or None when it has nothing to search for.
 
-    Words are quoted (so AND, NEAR, *, quotes and parentheses are plain text), stop words dropped when
-    other words remain, and joined with OR so that BM25 ranks captions matching more words first. The
-    last word also matches as a prefix, for search as you type.
+    Words are quoted (so AND, NEAR, *, quotes and parentheses are plain text), stop words dropped, and
+    the rest joined with `join` (AND: captions with every word; OR: with any, BM25 ranking those with
+    more of them first). The last word also matches as a prefix, for search as you type. A query of
+    stop words only ("a", "the") has nothing to match: None.
     """
     words = [w.lower() for w in _WORD.findall(query)][:MAX_TERMS]
-    content = [w for w in words if w not in QUERY_STOPWORDS] or words
+    content = [w for w in words if w not in QUERY_STOPWORDS]
     if not content:
         return None
     terms = [f'"{w}"' for w in dict.fromkeys(content)]
     terms[-1] = f"({terms[-1]} OR {terms[-1]}*)"
-    return " OR ".join(terms)
+    return f" {join} ".join(terms)
 
 
-def text_search(session: Session, query: str, limit: int = 10) -> list[Hit]:
-    """Captions matching the query's words, best BM25 first."""
-    match = fts_query(query)
-    if match is None:
-        return []
+def _ranked(session: Session, match: str, limit: int) -> list[Hit]:
+    # Rank inside FTS5 first and join only the top rows: BM25 over every match is the cost, not the join.
     rows = session.execute(
         text(
-            "SELECT c.photo_id, c.id, p.path, c.text, bm25(captions_fts) AS rank "
-            "FROM captions_fts JOIN captions c ON c.id = captions_fts.rowid JOIN photos p ON p.id = c.photo_id "
-            "WHERE captions_fts MATCH :match ORDER BY rank LIMIT :limit"
+            "SELECT c.photo_id, c.id, p.path, c.text, m.rank FROM "
+            "(SELECT rowid, rank FROM captions_fts WHERE captions_fts MATCH :match ORDER BY rank LIMIT :limit) m "
+            "JOIN captions c ON c.id = m.rowid JOIN photos p ON p.id = c.photo_id ORDER BY m.rank"
         ),
         {"match": match, "limit": limit},
     )
     return [Hit(r[0], r[1], r[2], r[3], -float(r[4])) for r in rows]
+
+
+def text_search(session: Session, query: str, limit: int = 10) -> list[Hit]:
+    """Captions matching the query's words, best BM25 first.
+
+    Captions with all the words come first; only when there are fewer than `limit` of those are captions
+    with some of the words added. Besides being what a searcher means, this keeps a query of common words
+    from ranking most of a large index.
+    """
+    every = fts_query(query, "AND")
+    if every is None:
+        return []
+    hits = _ranked(session, every, limit)
+    if len(hits) < limit and " AND " in every:
+        seen = {h.caption_id for h in hits}
+        more = _ranked(session, fts_query(query, "OR"), limit)
+        hits += [h for h in more if h.caption_id not in seen][: limit - len(hits)]
+    return hits
 
 
 class EmbeddingIndex:

@@ -11,7 +11,6 @@ from store import Store
 from .conftest import write_photo_video
 
 
-
 def _wait(condition, seconds=30.0):
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
@@ -38,6 +37,9 @@ def test_watched_folder_captions_good_photos_once_and_skips_bad_ones(tmp_path, f
                     time.sleep(0.4)
             (folder / "damaged.jpg").write_bytes(data[:300])  # a truncated JPEG
             shutil.copy(photos[2], folder / ".hidden.jpg")
+            (folder / ".thumbnails").mkdir()
+            shutil.copy(photos[2], folder / ".thumbnails" / "thumb.jpg")
+            shutil.copy(photos[2], folder / "download.jpg.part")
             (folder / "notes.txt").write_text("not a photo")
             assert _wait(lambda: len(described) == 2 and watcher.failed)
             shutil.copy(photos[1], folder / "same_photo_new_name.jpg")  # already indexed under another name

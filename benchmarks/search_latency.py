@@ -1,0 +1,125 @@
+"""Search latency at 1k, 10k and 100k captions: text (FTS5 BM25), semantic and hybrid, p50 and p95.
+
+    python benchmarks/search_latency.py [--sizes 1000 10000 100000] [--out benchmarks/results/search_latency_cpu.json]
+
+The stores are real SQLite files filled through `store.photos.add_captions` with Flickr8k's human captions
+(40k distinct sentences, reused past that) and their all-MiniLM-L6-v2 embeddings. Each query is timed as a
+user meets it: semantic and hybrid include embedding the query. The one-time load of the embedding matrix
+is reported on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from assistant.embedder import SentenceEmbedder
+from store import Store
+from store.photos import NewCaption, add_captions, get_or_add_model
+
+QUERIES = [
+    "dog", "girl", "beach", "bike", "snow", "water", "ball", "grass", "street", "car", "kids at the beach",
+    "dog running in the snow", "a man climbing a rock", "two children playing football", "puppy on sand",
+    "woman in a red dress", "boy jumping into a pool", "people sitting on a bench", "a black and white dog",
+    "mountain biker in the woods", '") OR 1=1 --', "NEAR(dog beach)", "surf*", "a", "🐶 on the beach",
+]
+
+
+def captions_and_embeddings(data: Path, embedder: SentenceEmbedder, cache_dir: Path) -> tuple[list[str], np.ndarray]:
+    coco = json.loads((data / "flickr8k" / "captions_flickr8k.json").read_text())
+    texts = sorted({a["caption"].strip() for a in coco["annotations"]})
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = cache_dir / f"minilm-flickr8k-all-{len(texts)}-{key}.npy"
+    if path.is_file():
+        return texts, np.load(path)
+    vectors = embedder.embed(texts)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return texts, vectors
+
+
+def fill(store: Store, n: int, texts: list[str], vectors: np.ndarray) -> float:
+    start = time.perf_counter()
+    with store.write() as s:
+        model_id = get_or_add_model(s, "benchmark", "0" * 64).id
+    for lo in range(0, n, 5000):
+        items = [
+            NewCaption(f"/photos/{i:06d}.jpg", hashlib.sha256(str(i).encode()).hexdigest(), 1000 + i, 0.0, 500, 375,
+                       texts[i % len(texts)], 0.5, vectors[i % len(texts)].tobytes(), "folder")
+            for i in range(lo, min(n, lo + 5000))
+        ]
+        with store.write() as s:
+            add_captions(s, model_id, items)
+    return time.perf_counter() - start
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    p.add_argument("--sizes", nargs="+", type=int, default=[1000, 10000, 100000])
+    p.add_argument("--repeats", type=int, default=4, help="times each query is run")
+    p.add_argument("--cache-dir", default="cache")
+    p.add_argument("--out", default="benchmarks/results/search_latency_cpu.json")
+    args = p.parse_args()
+    embedder = SentenceEmbedder()
+    texts, vectors = captions_and_embeddings(Path(args.data), embedder, Path(args.cache_dir))
+    embedder.embed(["warm up"])
+    rows = []
+    tmp = tempfile.TemporaryDirectory()
+    for n in args.sizes:
+        with Store(Path(tmp.name) / f"index-{n}.sqlite") as store:
+            fill_s = fill(store, n, texts, vectors)
+            t = time.perf_counter()
+            store.embedding_index()
+            load_s = time.perf_counter() - t
+            timings = {"text": [], "semantic": [], "hybrid": []}
+            for _ in range(args.repeats):
+                for q in QUERIES:
+                    t = time.perf_counter()
+                    store.text_search(q, 10)
+                    timings["text"].append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    store.semantic_search(embedder.embed([q])[0], 10)
+                    timings["semantic"].append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    store.hybrid_search(q, embedder.embed([q])[0], 10)
+                    timings["hybrid"].append(time.perf_counter() - t)
+            for mode, samples in timings.items():
+                p50, p95 = percentiles(samples)
+                rows.append({"captions": n, "mode": mode, "p50_ms": 1000 * p50, "p95_ms": 1000 * p95,
+                             "queries": len(samples), "fill_s": fill_s, "embedding_matrix_load_s": load_s})
+            print(f"{n} captions: filled in {fill_s:.1f} s, embedding matrix loaded in {load_s:.2f} s", flush=True)
+    table = Table(title=f"search latency, {len(QUERIES)} queries x {args.repeats}, {os.cpu_count()} CPU cores")
+    for c in ("captions", "mode", "p50 (ms)", "p95 (ms)"):
+        table.add_column(c, justify="right")
+    for r in rows:
+        table.add_row(f"{r['captions']:,}", r["mode"], f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}")
+    console = Console()
+    console.print(table)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    console.print(f"peak RSS {rss:.0f} MB")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "peak_rss_mb": rss, "rows": rows,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
