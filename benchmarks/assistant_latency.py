@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
-import resource
 import shutil
 import statistics
 import sys
@@ -24,15 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-from rich.console import Console
-from rich.table import Table
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.app import SeesayApp  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.speech import Speaker  # noqa: E402
 from tests.conftest import write_photo_video  # noqa: E402
+from report import peak_rss_mb, save, show  # noqa: E402
 
 
 def main() -> None:
@@ -75,21 +69,12 @@ def main() -> None:
         {"path": "photo file complete -> caption on screen", "n": len(file_latency),
          "median_s": statistics.median(file_latency), "max_s": max(file_latency)},
     ]
-    table = Table(title=f"seesay app end-to-end latency, bundled model, beam 3, {os.cpu_count()} CPU cores")
-    for c in ("path", "n", "median (s)", "max (s)"):
-        table.add_column(c, justify="right")
-    for r in rows:
-        table.add_row(r["path"], str(r["n"]), f"{r['median_s']:.3f}", f"{r['max_s']:.3f}")
-    Console().print(table)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    Console().print(f"peak RSS {peak:.0f} MB")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "settle_s": 1.0, "rows": rows, "peak_rss_mb": peak,
-    }, indent=2))
+    show(f"seesay app end-to-end latency, bundled model, beam 3, {os.cpu_count()} CPU cores",
+         ("path", "n", "median (s)", "max (s)"),
+         ([r["path"], r["n"], f"{r['median_s']:.3f}", f"{r['max_s']:.3f}"] for r in rows),
+         f"peak RSS {peak_rss_mb():.0f} MB")
+    save(args.out, settle_s=1.0, rows=rows)
     shutil.rmtree(tmp, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

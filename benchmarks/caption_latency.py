@@ -9,10 +9,7 @@ Cold start is the wall time of a whole `seesay caption PHOTO` process, model loa
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -20,10 +17,9 @@ import time
 from pathlib import Path
 
 import torch
-from rich.console import Console
-from rich.table import Table
 
 from model import Captioner
+from report import peak_rss_mb, save, show
 
 
 def main() -> None:
@@ -57,7 +53,7 @@ def main() -> None:
         rows.append({"beam": beam, "encoder_median_s": statistics.median(enc),
                      "decoder_median_s": statistics.median(dec), "total_median_s": statistics.median(tot),
                      "total_p95_s": sorted(tot)[int(0.95 * (len(tot) - 1))]})
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()  # before the cold-start subprocesses
 
     cold = []
     for _ in range(args.cold_runs):
@@ -66,22 +62,14 @@ def main() -> None:
                        capture_output=True)
         cold.append(time.perf_counter() - t0)
 
-    table = Table(title=f"bundled captioner, batch 1, {len(photos)} Flickr8k test photos, {os.cpu_count()} CPU cores")
-    for c in ("beam", "encoder (s)", "decoder (s)", "total median (s)", "total p95 (s)"):
-        table.add_column(c, justify="right")
-    for r in rows:
-        table.add_row(str(r["beam"]), f"{r['encoder_median_s']:.3f}", f"{r['decoder_median_s']:.3f}",
-                      f"{r['total_median_s']:.3f}", f"{r['total_p95_s']:.3f}")
-    console = Console()
-    console.print(table)
-    console.print(f"model load {load_s:.2f} s; cold start of `seesay caption` median {statistics.median(cold):.2f} s "
-                  f"(runs: {', '.join(f'{c:.2f}' for c in cold)}); peak RSS {peak_mb:.0f} MB")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "photos": len(photos), "rows": rows, "model_load_s": load_s, "cold_start_s": cold,
-        "cold_start_median_s": statistics.median(cold), "peak_rss_mb": peak_mb}, indent=2))
-
+    show(f"bundled captioner, batch 1, {len(photos)} Flickr8k test photos, {os.cpu_count()} CPU cores",
+         ("beam", "encoder (s)", "decoder (s)", "total median (s)", "total p95 (s)"),
+         ([r["beam"], f"{r['encoder_median_s']:.3f}", f"{r['decoder_median_s']:.3f}", f"{r['total_median_s']:.3f}",
+           f"{r['total_p95_s']:.3f}"] for r in rows),
+         f"model load {load_s:.2f} s; cold start of `seesay caption` median {statistics.median(cold):.2f} s "
+         f"(runs: {', '.join(f'{c:.2f}' for c in cold)}); peak RSS {peak_mb:.0f} MB")
+    save(args.out, photos=len(photos), rows=rows, model_load_s=load_s, cold_start_s=cold,
+         cold_start_median_s=statistics.median(cold))
 
 if __name__ == "__main__":
     main()

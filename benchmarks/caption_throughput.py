@@ -14,20 +14,16 @@ same process, and with the device's measured matmul peak.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import resource
 import time
 from pathlib import Path
 
 import torch
-from rich.console import Console
-from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
 from model import Captioner, build_model
 from model.beam_search import beam_search
+from report import peak_rss_mb, save, show
 
 
 def build(name: str, device: str) -> Captioner:
@@ -122,25 +118,14 @@ def main() -> None:
             })
             print(f"{name} batch {batch}: {rate:.1f} photos/s", flush=True)
 
-    table = Table(title=f"captioning throughput, beam {args.beam}, {gpu or f'{os.cpu_count()} CPU cores'}"
-                        f"{' (bf16, channels_last)' if gpu else ' (fp32)'}")
-    for c in ("encoder", "batch", "photos/s", "GFLOP/photo", "TFLOP/s", "of peak", "x naive loop"):
-        table.add_column(c, justify="right")
-    for r in rows:
-        table.add_row(r["encoder"], str(r["batch"]), f"{r['photos_per_s']:.1f}", f"{r['gflop_per_photo']:.2f}",
-                      f"{r['tflops']:.3f}", f"{100 * r['share_of_matmul_peak']:.1f}%", f"{r['vs_naive_loop']:.2f}")
-    console = Console()
-    console.print(table)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    console.print(f"measured matmul peak {peak:.2f} TFLOP/s ({peak_dtype}); peak RSS {rss:.0f} MB")
-    out = Path(args.out or f"benchmarks/results/caption_throughput_{'gpu' if gpu else 'cpu'}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}" + (f", {gpu}" if gpu else ""),
-        "device": device, "beam": args.beam, "matmul_peak_tflops": peak, "matmul_dtype": peak_dtype,
-        "peak_rss_mb": rss, "rows": rows,
-    }, indent=2))
-
+    show(f"captioning throughput, beam {args.beam}, {gpu or f'{os.cpu_count()} CPU cores'}"
+         f"{' (bf16, channels_last)' if gpu else ' (fp32)'}",
+         ("encoder", "batch", "photos/s", "GFLOP/photo", "TFLOP/s", "of peak", "x naive loop"),
+         ([r["encoder"], r["batch"], f"{r['photos_per_s']:.1f}", f"{r['gflop_per_photo']:.2f}", f"{r['tflops']:.3f}",
+           f"{100 * r['share_of_matmul_peak']:.1f}%", f"{r['vs_naive_loop']:.2f}"] for r in rows),
+         f"measured matmul peak {peak:.2f} TFLOP/s ({peak_dtype}); peak RSS {peak_rss_mb():.0f} MB")
+    save(args.out or f"benchmarks/results/caption_throughput_{'gpu' if gpu else 'cpu'}.json", gpu=gpu,
+         device=device, beam=args.beam, matmul_peak_tflops=peak, matmul_dtype=peak_dtype, rows=rows)
 
 if __name__ == "__main__":
     main()

@@ -9,19 +9,14 @@ contrastive_epochs differs. Scores come from training.evaluate (beam search on h
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
 from pathlib import Path
-
-import torch
-from rich.console import Console
-from rich.table import Table
 
 from training.config import TrainConfig
 from training.evaluate import evaluate_checkpoint
 from training.loop import fit
+from report import save, show
 
 
 def main() -> None:
@@ -54,18 +49,10 @@ def main() -> None:
             "contrastive_loss_last": state.contrastive_losses[-1] if state.contrastive_losses else None,
             "test_images": ev.images, **{k: round(v, 4) for k, v in ev.scores.items()},
         })
-    table = Table(title=f"Flickr8k, {args.steps} steps of batch {base.batch_size}, test split, beam 3")
     cols = ["contrastive_epochs", "BLEU-1", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "images_per_s"]
-    for c in cols:
-        table.add_column(c, justify="right")
-    for r in rows:
-        table.add_row(*(f"{r.get(c, float('nan')):.4g}" if isinstance(r.get(c), float) else str(r.get(c)) for c in cols))
-    Console().print(table)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "rows": rows}, indent=2))
-
+    show(f"Flickr8k, {args.steps} steps of batch {base.batch_size}, test split, beam 3", cols,
+         ([f"{r.get(c, float('nan')):.4g}" if isinstance(r.get(c), float) else r.get(c) for c in cols] for r in rows))
+    save(args.out, rows=rows)
 
 if __name__ == "__main__":
     main()

@@ -12,20 +12,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
-import platform
 import re
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from rich.console import Console
-from rich.table import Table
 
 from assistant.cli import main as seesay
+from report import peak_rss_mb, save, show
 
 
 def run(argv: list[str]) -> tuple[float, str]:
@@ -61,24 +57,13 @@ def main() -> None:
     other = first_s - sum(split.values())  # model and sentence-model loading, file walking, hashing
     rows = [{"stage": k, "seconds": v, "share": v / first_s} for k, v in split.items()]
     rows.append({"stage": "other (loading models, walking, hashing)", "seconds": other, "share": other / first_s})
-    table = Table(title=f"seesay index: {len(names)} Flickr8k photos ({megabytes:.0f} MB), {os.cpu_count()} CPU cores")
-    for c in ("stage", "seconds", "share"):
-        table.add_column(c, justify="right")
-    for r in rows:
-        table.add_row(r["stage"], f"{r['seconds']:.1f}", f"{100 * r['share']:.0f}%")
-    table.add_row("total", f"{first_s:.1f}", "100%")
-    console = Console()
-    console.print(table)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    console.print(f"{len(names) / first_s:.1f} photos/s on the first run; rerun with nothing changed: {second_s:.2f} s; "
-                  f"peak RSS {rss:.0f} MB")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "photos": len(names), "megabytes": megabytes, "first_run_s": first_s, "photos_per_s": len(names) / first_s,
-        "unchanged_rerun_s": second_s, "split": rows, "peak_rss_mb": rss,
-    }, indent=2))
-
+    show(f"seesay index: {len(names)} Flickr8k photos ({megabytes:.0f} MB), {os.cpu_count()} CPU cores",
+         ("stage", "seconds", "share"),
+         [*([r["stage"], f"{r['seconds']:.1f}", f"{100 * r['share']:.0f}%"] for r in rows), ["total", f"{first_s:.1f}", "100%"]],
+         f"{len(names) / first_s:.1f} photos/s on the first run; rerun with nothing changed: {second_s:.2f} s; "
+         f"peak RSS {peak_rss_mb():.0f} MB")
+    save(args.out, photos=len(names), megabytes=megabytes, first_run_s=first_s, photos_per_s=len(names) / first_s,
+         unchanged_rerun_s=second_s, split=rows)
 
 if __name__ == "__main__":
     main()

@@ -14,20 +14,17 @@ import argparse
 import hashlib
 import json
 import os
-import platform
-import resource
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
 from assistant.embedder import SentenceEmbedder
 from store import Store
 from store.photos import NewCaption, add_captions, get_or_add_model
+from report import peak_rss_mb, save, show
 
 QUERIES = [
     "dog", "girl", "beach", "bike", "snow", "water", "ball", "grass", "street", "car", "kids at the beach",
@@ -106,20 +103,11 @@ def main() -> None:
                 rows.append({"captions": n, "mode": mode, "p50_ms": 1000 * p50, "p95_ms": 1000 * p95,
                              "queries": len(samples), "fill_s": fill_s, "embedding_matrix_load_s": load_s})
             print(f"{n} captions: filled in {fill_s:.1f} s, embedding matrix loaded in {load_s:.2f} s", flush=True)
-    table = Table(title=f"search latency, {len(QUERIES)} queries x {args.repeats}, {os.cpu_count()} CPU cores")
-    for c in ("captions", "mode", "p50 (ms)", "p95 (ms)"):
-        table.add_column(c, justify="right")
-    for r in rows:
-        table.add_row(f"{r['captions']:,}", r["mode"], f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}")
-    console = Console()
-    console.print(table)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    console.print(f"peak RSS {rss:.0f} MB")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "peak_rss_mb": rss, "rows": rows,
-    }, indent=2))
-
+    show(f"search latency, {len(QUERIES)} queries x {args.repeats}, {os.cpu_count()} CPU cores",
+         ("captions", "mode", "p50 (ms)", "p95 (ms)"),
+         ([f"{r['captions']:,}", r["mode"], f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}"] for r in rows),
+         f"peak RSS {peak_rss_mb():.0f} MB")
+    save(args.out, rows=rows)
 
 if __name__ == "__main__":
     main()

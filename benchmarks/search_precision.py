@@ -13,20 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from rich.console import Console
-from rich.table import Table
 
 from assistant.embedder import SentenceEmbedder
 from assistant.indexer import index_folders
 from model import Captioner
 from store import Store
+from report import save, show
 
 NOUNS = ["dog", "girl", "boy", "man", "woman", "beach", "bike", "snow", "water", "ball", "grass", "street",
          "car", "horse", "mountain", "child", "shirt", "pool", "rock", "football"]
@@ -80,23 +78,15 @@ def main() -> None:
                 per_mode[mode].append(row[mode])
             rows.append(row)
 
-    table = Table(title=f"precision@{args.k} on {len(refs)} Flickr8k test photos, model captions searched")
-    for c in ("noun", "photos with it", *MODES):
-        table.add_column(c, justify="right")
-    for r in rows:
-        table.add_row(r["noun"], str(r["relevant_photos"]), *(f"{r[m]:.1f}" for m in MODES))
     means = {m: sum(v) / len(v) for m, v in per_mode.items()}
-    table.add_row("mean", "", *(f"{means[m]:.2f}" for m in MODES))
-    Console().print(table)
-    Console().print(f"indexed {report.captioned} photos in {index_s:.0f} s "
-                    f"({', '.join(f'{k} {v:.0f} s' for k, v in report.seconds.items())})")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "photos": len(refs), "k": args.k, "rows": rows, "mean": means,
-        "index_seconds": index_s, "index_split_seconds": report.seconds,
-    }, indent=2))
-
+    show(f"precision@{args.k} on {len(refs)} Flickr8k test photos, model captions searched",
+         ("noun", "photos with it", *MODES),
+         [*([r["noun"], r["relevant_photos"], *(f"{r[m]:.1f}" for m in MODES)] for r in rows),
+          ["mean", "", *(f"{means[m]:.2f}" for m in MODES)]],
+         f"indexed {report.captioned} photos in {index_s:.0f} s "
+         f"({', '.join(f'{k} {v:.0f} s' for k, v in report.seconds.items())})")
+    save(args.out, photos=len(refs), k=args.k, rows=rows, mean=means, index_seconds=index_s,
+         index_split_seconds=report.seconds)
 
 if __name__ == "__main__":
     main()

@@ -16,17 +16,12 @@ All three train the default model's decoder on real Flickr8k training photos wit
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from rich.console import Console
-from rich.table import Table
 from torch.utils.data import DataLoader
 
 from model import Vocabulary, build_model
@@ -34,6 +29,7 @@ from model.config import CaptionerConfig
 from training.data import CaptionPairs, ImageFiles, load_records, pad_captions, select_split
 from training.feature_cache import build_feature_cache
 from training.loss import caption_loss
+from report import peak_rss_mb, save, show
 
 
 def sync(device: torch.device) -> None:
@@ -135,23 +131,13 @@ def main() -> None:
     for r in rows:
         r["vs_naive"] = r["captions_per_s"] / naive
     name = torch.cuda.get_device_name() if cuda else f"{os.cpu_count()} CPU cores"
-    table = Table(title=f"decoder training throughput, hidden 512, batch {args.batch_size}, {name}")
-    for c in ("mode", "captions/s", "tokens/s", "x naive"):
-        table.add_column(c, justify="right")
-    for r in rows:
-        table.add_row(r["mode"], f"{r['captions_per_s']:.1f}", f"{r['tokens_per_s']:.0f}", f"{r['vs_naive']:.2f}")
-    console = Console()
-    console.print(table)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    console.print(f"feature cache built at {cache_rate:.1f} photos/s; peak RSS {rss:.0f} MB")
-    out = Path(args.out or f"benchmarks/results/training_throughput_{'gpu' if cuda else 'cpu'}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {name}",
-        "feature_cache_photos_per_s": cache_rate, "peak_rss_mb": rss, "rows": rows,
-        "gpu_peak_mem_mb": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
-    }, indent=2))
-
+    show(f"decoder training throughput, hidden 512, batch {args.batch_size}, {name}",
+         ("mode", "captions/s", "tokens/s", "x naive"),
+         ([r["mode"], f"{r['captions_per_s']:.1f}", f"{r['tokens_per_s']:.0f}", f"{r['vs_naive']:.2f}"] for r in rows),
+         f"feature cache built at {cache_rate:.1f} photos/s; peak RSS {peak_rss_mb():.0f} MB")
+    save(args.out or f"benchmarks/results/training_throughput_{'gpu' if cuda else 'cpu'}.json", device=name,
+         feature_cache_photos_per_s=cache_rate, rows=rows,
+         gpu_peak_mem_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None)
 
 if __name__ == "__main__":
     main()

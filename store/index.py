@@ -24,7 +24,7 @@ class Store:
         self.path = Path(path)
         self.engine = open_engine(self.path)
         self._sessions = session_factory(self.engine)
-        self._embeddings: tuple[tuple[int, int], EmbeddingIndex] | None = None
+        self._embeddings: tuple[int, EmbeddingIndex] | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -66,9 +66,9 @@ class Store:
             return text_search(s, query, limit)
 
     def embedding_index(self) -> EmbeddingIndex:
-        """The in-memory embedding matrix, rebuilt only when captions were added or removed."""
+        """The in-memory embedding matrix, rebuilt only when captions were added."""
         with self.read() as s:
-            key = (s.scalar(select(func.count(Caption.id))) or 0, s.scalar(select(func.max(Caption.id))) or 0)
+            key = s.scalar(select(func.max(Caption.id))) or 0  # captions are only ever added, never removed
             if self._embeddings is None or self._embeddings[0] != key:
                 self._embeddings = (key, EmbeddingIndex(s))
         return self._embeddings[1]
