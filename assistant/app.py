@@ -435,9 +435,10 @@ class SeesayApp(App):
                  for h in hits]
         if items:
             results.extend(items)
-        self.query_one("#results-title", Label).update(f"{len(hits)} results for {query!r}")
+        plural = "" if len(hits) == 1 else "s"
+        self.query_one("#results-title", Label).update(f"{len(hits)} result{plural} for {query!r}")
         if hits:
-            self.announce(f"{len(hits)} photos found for {query}. First: {hits[0].caption}.")
+            self.announce(f"{len(hits)} photo{plural} found for {query}. First: {hits[0].caption}.")
         else:
             self.announce(f"No photos match {query}." if query.strip() else "Type words to search for.")
 

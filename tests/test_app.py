@@ -78,10 +78,10 @@ def test_the_app_describes_the_camera_and_its_keys_do_what_the_footer_says(two_s
             results = app.query_one("#results")
             assert await _until(pilot, lambda: len(results.children) > 0)
             assert any(indexed[0][0].name in str(item.name) for item in results.children)
-            assert "photos found" in status(app)
+            assert f"{len(results.children)} photo" in status(app) and "found for" in status(app)
             await pilot.press("escape")
             await pilot.press("slash", *'") OR 1=1 -- NEAR(', "enter")  # a hostile query is only text
-            assert await _until(pilot, lambda: "results for" in str(app.query_one("#results-title").render())
+            assert await _until(pilot, lambda: "for '" in str(app.query_one("#results-title").render())
                                 and "NEAR" in str(app.query_one("#results-title").render()))
             await pilot.press("escape")
 
