@@ -1,10 +1,11 @@
-"""Speech: one thread owns the text-to-speech engine; everyone else queues text.
+"""Speech: one thread drives the text-to-speech engine; everyone else queues text.
 
-pyttsx3 misbehaves when driven from several threads, so a single `Speaker` thread holds the engine. It
-synthesises each utterance to a WAV file and plays that with the platform's player in a subprocess,
-which is what makes an utterance interruptible: a newer description stops a stale one mid-sentence.
-With no speech engine or no audio player, the speaker says so once (through `on_status`) and the rest of
-seesay carries on in text.
+pyttsx3 misbehaves when driven from several threads (and gives every caller in a process the same
+engine), so one engine thread per process does all synthesis. Each `Speaker` has its own queue and
+thread: it has its text synthesised to a WAV file and plays that with the platform's player in a
+subprocess, which is what makes an utterance interruptible: a newer description stops a stale one
+mid-sentence. With no speech engine or no audio player, the speaker says so once (through `on_status`)
+and the rest of seesay carries on in text.
 """
 
 from __future__ import annotations
@@ -61,6 +62,80 @@ class _Job:
     done: Future | None = None
 
 
+class _Engine:
+    """The process's one text-to-speech engine, and the one thread that drives it.
+
+    pyttsx3 hands every caller in a process the same engine, and its property changes are queued commands:
+    two threads driving it mix up each other's rate and voice (and can hang it). So every Speaker's
+    synthesis goes through this thread, one utterance at a time.
+    """
+
+    _shared: dict[Callable[[], object], _Engine] = {}
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, factory: Callable[[], object]) -> _Engine:
+        with cls._shared_lock:
+            if factory not in cls._shared:
+                cls._shared[factory] = cls(factory)
+            return cls._shared[factory]
+
+    def __init__(self, factory: Callable[[], object]) -> None:
+        self._factory = factory
+        self._engine = None
+        self._default_voice = None
+        self.error: str | None = None
+        self._queue: queue.Queue[tuple[tuple | None, Future]] = queue.Queue()
+        threading.Thread(target=self._run, name="seesay-tts-engine", daemon=True).start()
+
+    def check(self) -> None:
+        """Start the engine if needed; SpeechError says why it cannot be."""
+        self._call(None)
+
+    def synthesise(self, text: str, path: Path, voice: Voice) -> str | None:
+        """Write text as speech to path; returns a warning to pass on, if any. Raises SpeechError."""
+        return self._call((text, path, voice))
+
+    def _call(self, job: tuple | None):
+        done: Future = Future()
+        self._queue.put((job, done))
+        return done.result()
+
+    def _run(self) -> None:
+        while True:
+            job, done = self._queue.get()
+            try:
+                done.set_result(self._do(job))
+            except Exception as exc:
+                done.set_exception(exc if isinstance(exc, SpeechError) else SpeechError(str(exc)))
+
+    def _do(self, job: tuple | None) -> str | None:
+        if self._engine is None and self.error is None:
+            try:
+                self._engine = self._factory()
+                self._default_voice = self._engine.getProperty("voice")
+            except Exception as exc:  # no espeak-ng, no driver, no audio library...
+                self.error = f"Speech is unavailable ({exc}); descriptions are shown as text only."
+        if self.error:
+            raise SpeechError(self.error)
+        if job is None:
+            return None
+        text, path, voice = job
+        engine, warning = self._engine, None
+        engine.setProperty("rate", int(voice.rate))
+        engine.setProperty("volume", float(voice.volume))
+        try:
+            engine.setProperty("voice", voice.voice or self._default_voice)
+        except Exception:
+            warning = f"Voice {voice.voice!r} is not installed; using the default voice."
+            engine.setProperty("voice", self._default_voice)
+        engine.save_to_file(text, str(path))
+        engine.runAndWait()
+        if not path.is_file() or path.stat().st_size <= 44:
+            raise SpeechError("the speech engine wrote no audio")
+        return warning
+
+
 class Speaker:
     """A queue of things to say, spoken on one thread. All methods return at once unless stated."""
 
@@ -70,14 +145,12 @@ class Speaker:
     ) -> None:
         self.voice = voice or Voice()
         self.on_status = on_status or (lambda message: None)
-        self._engine_factory = engine_factory or _pyttsx3_engine
+        self._engine = _Engine.shared(engine_factory or _pyttsx3_engine)
         self._player = audio_player() if player is True else (player or None)
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._generation = 0
         self._lock = threading.Lock()
         self._playing: subprocess.Popen | None = None
-        self._engine = None
-        self._engine_error: str | None = None
         self._told: set[str] = set()
         self.last_text = ""
         self.spoken = 0  # utterances synthesised for playback
@@ -150,39 +223,29 @@ class Speaker:
         if self._playing is not None and self._playing.poll() is None:
             self._playing.terminate()
 
-    def _ensure_engine(self):
-        if self._engine is None and self._engine_error is None:
-            try:
-                self._engine = self._engine_factory()
-            except Exception as exc:  # no espeak-ng, no driver, no audio library...
-                self._engine_error = f"Speech is unavailable ({exc}); descriptions are shown as text only."
-        if self._engine_error:
-            self._tell_once(self._engine_error)
-            return None
-        return self._engine
+    def _check(self) -> bool:
+        try:
+            self._engine.check()
+            return True
+        except SpeechError as exc:
+            self._tell_once(str(exc))
+            return False
 
     def _synthesise(self, text: str, path: Path) -> None:
-        engine = self._ensure_engine()
-        if engine is None:
-            raise SpeechError(self._engine_error)
-        engine.setProperty("rate", int(self.voice.rate))
-        engine.setProperty("volume", float(self.voice.volume))
-        if self.voice.voice:
-            try:
-                engine.setProperty("voice", self.voice.voice)
-            except Exception:
-                self._tell_once(f"Voice {self.voice.voice!r} is not installed; using the default voice.")
-        engine.save_to_file(text, str(path))
-        engine.runAndWait()
-        if not path.is_file() or path.stat().st_size <= 44:
-            raise SpeechError("the speech engine wrote no audio")
+        try:
+            warning = self._engine.synthesise(text, path, self.voice)
+        except SpeechError as exc:
+            self._tell_once(str(exc))
+            raise
+        if warning:
+            self._tell_once(warning)
 
     def _run(self) -> None:
         tmp = tempfile.TemporaryDirectory(prefix="seesay-speech-")
         scratch = Path(tmp.name) / "utterance.wav"
         while (job := self._queue.get()) is not None:
             if job.done is not None and job.save_to is None:  # availability probe
-                job.done.set_result(self._ensure_engine() is not None)
+                job.done.set_result(self._check())
                 continue
             if job.save_to is not None:
                 try:
