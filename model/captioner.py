@@ -85,7 +85,7 @@ class Caption:
         if not self.words:
             return "I can't describe this picture."
         if self.uncertain:
-            return f"I'm not sure; it may be {self.text}."
+            return f"I'm not sure; it may be this: {self.text}."  # captions are clauses: "a dog runs"
         return f"{self.text[0].upper()}{self.text[1:]}."
 
 

@@ -7,18 +7,13 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
-from model import Captioner
 from model.captioner import DEFAULT_CHECKPOINT
 from training.calibrate import content_words
 
-pytestmark = pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no bundled checkpoint in model/weights")
 
-
-@pytest.fixture(scope="module")
-def default_captioner():
-    return Captioner.default()
+def test_the_bundled_checkpoint_ships_in_the_model_package():
+    assert DEFAULT_CHECKPOINT.is_file() and DEFAULT_CHECKPOINT.stat().st_size < 20e6
 
 
 def test_bundled_model_names_what_is_in_held_out_photos(default_captioner, flickr_records):
@@ -57,3 +52,16 @@ def test_seesay_caption_fails_when_nothing_could_be_captioned(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "assistant", "caption", str(bad)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 1 and "skipping" in proc.stderr
+
+
+def test_captions_below_the_calibrated_threshold_are_spoken_as_guesses(default_captioner, flickr_records):
+    test = [r for r in flickr_records if r.split == "test"][:24]
+    caps = default_captioner.caption([r.path for r in test])
+    threshold = default_captioner.threshold
+    assert 0 < threshold < 1
+    assert {c.uncertain for c in caps} == {True, False}  # some of each on real photos
+    for c in caps:
+        assert c.uncertain == (c.confidence < threshold)
+        hedged = c.sentence.startswith("I'm not sure; it may be this: ")
+        assert hedged == c.uncertain, c.sentence
+        assert c.text in c.sentence.lower()
