@@ -77,9 +77,16 @@ class Store:
         return self.embedding_index().search(query_embedding, limit)
 
     def hybrid_search(self, query: str, query_embedding: np.ndarray, limit: int = 10) -> list[Hit]:
-        """Text and semantic rankings fused by reciprocal rank."""
+        """Text and semantic rankings fused by reciprocal rank.
+
+        For words that a great many captions share, the text side only marks which of the semantic
+        candidates have them (see `text_search`), which keeps such queries fast on a large index.
+        """
         depth = max(50, limit * 5)
-        return fuse([self.text_search(query, depth), self.semantic_search(query_embedding, depth)], limit)
+        semantic = self.semantic_search(query_embedding, depth * 4)
+        with self.read() as s:
+            text = text_search(s, query, depth, among=semantic)
+        return fuse([text, semantic[:depth]], limit)
 
     def export_rows(self) -> list[dict]:
         """Every caption with its photo, for export."""

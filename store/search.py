@@ -6,7 +6,9 @@ values travel as bound parameters.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,7 @@ from threadpoolctl import ThreadpoolController
 QUERY_STOPWORDS = frozenset("a an the of in on at to for with and or is are by from into photo picture".split())
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 16
+BROAD = 5000  # captions matching every word beyond which hybrid search stops ranking them by BM25
 _blas = ThreadpoolController()
 
 
@@ -61,20 +64,46 @@ def _ranked(session: Session, match: str, limit: int) -> list[Hit]:
     return [Hit(r[0], r[1], r[2], r[3], -float(r[4])) for r in rows]
 
 
-def text_search(session: Session, query: str, limit: int = 10) -> list[Hit]:
+def _matching(session: Session, match: str, among: Sequence[Hit], limit: int) -> list[Hit]:
+    """The hits in `among` whose captions match, in among's order (no BM25: see text_search)."""
+    ids = session.execute(
+        text("WITH m AS MATERIALIZED (SELECT rowid AS id FROM captions_fts WHERE captions_fts MATCH :match) "
+             "SELECT id FROM m WHERE id IN (SELECT value FROM json_each(:ids))"),
+        {"match": match, "ids": json.dumps([h.caption_id for h in among])},
+    ).scalars()
+    found = set(ids)
+    return [h for h in among if h.caption_id in found][:limit]
+
+
+def _search(session: Session, match: str, limit: int, among: Sequence[Hit] | None) -> list[Hit]:
+    if among is not None:
+        count = session.execute(
+            text("SELECT count(*) FROM (SELECT 1 FROM captions_fts WHERE captions_fts MATCH :match LIMIT :n)"),
+            {"match": match, "n": BROAD + 1},
+        ).scalar_one()
+        if count > BROAD:
+            return _matching(session, match, among, limit)
+    return _ranked(session, match, limit)
+
+
+def text_search(session: Session, query: str, limit: int = 10, among: Sequence[Hit] | None = None) -> list[Hit]:
     """Captions matching the query's words, best BM25 first.
 
     Captions with all the words come first; only when there are fewer than `limit` of those are captions
     with some of the words added. Besides being what a searcher means, this keeps a query of common words
     from ranking most of a large index.
+
+    among: candidates from another ranking (hybrid search). When more than BROAD captions match, BM25
+    (about 1.4 us a matching row) says little about short captions and costs the most: the candidates
+    that match are returned instead, in the candidates' order.
     """
     every = fts_query(query, "AND")
     if every is None:
         return []
-    hits = _ranked(session, every, limit)
+    hits = _search(session, every, limit, among)
     if len(hits) < limit and " AND " in every:
         seen = {h.caption_id for h in hits}
-        more = _ranked(session, fts_query(query, "OR"), limit)
+        more = _search(session, fts_query(query, "OR"), limit, among)
         hits += [h for h in more if h.caption_id not in seen][: limit - len(hits)]
     return hits
 

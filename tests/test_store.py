@@ -89,6 +89,29 @@ def test_semantic_search_finds_a_dog_on_the_beach_for_puppy_on_sand(human_store,
     assert len(fused) == 5
 
 
+def test_hybrid_search_on_very_common_words_keeps_the_matching_candidates(human_store, embedder, monkeypatch):
+    from store import search
+
+    index, _ = human_store
+    query = "a dog in the grass"
+    vector = embedder.embed([query])[0]
+    candidates = index.semantic_search(vector, 200)
+    monkeypatch.setattr(search, "BROAD", 3)  # as if thousands of captions had these words
+    with index.read() as s:
+        marked = search.text_search(s, query, 20, among=candidates)
+    # The broad path returns the candidates that have every word, then those with some, each group in the
+    # semantic order, without BM25.
+    both = [("dog" in h.caption.lower()) and ("grass" in h.caption.lower()) for h in marked]
+    assert sum(both) >= 3 and both == sorted(both, reverse=True)
+    assert all("dog" in h.caption.lower() or "grass" in h.caption.lower() for h in marked)
+    order = [h.caption_id for h in candidates]
+    for group in (marked[: sum(both)], marked[sum(both) :]):
+        positions = [order.index(h.caption_id) for h in group]
+        assert positions == sorted(positions)
+    fused = index.hybrid_search(query, vector, limit=5)
+    assert sum("dog" in h.caption.lower() for h in fused) >= 4, [h.caption for h in fused]
+
+
 def test_a_damaged_database_gives_a_clear_error(tmp_path):
     bad = tmp_path / "bad.sqlite"
     bad.write_bytes(os.urandom(8192))
