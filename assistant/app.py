@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
@@ -394,6 +395,28 @@ class SeesayApp(App):
             self.announce(f"Settings saved to {path}.")
         except OSError as exc:
             self.announce(f"Settings apply now but could not be saved: {exc}")
+
+    # --- saying where the keyboard is ----------------------------------------------------------------------
+
+    FOCUS_NAMES: ClassVar[dict[str, str]] = {"history": "History", "results": "Search results",
+                                             "search": "Search box"}
+
+    def on_descendant_focus(self, event) -> None:
+        """Say which part of the screen the keyboard is in, and how many items it holds."""
+        widget = event.widget
+        name = self.FOCUS_NAMES.get(widget.id or "")
+        if name is None:
+            return
+        if isinstance(widget, ListView):
+            name += f", {len(widget.children)} item{'' if len(widget.children) == 1 else 's'}"
+        self.speaker.say(name)
+
+    @on(ListView.Highlighted)
+    def _say_highlighted(self, event: ListView.Highlighted) -> None:
+        """Arrow keys through a list read each item, as a screen reader would."""
+        if event.item is not None and event.list_view.has_focus:
+            label = event.item.query_one(Label)
+            self.speaker.say(str(label.render()))
 
     @on(ListView.Selected, "#history")
     def _say_again(self, event: ListView.Selected) -> None:

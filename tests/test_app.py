@@ -56,6 +56,17 @@ def test_the_app_describes_the_camera_and_its_keys_do_what_the_footer_says(two_s
             assert await _until(pilot, lambda: len(app.descriptions) == before + 1)
             assert len(app.query_one("#history").children) == len(app.descriptions)
 
+            history = app.query_one("#history")
+            app.set_focus(None)
+            await pilot.pause(0.1)
+            history.focus()
+            await pilot.pause(0.1)
+            assert speaker.last_text == f"History, {len(app.descriptions)} items"  # where the keyboard is
+            for _ in range(2):
+                await pilot.press("down")
+                item = str(history.highlighted_child.query_one("Label").render())
+                assert speaker.last_text == " ".join(item.split()) and item.endswith(app._selected_description().sentence)
+
             await pilot.press("m")
             assert speaker.voice.muted and status(app) == "Speech muted."
             await pilot.press("m")
