@@ -157,10 +157,10 @@ class SeesayApp(App):
     def __init__(
         self, *, source: int | str | None = None, watch: Iterable[str | Path] = (), db: str | Path | None = None,
         model: str | None = None, settings: Settings | None = None, speaker: Speaker | None = None,
-        semantic: bool = True, device: str = "cpu", loop_video: bool = True,
+        semantic: bool = True, device: str = "cpu", loop_video: bool = True, settings_warnings: Iterable[str] = (),
     ) -> None:
         super().__init__()
-        self.settings, self._settings_warnings = (settings, []) if settings else load_settings()
+        self.settings, self._settings_warnings = (settings, list(settings_warnings)) if settings else load_settings()
         self.source, self.watch_folders, self.db_path = source, [Path(w) for w in watch], db
         self.model_path, self.device, self.semantic, self.loop_video = model, device, semantic, loop_video
         s = self.settings
@@ -473,7 +473,6 @@ def run_app(args: argparse.Namespace) -> int:
     else:
         source = args.video if args.video else (args.camera if args.camera is not None else settings.camera)
     app = SeesayApp(source=source, watch=args.watch or [], db=args.db, model=args.model, settings=settings,
-                    device=args.device)
-    app._settings_warnings = warnings
+                    settings_warnings=warnings, device=args.device)
     app.run()
     return 0
