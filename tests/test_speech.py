@@ -68,7 +68,8 @@ def test_newer_descriptions_interrupt_stale_ones_and_mute_silences(tmp_path):
     player = [sys.executable, "-c",
               f"import time; f = open({str(log)!r}, 'a'); f.write('start\\n'); f.flush(); time.sleep(2); "
               "f.write('end\\n')"]
-    s = Speaker(player=player)
+    messages = []
+    s = Speaker(player=player, on_status=messages.append)
     try:
         s.say("the first description")
         while not log.exists():
@@ -76,7 +77,7 @@ def test_newer_descriptions_interrupt_stale_ones_and_mute_silences(tmp_path):
         for text in ("a stale description", "another stale one", "the newest description"):
             s.say(text)  # each interrupts the one before
         s.available()  # queued last: returns once the newest has been played
-        assert s.spoken == 2  # the first, then only the newest: the stale ones were dropped unspoken
+        assert s.spoken == 2, messages  # the first, then only the newest: the stale ones were dropped unspoken
         assert log.read_text().split() == ["start", "start", "end"]  # the first was cut off mid-sentence
         s.set_muted(True)
         s.say("said while muted")
