@@ -6,27 +6,114 @@ thread: it has its text synthesised to a WAV file and plays that with the platfo
 subprocess, which is what makes an utterance interruptible: a newer description stops a stale one
 mid-sentence. With no speech engine or no audio player, the speaker says so once (through `on_status`)
 and the rest of seesay carries on in text.
+
+Limits (issue 12: 32,000 characters crashed espeak-ng, 20,000 took 23 s, an unwritable `--to` hung):
+text is spoken in sentence-sized chunks of at most CHUNK_CHARS (played one after another, or joined into
+one WAV by `save`), every wait on the engine thread has a deadline that grows with the chunk, the engine
+only ever writes into seesay's own scratch folder, and text longer than MAX_TEXT_CHARS is refused.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import queue
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import wave
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+# About 17,000 words, an hour and a half of speech and 250 MB of WAV: beyond that it is a document to be
+# split by whoever sends it, not a description, so it is refused with a message rather than cut short.
+MAX_TEXT_CHARS = 100_000
+# espeak-ng works through pyttsx3 on one buffer per utterance, grown by copying (quadratic), and crashed
+# on 32,000 characters; 500 characters (a few sentences, ~30 s of speech) synthesise in ~0.05 s.
+CHUNK_CHARS = 500
+# Deadline for one chunk on the engine thread: measured ~10,000 characters/s, so this is 200x slack.
+ENGINE_BASE_S = 20.0
+ENGINE_S_PER_CHAR = 0.02
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+
 
 class SpeechError(RuntimeError):
     """Speech is unavailable or failed; the message says why."""
+
+
+def split_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:
+    """Text as chunks of whole sentences, each at most limit characters (long sentences split at a comma
+    or space, and a word longer than limit cut), so espeak-ng is never handed more than it copes with."""
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(" ".join(text.split())):
+        while len(sentence) > limit:
+            comma = sentence.rfind(", ", limit // 2, limit)  # a clause boundary in the second half, if any
+            cut = comma + 1 if comma > 0 else sentence.rfind(" ", 0, limit)
+            cut = cut if cut > 0 else limit
+            pieces.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if sentence:
+            pieces.append(sentence)
+    chunks: list[str] = []
+    for piece in pieces:
+        if chunks and len(chunks[-1]) + 1 + len(piece) <= limit:
+            chunks[-1] += " " + piece
+        else:
+            chunks.append(piece)
+    return chunks
+
+
+def engine_timeout(text: str) -> float:
+    """How long one chunk may take on the engine thread before it is declared stuck, in seconds."""
+    return ENGINE_BASE_S + ENGINE_S_PER_CHAR * len(text)
+
+
+def speech_seconds(text: str, voice: Voice | None = None) -> float:
+    """About how long text takes to say at the voice's rate (for callers that wait for playback)."""
+    words = len(text.split())
+    return 60.0 * words / max(40, (voice or Voice()).rate) + 0.5 * len(split_text(text))
+
+
+def _check_length(text: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        raise SpeechError(f"the text is too long to speak ({len(text):,} characters; the limit is "
+                          f"{MAX_TEXT_CHARS:,}): split it into smaller parts")
+
+
+def _check_writable(path: Path) -> None:
+    """SpeechError("cannot write PATH: why") unless a file can be written at path (checked before the
+    synthesis, which can take a while; a file created for the check is removed again)."""
+    if path.is_dir():
+        raise SpeechError(f"cannot write {path}: it is a directory")
+    existed = os.path.lexists(path)
+    try:
+        # O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of blocking here.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o666))
+    except OSError as exc:
+        raise SpeechError(f"cannot write {path}: {_write_reason(exc, path)}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def _write_reason(exc: OSError, path: Path) -> str:
+    if exc.errno == errno.ENOENT and not path.parent.is_dir():
+        return f"there is no folder {path.parent}"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the disk"
+    if exc.errno == errno.ENXIO:
+        return "it is a named pipe or device that nothing is reading from"
+    return exc.strerror or str(exc)
 
 
 @dataclass
@@ -50,8 +137,22 @@ def audio_player() -> list[str] | None:
 
 
 def wav_seconds(path: str | os.PathLike) -> float:
+    """The duration of a WAV file in seconds."""
     with wave.open(str(path), "rb") as w:
         return w.getnframes() / float(w.getframerate())
+
+
+def join_wavs(parts: list[Path], out: Path) -> None:
+    """Concatenate WAV files with the same format into one (streamed, a part at a time)."""
+    with wave.open(str(out), "wb") as joined:
+        for i, part in enumerate(parts):
+            with wave.open(str(part), "rb") as w:
+                if i == 0:
+                    joined.setparams(w.getparams())
+                elif w.getparams()[:3] != joined.getparams()[:3]:
+                    raise SpeechError(f"the speech engine wrote parts in different formats ({part.name})")
+                while frames := w.readframes(1 << 20):
+                    joined.writeframes(frames)
 
 
 @dataclass
@@ -85,21 +186,39 @@ class _Engine:
         self._engine = None
         self._default_voice = None
         self.error: str | None = None
+        self.stuck: str | None = None  # set when a call ran past its deadline: later calls fail at once
         self._queue: queue.Queue[tuple[tuple | None, Future]] = queue.Queue()
         threading.Thread(target=self._run, name="seesay-tts-engine", daemon=True).start()
 
-    def check(self) -> None:
+    def check(self, timeout: float = 60.0) -> None:
         """Start the engine if needed; SpeechError says why it cannot be."""
-        self._call(None)
+        self.wait(self.submit(None), timeout)
 
     def synthesise(self, text: str, path: Path, voice: Voice) -> str | None:
-        """Write text as speech to path; returns a warning to pass on, if any. Raises SpeechError."""
-        return self._call((text, path, voice))
+        """Write text (one chunk) as speech to path; returns a warning to pass on, if any. Raises SpeechError."""
+        return self.wait(self.submit((text, path, voice)), engine_timeout(text))
 
-    def _call(self, job: tuple | None):
+    def submit(self, job: tuple | None) -> Future:
+        """Queue a job (None: start the engine; or (text, path, voice)) without waiting for it."""
         done: Future = Future()
-        self._queue.put((job, done))
-        return done.result()
+        if self.stuck:
+            done.set_exception(SpeechError(self.stuck))
+        else:
+            self._queue.put((job, done))
+        return done
+
+    def wait(self, done: Future, timeout: float):
+        """The result of a submitted job, or SpeechError if the engine has not answered within timeout.
+
+        A pyttsx3 run loop that never ends cannot be interrupted from outside, so past the deadline the
+        engine is written off for this process: every later call fails at once with the same message.
+        """
+        try:
+            return done.result(timeout)
+        except TimeoutError:
+            self.stuck = self.stuck or (f"the speech engine stopped responding (nothing after {timeout:.0f} s); "
+                                        "restart seesay to use speech")
+            raise SpeechError(self.stuck) from None
 
     def _run(self) -> None:
         while True:
@@ -129,6 +248,7 @@ class _Engine:
         except Exception:
             warning = f"Voice {voice.voice!r} is not installed; using the default voice."
             engine.setProperty("voice", self._default_voice)
+        _let_espeak_apply_properties(engine)
         for _ in range(3):  # pyttsx3 fails to write about 1 file in 75 (measured on espeak-ng): try again
             path.unlink(missing_ok=True)
             engine.save_to_file(text, str(path))
@@ -170,6 +290,11 @@ class Speaker:
         self.last_text = text
         if self.voice.muted:
             return
+        try:
+            _check_length(text)
+        except SpeechError as exc:
+            self.on_status(str(exc))
+            return
         with self._lock:
             if interrupt:
                 self._generation += 1
@@ -192,11 +317,19 @@ class Speaker:
         if muted:
             self.stop()
 
-    def save(self, text: str, path: str | os.PathLike, timeout: float = 60.0) -> Path:
-        """Write text as speech to a WAV file, waiting for it. Raises SpeechError."""
+    def save(self, text: str, path: str | os.PathLike, timeout: float | None = None) -> Path:
+        """Write text as speech to one WAV file, waiting for it. Raises SpeechError.
+
+        The path is checked for writing first; long text is synthesised a chunk at a time and joined. The
+        default timeout grows with the text (each chunk also has its own deadline on the engine thread).
+        """
         job = _Job(" ".join(str(text).split()), self._generation, Path(path), Future())
         if not job.text:
             raise SpeechError("there is nothing to say")
+        _check_length(job.text)
+        _check_writable(job.save_to)
+        if timeout is None:
+            timeout = 60.0 + sum(engine_timeout(chunk) for chunk in split_text(job.text))
         self._queue.put(job)
         try:
             return job.done.result(timeout)
@@ -204,10 +337,14 @@ class Speaker:
             raise SpeechError(f"speech synthesis took longer than {timeout:.0f} s") from None
 
     def available(self, timeout: float = 30.0) -> bool:
-        """Whether a speech engine could be started (starting it if needed; waits for the speech thread)."""
+        """Whether a speech engine could be started (starting it if needed; waits for the speech thread,
+        so for anything queued before it: SpeechError if that takes longer than timeout)."""
         probe = _Job("", self._generation, None, Future())
         self._queue.put(probe)
-        return bool(probe.done.result(timeout))
+        try:
+            return bool(probe.done.result(timeout))
+        except TimeoutError:
+            raise SpeechError(f"speech was still busy after {timeout:.0f} s") from None
 
     def close(self) -> None:
         self.stop()
@@ -234,8 +371,12 @@ class Speaker:
             return False
 
     def _synthesise(self, text: str, path: Path) -> None:
+        self._finish(text, self._engine.submit((text, path, self.voice)))
+
+    def _finish(self, text: str, done: Future) -> None:
+        """Wait for one chunk's synthesis (within its deadline), passing on its warning or error once."""
         try:
-            warning = self._engine.synthesise(text, path, self.voice)
+            warning = self._engine.wait(done, engine_timeout(text))
         except SpeechError as exc:
             self._tell_once(str(exc))
             raise
@@ -244,53 +385,122 @@ class Speaker:
 
     def _run(self) -> None:
         tmp = tempfile.TemporaryDirectory(prefix="seesay-speech-")
-        scratch = Path(tmp.name) / "utterance.wav"
+        scratch = Path(tmp.name)
         while (job := self._queue.get()) is not None:
             if job.done is not None and job.save_to is None:  # availability probe
                 job.done.set_result(self._check())
                 continue
             if job.save_to is not None:
                 try:
-                    self._synthesise(job.text, job.save_to)
+                    self._save(job.text, job.save_to, scratch)
                     job.done.set_result(job.save_to)
                 except Exception as exc:
                     job.done.set_exception(exc if isinstance(exc, SpeechError) else SpeechError(str(exc)))
                 continue
             if job.generation != self._generation or self.voice.muted:
                 continue  # interrupted before its turn
-            try:
-                self._synthesise(job.text, scratch)
-            except SpeechError:
-                continue  # already reported once
-            self.spoken += 1
-            self._play(scratch, job.generation)
+            self._speak(job, scratch)
         tmp.cleanup()
 
-    def _play(self, path: Path, generation: int) -> None:
+    def _save(self, text: str, path: Path, scratch: Path) -> None:
+        """Synthesise text chunk by chunk into the scratch folder, join the chunks, then write path.
+
+        The engine never writes the user's path itself: when pyttsx3 cannot write its file, the error is
+        raised inside a ctypes callback, swallowed, and its run loop never ends (issue 12).
+        """
+        chunks = split_text(text)
+        parts = [scratch / f"part{i}.wav" for i in range(len(chunks))]
+        try:
+            for chunk, part in zip(chunks, parts):
+                self._synthesise(chunk, part)
+            joined = parts[0]
+            if len(parts) > 1:
+                joined = scratch / "joined.wav"
+                try:
+                    join_wavs(parts, joined)
+                except (wave.Error, EOFError) as exc:
+                    raise SpeechError(f"cannot join the speech engine's audio parts ({exc})") from None
+            created = not os.path.lexists(path)
+            try:
+                with open(joined, "rb") as src, open(path, "wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            except OSError as exc:
+                if created:
+                    path.unlink(missing_ok=True)
+                raise SpeechError(f"cannot write {path}: {_write_reason(exc, path)}") from None
+        finally:
+            for part in [*parts, scratch / "joined.wav"]:
+                part.unlink(missing_ok=True)
+
+    def _speak(self, job: _Job, scratch: Path) -> None:
+        """Say a job's text chunk by chunk: each chunk is synthesised while the one before it plays."""
+        chunks = split_text(job.text)
+        files = [scratch / "utterance-a.wav", scratch / "utterance-b.wav"]
+        pending = self._engine.submit((chunks[0], files[0], self.voice))
+        played = 0
+        for i, chunk in enumerate(chunks):
+            try:
+                self._finish(chunk, pending)
+            except SpeechError:
+                return  # already reported once
+            if i == 0:
+                self.spoken += 1
+            if job.generation != self._generation or self.voice.muted:
+                return  # interrupted
+            if i + 1 < len(chunks):
+                pending = self._engine.submit((chunks[i + 1], files[(i + 1) % 2], self.voice))
+            played += self._play(files[i % 2], job.generation)
+            if i + 1 < len(chunks) and (job.generation != self._generation or self.voice.muted):
+                try:  # let the next chunk's synthesis finish before its file is reused
+                    self._engine.wait(pending, engine_timeout(chunks[i + 1]))
+                except SpeechError:
+                    pass
+                return
+        self.played += played == len(chunks)
+
+    def _play(self, path: Path, generation: int) -> bool:
+        """Play a WAV file to the end (unless interrupted); whether it played to the end."""
         if self._player is None:
             self._tell_once("No audio player was found (install pulseaudio-utils or alsa-utils); "
                             "descriptions are shown as text only.")
-            return
+            return False
         with self._lock:
             if generation != self._generation:
-                return
+                return False
             try:
                 self._playing = subprocess.Popen([*self._player, str(path)], stdout=subprocess.DEVNULL,
                                                  stderr=subprocess.PIPE)
             except OSError as exc:
                 self._tell_once(f"Cannot play audio ({exc}); descriptions are shown as text only.")
                 self._player = None
-                return
+                return False
         proc = self._playing
         _, err = proc.communicate()
-        self.played += proc.returncode == 0
         if proc.returncode not in (0, -15) and generation == self._generation:
             reason = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
             self._tell_once(f"Audio output failed ({reason[0]}); descriptions are shown as text only.")
+        return proc.returncode == 0
 
 
 def _quiet(*args, **kwargs) -> None:
     pass
+
+
+def _let_espeak_apply_properties(engine, timeout: float = 2.0) -> None:
+    """Wait until espeak-ng has applied the property changes it has queued (no-op for other engines).
+
+    espeak-ng applies rate, volume and voice changes through its command queue, and pyttsx3's espeak driver
+    starts every run loop by calling stop(), which cancels whatever is still queued: a rate set just after
+    the previous utterance ended was lost whenever utterances followed each other closely (measured on
+    espeak-ng 1.51 with pyttsx3 2.99: four rate changes in a row, all four lost).
+    """
+    driver = sys.modules.get(type(getattr(getattr(engine, "proxy", None), "_driver", None)).__module__)
+    espeak = getattr(driver, "_espeak", None)
+    if espeak is None or not hasattr(espeak, "IsPlaying"):
+        return
+    deadline = time.monotonic() + timeout
+    while espeak.IsPlaying() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _pyttsx3_engine():

@@ -1,9 +1,17 @@
-"""Turning files and camera frames into RGB PIL images: the one place colour order is decided."""
+"""Turning files and camera frames into RGB PIL images: the one place colour order is decided.
+
+Every photo file goes through `load_image`, which is also the one guard against hostile files (issue 12):
+whatever the file is, it returns an upright RGB image no bigger than `max_side`, or raises `ImageError`
+with one line naming the file and why, and it never blocks on something that is not a regular file.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
-from pathlib import Path
+import stat
+import sys
+import warnings
 from typing import Union
 
 import numpy as np
@@ -11,47 +19,298 @@ from PIL import Image, UnidentifiedImageError
 
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 
+# The long side a photo is decoded to. The encoders need 224 px (260 for EfficientNet-Lite2) and reading
+# text in a photo wants about 1600-2000 px, so 2048 loses nothing either needs, while a 10000 x 10000
+# photo costs 12 MB of pixels instead of 300 MB (benchmarks/image_memory.py).
+DEFAULT_MAX_SIDE = 2048
+# Bigger files are refused before they are read: no camera writes a 200 MB photo (a 100-megapixel JPEG is
+# about 40 MB), so such a file is a scan, a RAW-sized TIFF or a hostile file, and reading it costs time.
+MAX_FILE_BYTES = 200 * 1024 * 1024
+# Pillow's own decompression-bomb limit (2 x Image.MAX_IMAGE_PIXELS, about 179 megapixels) is what a file
+# may claim; this is what may be decoded at full size. Pillow keeps RGB as 4 bytes a pixel, so 100
+# megapixels (10000 x 10000) is 400 MB: with PyTorch and the model (~580 MB) a 10000 x 10000 PNG peaks just
+# under 1 GB. A JPEG up to Pillow's limit is decoded at 1/2..1/8 scale (draft mode), far below this.
+MAX_DECODED_PIXELS = 100_000_000
+
+# Pillow's EXIF Orientation -> transposition, as in PIL.ImageOps.exif_transpose (applied after the photo
+# has been reduced, which is cheaper than rotating the full-size one).
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_EXIF_ORIENTATION = 0x0112
+# ISO base-media "ftyp" brands of HEIF/HEIC stills (what iPhones write), which Pillow cannot read alone.
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                (stat.S_ISBLK, "a device"))
+
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to block on
+
 
 class ImageError(ValueError):
     """A file or array that cannot be read as a photo."""
 
 
-def load_image(path: str | os.PathLike) -> Image.Image:
-    """Read a photo file fully into memory as RGB, raising ImageError with the reason."""
-    path = Path(path)
+def display_path(path: str | bytes | os.PathLike) -> str:
+    """A file name safe to print on one line: undecodable bytes and control characters backslash-escaped.
+
+    A name that is not valid UTF-8 reaches Python with surrogate escapes, which raise UnicodeEncodeError
+    when printed or stored; this shows the original bytes as `\\xff` instead.
+    """
     try:
-        with Image.open(path) as img:
-            img.load()  # decode now: truncated files fail here, not later in a worker
-            return img.convert("RGB")
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a directory") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file") from None
-    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
-        raise ImageError(f"{path}: damaged image ({exc})") from None
+        raw = os.fsencode(path)
+    except (TypeError, UnicodeError):
+        return ascii(path)
+    text = raw.decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def load_image(path: str | os.PathLike, max_side: int | None = DEFAULT_MAX_SIDE) -> Image.Image:
+    """Read a photo file as an upright RGB image whose long side is at most max_side (None: full size).
+
+    Raises ImageError("NAME: reason") for anything that is not a readable photo, never another exception.
+    """
+    if max_side is not None and max_side < 1:
+        raise ValueError(f"max_side must be a positive number of pixels or None, got {max_side!r}")
+    name = display_path(path)
+    try:
+        fd = _open_regular_file(path)
+    except ImageError as exc:
+        raise ImageError(f"{name}: {exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            try:
+                return _decode(f, max_side)
+            except UnidentifiedImageError:
+                if not _heif_plugin_registered(f):
+                    raise
+                f.seek(0)
+                return _decode(f, max_side)  # a HEIC photo, now that pillow-heif is registered
+        except ImageError as exc:
+            raise ImageError(f"{name}: {exc}") from None
+        except MemoryError:
+            raise ImageError(f"{name}: image too large (out of memory decoding it)") from None
+        except UnidentifiedImageError:
+            reason = "not an image file"
+            if _is_heif(f):
+                reason = "damaged HEIC photo" if "pillow_heif" in sys.modules else "HEIC photos need the package pillow-heif"
+            raise ImageError(f"{name}: {reason}") from None
+        except Image.DecompressionBombError:
+            raise ImageError(f"{name}: image too large ({_claimed_size(f)} pixels)") from None
+        except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError) as exc:
+            # Truncated or corrupt data; Pillow's plugins raise all of these. The message may repeat the
+            # file name, so it is made printable too.
+            raise ImageError(f"{name}: damaged image ({display_path(str(exc))})") from None
+
+
+def _open_regular_file(path: str | os.PathLike) -> int:
+    """A read-only descriptor for path, or ImageError(reason) for anything but a regular file.
+
+    The type is checked with stat before opening, because opening a FIFO waits for a writer for ever and
+    reading /dev/zero never ends; the open itself is non-blocking and the type checked again on the
+    descriptor, so a file swapped for a FIFO in between cannot hang us either.
+    """
+    flags = os.O_RDONLY | _NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise ImageError(_os_reason(exc, path)) from None
+    except (ValueError, UnicodeError):  # an embedded NUL, or a str that no file name can be
+        raise ImageError("invalid file name") from None
+    _check_regular(st)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ImageError(_os_reason(exc, path)) from None
+    try:
+        _check_regular(os.fstat(fd))
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_regular(st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageError("is a directory")
+    for test, kind in _NOT_REGULAR:
+        if test(st.st_mode):
+            raise ImageError(f"not a regular file ({kind})")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageError("not a regular file")
+    if st.st_size == 0:
+        raise ImageError("empty file")
+    if st.st_size > MAX_FILE_BYTES:
+        raise ImageError(f"file too large ({st.st_size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB)")
+
+
+def _os_reason(exc: OSError, path: str | os.PathLike) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno == errno.ENOENT:
+        return "broken symbolic link" if os.path.islink(path) else "no such file"
+    if exc.errno == errno.ENOTDIR:
+        return "no such file (a folder in its path is a file)"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "file name too long"
+    if exc.errno == errno.ENXIO:
+        return "not a regular file (no such device)"
+    return f"cannot read ({exc.strerror or exc})"
+
+
+def _decode(f, max_side: int | None) -> Image.Image:
+    """Decode an open file to an upright RGB image, reduced while decoding where the format allows."""
+    with warnings.catch_warnings():
+        # Pillow warns above ~89 megapixels; MAX_DECODED_PIXELS below is the limit that applies here, since
+        # a JPEG is decoded at reduced size. (Its hard limit, DecompressionBombError, still applies.)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        img = Image.open(f)
+    with img:
+        orientation = _orientation(img)
+        w, h = img.size
+        if max_side is not None and max(w, h) > max_side:
+            # JPEG (and MPO, what phones write) draft mode decodes at 1/2, 1/4 or 1/8 scale straight from
+            # the DCT coefficients: the full-size pixels never exist. Ask for the scale that keeps the long
+            # side >= max_side. Other formats ignore draft and are reduced after decoding.
+            scale = max_side / max(w, h)
+            img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
+        if img.size[0] * img.size[1] > MAX_DECODED_PIXELS:
+            raise ImageError(f"image too large ({w} x {h} pixels)")
+        img.load()  # decode now: truncated files fail here, not later in a worker
+        out = img if img.mode in ("RGB", "RGBA", "L", "LA") else img.convert("RGB")
+        if max_side is not None and max(out.size) > max_side:
+            # Box-average by the whole factor first (cheap, and its output is small: 10000 -> 2500 px), then
+            # resample to the exact size. (resize's own reducing_gap=2 would keep a 5000 px copy: +100 MB.)
+            factor = max(out.size) // max_side
+            if factor >= 2:
+                out = out.reduce(factor)
+            scale = max_side / max(out.size)
+            size = (max(1, round(out.width * scale)), max(1, round(out.height * scale)))
+            out = out.resize(size, Image.Resampling.LANCZOS)
+        out = out.convert("RGB")  # a copy even when already RGB, so the file can be closed
+    if orientation in _ORIENTATION:
+        out = out.transpose(_ORIENTATION[orientation])
+    return out
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF Orientation tag (1..8), or 1 when there is none or the EXIF block is unreadable."""
+    try:
+        return int(img.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # a corrupt EXIF block must not lose the photo: Pillow raises many kinds here
+        return 1
+
+
+def _is_heif(f) -> bool:
+    """Whether the file starts like a HEIF/HEIC photo (an ISO base-media "ftyp" box with a HEIF brand)."""
+    try:
+        f.seek(0)
+        head = f.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+def _heif_plugin_registered(f) -> bool:
+    """For a HEIC file, register the optional pillow-heif plug-in with Pillow; False when not HEIC or absent."""
+    if not _is_heif(f):
+        return False
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()  # idempotent, and only ever reached for HEIC files
+    return True
+
+
+def _claimed_size(f) -> str:
+    """'W x H' as the file's header claims it, read without decoding (for the bomb message)."""
+    try:
+        f.seek(0)
+        prefix = f.read(16)
+    except OSError:
+        prefix = b""
+    for fmt in list(Image.ID) if prefix else []:
+        try:
+            factory, accept = Image.OPEN[fmt]
+            if accept is not None and accept(prefix) is True:
+                f.seek(0)
+                w, h = factory(f, "").size  # the plug-in reads the header only, skipping Image.open's check
+                return f"{w} x {h}"
+        except Exception:  # only a message is at stake
+            continue
+    return f"over {2 * (Image.MAX_IMAGE_PIXELS or 0)}"
 
 
 def from_bgr_frame(frame: np.ndarray) -> Image.Image:
-    """An OpenCV frame (H, W, 3) in BGR order, as an RGB image.
+    """An OpenCV frame (H, W, 3) in BGR order, as an RGB image; (H, W) grey and (H, W, 4) BGRA also do.
 
     OpenCV delivers BGR; the networks were trained on RGB. Feeding BGR gives plausible but wrong
     captions, so every camera path goes through this one function.
     """
-    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
-        raise ImageError(f"expected an (H, W, 3) BGR frame, got {getattr(frame, 'shape', type(frame))!r}")
-    return Image.fromarray(np.ascontiguousarray(frame[:, :, ::-1]))
+    return Image.fromarray(_rgb_array(frame, bgr=True))
 
 
 def to_rgb_image(image: ImageLike) -> Image.Image:
-    """A path, PIL image or RGB uint8 array (H, W, 3) as an RGB PIL image."""
+    """A path, PIL image or RGB array (H, W, 3) as an RGB PIL image; (H, W) grey and (H, W, 4) RGBA also do."""
     if isinstance(image, Image.Image):
+        if image.width == 0 or image.height == 0:
+            raise ImageError(f"expected a non-empty image, got size {image.size}")
         return image.convert("RGB")
     if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ImageError(f"expected an RGB uint8 array (H, W, 3), got {image.dtype} {image.shape}")
-        return Image.fromarray(image)
+        return Image.fromarray(_rgb_array(image, bgr=False))
     if isinstance(image, (str, os.PathLike)):
         return load_image(image)
     raise ImageError(f"expected a path, PIL image or RGB array, got {type(image).__name__}")
+
+
+def _rgb_array(a: np.ndarray, bgr: bool) -> np.ndarray:
+    """A contiguous uint8 (H, W, 3) RGB copy of a grey, colour or colour+alpha pixel array.
+
+    Converted only where the meaning is clear: uint8; bool; uint16 (scaled down); other integers already
+    in 0..255; floats in 0..1 (scaled up) or 0..255. Anything else is an ImageError naming what it got.
+    """
+    order = "BGR" if bgr else "RGB"
+    if not isinstance(a, np.ndarray):
+        raise ImageError(f"expected an (H, W, 3) {order} array, got {type(a).__name__}")
+    what = f"{a.dtype} array of shape {a.shape}"
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ImageError(f"expected an (H, W, 3) {order} array (or (H, W) grey, (H, W, 4) with alpha), got {what}")
+    if a.size == 0:
+        raise ImageError(f"expected a non-empty image array, got {what}")
+    a = _to_uint8(a, what)
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)  # (H, W, 3)
+    a = a[:, :, 2::-1] if bgr else a[:, :, :3]  # (H, W, 3) RGB; the alpha channel is dropped
+    return np.ascontiguousarray(a)
+
+
+def _to_uint8(a: np.ndarray, what: str) -> np.ndarray:
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * 255
+    if a.dtype == np.uint16:
+        return (a.astype(np.uint32) * 255 // 65535).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.integer):
+        if a.min() >= 0 and a.max() <= 255:
+            return a.astype(np.uint8)
+        raise ImageError(f"expected integer pixel values in 0..255, got {what} with values {a.min()}..{a.max()}")
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ImageError(f"expected finite pixel values, got {what} with NaN or infinity")
+        lo, hi = float(a.min()), float(a.max())
+        if lo >= 0 and hi <= 1:
+            return np.rint(a * 255).astype(np.uint8)
+        if lo >= 0 and hi <= 255:
+            return np.rint(a).astype(np.uint8)
+        raise ImageError(f"expected float pixel values in 0..1 or 0..255, got {what} with values {lo:g}..{hi:g}")
+    raise ImageError(f"expected a numeric pixel array, got {what}")
