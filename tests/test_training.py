@@ -15,12 +15,12 @@ import torch
 from model import Captioner, load_checkpoint
 from training.config import TrainConfig
 from training.contrastive import caption_embeddings, info_nce, pretrain_image_embedding
-from training.data import load_records, select_split
+from training.data import data_root, load_records, select_split
 from training.evaluate import evaluate_checkpoint
 from training.loop import fit
 from training.metrics import score_captions
 
-from .conftest import COCO_MINI, FLICKR
+from .conftest import COCO_MINI
 
 TINY = {"embed_dim": 32, "hidden_dim": 64, "attention_dim": 32, "dropout": 0.0, "max_length": 16}
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +48,21 @@ def test_coco_layout_loads_through_pycocotools():
     assert select_split(recs, "all") == recs and select_split(recs, "test") == []
 
 
+def test_data_root_is_the_environment_variable_or_shared_data_beside_the_repository(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # never relative to the current directory
+    monkeypatch.delenv("SEESAY_DATA", raising=False)
+    assert data_root() == ROOT.parent / "shared" / "data"
+    monkeypatch.setenv("SEESAY_DATA", str(tmp_path / "elsewhere"))
+    assert data_root() == tmp_path / "elsewhere"
+
+
 def test_tiny_model_trains_on_coco_mini_and_evaluates(tmp_path, coco_cache):
-    state = fit(coco_config(tmp_path, coco_cache))
+    lines: list[str] = []
+    state = fit(coco_config(tmp_path, coco_cache, progress=True), on_log=lines.append)
     run = tmp_path / "run"
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]
+    assert [json.loads(line) for line in lines] == log  # the command shows what the log file keeps
     assert log[1]["loss"] < log[0]["loss"]
     assert log[0]["images_per_s"] > 0 and "val_BLEU-4" in log[0]
     ckpt = load_checkpoint(run / "best.pt")
@@ -95,7 +105,7 @@ def test_two_process_gloo_ddp_trains_one_model(tmp_path, coco_cache):
         *[a for k, v in TINY.items() for a in ("--set", f"model.{k}={v}")],
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     row = json.loads((tmp_path / "ddp" / "log.jsonl").read_text().splitlines()[0])
     assert row["world_size"] == 2
@@ -106,7 +116,7 @@ def test_two_process_gloo_ddp_trains_one_model(tmp_path, coco_cache):
 
 
 def test_contrastive_stage_lowers_its_loss_on_flickr_captions(flickr_records, tmp_path):
-    from model import build_model, CaptionerConfig, Vocabulary
+    from model import CaptionerConfig, Vocabulary, build_model
 
     recs = [r for r in flickr_records if r.split == "train"][:128]
     emb, owner = caption_embeddings(recs, tmp_path)

@@ -9,8 +9,6 @@ from typing import Any
 
 from model import CaptionerConfig
 
-DATA_ROOT_ENV = "SEESAY_DATA"  # where ../shared/data lives, if not beside the checkout
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -73,7 +71,8 @@ class TrainConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TrainConfig:
-        """Read [train] and [model] tables; relative data paths resolve against the data root."""
+        """Read [train] and [model] tables. Data paths are kept as written; the command resolves relative
+        ones against training.data.data_root()."""
         raw = tomllib.loads(Path(path).read_text())
         data = dict(raw.get("train", {}))
         if "model" in raw:

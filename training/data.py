@@ -1,25 +1,42 @@
-"""Caption data: COCO-format files through pycocotools, the Karpathy split file, and batching.
+"""Caption data: where it lives, COCO-format files through pycocotools, the Karpathy split file, and batching.
 
 Shapes: B batch, T caption length with BOS and EOS, P regions, E channels.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
 
 from model import Vocabulary
 from model.encoder import Encoder
 from model.images import ImageError
 
+from .config import TrainConfig
+from .distributed import Dist
+
 TRAIN_SPLITS = {"train": ("train", "restval"), "val": ("val",), "test": ("test",)}
+DATA_ROOT_ENV = "SEESAY_DATA"
+
+
+def data_root() -> Path:
+    """The shared data folder: $SEESAY_DATA, else ../shared/data beside the repository (not the current
+    directory). It may not exist; saying so is the caller's job."""
+    env = os.environ.get(DATA_ROOT_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2] / "shared" / "data"  # training/data.py -> repo -> its parent
 
 
 @dataclass(frozen=True)
@@ -52,8 +69,6 @@ def load_records(annotations: str | os.PathLike, images: str | os.PathLike) -> l
 
 def _coco_records(annotations: Path, images: Path) -> list[ImageRecord]:
     from pycocotools.coco import COCO
-
-    import contextlib, io
 
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
         coco = COCO(str(annotations))
@@ -91,7 +106,8 @@ def records_digest(records: Sequence[ImageRecord]) -> str:
     h = hashlib.sha1()
     for r in records:
         st = r.path.stat() if r.path.exists() else None
-        h.update(f"{r.path.parent.name}/{r.path.name}|{st.st_size if st else -1}|{int(st.st_mtime) if st else -1}\n".encode())
+        size, mtime = (st.st_size, int(st.st_mtime)) if st else (-1, -1)
+        h.update(f"{r.path.parent.name}/{r.path.name}|{size}|{mtime}\n".encode())
     return h.hexdigest()[:16]
 
 
@@ -135,3 +151,63 @@ def pad_captions(batch: Sequence[tuple[int, torch.Tensor]]) -> tuple[torch.Tenso
     idx = torch.tensor([i for i, _ in batch], dtype=torch.long)
     caps = torch.nn.utils.rnn.pad_sequence([c for _, c in batch], batch_first=True, padding_value=0)
     return idx, caps
+
+
+def train_and_val_records(cfg: TrainConfig) -> tuple[list[ImageRecord], list[ImageRecord], str]:
+    """Training and validation records for a run, and the name of the training annotation file.
+
+    Validation is cfg.val_annotations (official COCO layout) or the "val" split; a file without splits
+    holds out every tenth photo, deterministically.
+    """
+    records = load_records(cfg.annotations, cfg.images)
+    train = select_split(records, "train")
+    if cfg.val_annotations:
+        val = load_records(cfg.val_annotations, cfg.val_images or cfg.images)
+        val = select_split(val, "val") or val
+    else:
+        val = select_split(records, "val")
+    if not train:
+        raise ValueError(f"no training images in {cfg.annotations}")
+    if not val:
+        val, train = train[::10], [r for i, r in enumerate(train) if i % 10]
+    if cfg.eval_max_images:
+        val = val[: cfg.eval_max_images]
+    return train, val, Path(cfg.annotations).name
+
+
+class PhotosWithCaptions(Dataset):
+    """(preprocessed photo, caption) pairs, for when region features are not cached."""
+
+    def __init__(self, pairs: CaptionPairs, records: Sequence[ImageRecord], encoder: Encoder) -> None:
+        self.pairs, self.records, self.encoder = pairs, records, encoder
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx, cap = self.pairs[i]
+        return self.encoder.preprocess(self.records[idx].path), cap
+
+
+def collate_photos(batch: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Collate (photo, caption) pairs into photos (B, 3, H, W) and zero-padded captions (B, T)."""
+    images = torch.stack([b[0] for b in batch])
+    return images, pad_captions([(0, b[1]) for b in batch])[1]
+
+
+def train_loader(
+    cfg: TrainConfig, d: Dist, records: Sequence[ImageRecord], vocabulary: Vocabulary, encoder: Encoder,
+    cached_ok: np.ndarray | None,
+) -> tuple[DataLoader, DistributedSampler]:
+    """This rank's batches: (photo indices, captions) when features are cached (cached_ok says which
+    photos could be read), else (photos, captions) preprocessed by the encoder."""
+    pairs = CaptionPairs(records, vocabulary, cfg.model.max_length)
+    if cached_ok is not None:
+        pairs.pairs = [p for p in pairs.pairs if cached_ok[p[0]]]
+        dataset, collate = pairs, pad_captions
+    else:
+        dataset, collate = PhotosWithCaptions(pairs, records, encoder), collate_photos
+    sampler = DistributedSampler(dataset, num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=cfg.seed)
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate, drop_last=True,
+                        num_workers=0 if cached_ok is not None else cfg.num_workers)
+    return loader, sampler

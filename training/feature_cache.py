@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 
 from model.encoder import Encoder
 
+from . import distributed
 from .data import ImageFiles, ImageRecord, records_digest
 
 
@@ -80,3 +81,32 @@ def build_feature_cache(
     bad = [str(r.path) for r, g in zip(records, ok) if not g]
     meta.write_text(json.dumps({"complete": True, "ok": ok.tolist(), "unreadable": bad, "encoder": encoder.name}))
     return FeatureCache(np.load(path, mmap_mode="r"), ok)
+
+
+def build_rank_caches(
+    records: Sequence[Sequence[ImageRecord]], encoder: Encoder, cache_dir: str | Path, d: distributed.Dist, *,
+    device: torch.device, num_workers: int = 2, progress: bool = True,
+) -> list[FeatureCache]:
+    """One cache per list of records, on every rank: rank 0 builds them while the others wait, then reads."""
+    caches: list[FeatureCache] = []
+    for rank_turn in (True, False):
+        if d.is_main == rank_turn:
+            caches = [build_feature_cache(r, encoder, cache_dir, device=device, num_workers=num_workers,
+                                          progress=progress and d.is_main) for r in records]
+        distributed.barrier(d)
+    return caches
+
+
+class FeaturesByIndex:
+    """Region features (B, P, E) of photos by index: from a cache, else through the (frozen) encoder."""
+
+    def __init__(self, encoder: Encoder, records: Sequence[ImageRecord], cache: FeatureCache | None,
+                 device: torch.device) -> None:
+        self.encoder, self.records, self.cache, self.device = encoder, records, cache, device
+
+    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
+        if self.cache is not None:
+            return self.cache.batch(idx)
+        photos = [self.encoder.preprocess(self.records[i].path) for i in idx.tolist()]
+        with torch.no_grad():
+            return self.encoder(torch.stack(photos).to(self.device))  # (B, 3, H, W) -> (B, P, E)
