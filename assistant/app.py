@@ -1,176 +1,94 @@
-"""The seesay terminal app: a live camera panel, history, photo search, settings and attention maps.
+"""The seesay terminal app: a live camera panel, history, photo search, an announcements log, settings.
 
-Terminal screen readers cannot follow a Textual screen, so the app says its own state changes: every
-change goes to the status line and, unless muted, to speech. Everything works from the keyboard; the
-footer lists the keys and the command palette (ctrl+p) lists every action.
+Terminal screen readers cannot follow a Textual screen, so the app says its own state changes and keeps
+them readable: every announcement goes to the announcements log (l), problems stay on a line of their
+own, and, unless muted, everything is spoken. Everything works from the keyboard; the footer lists the
+keys and the command palette (ctrl+p) lists every action.
 
-Threads: the camera, the describer, the folder watcher and speech each run on their own thread and reach
-the UI only through `call_from_thread`; searches and model loading run in Textual thread workers.
+The app is handed its parts by a `Runtime` (the composition root); the camera (a `FrameSource`) and the
+speaker (a `Speech`) may be given instead, so tests pass a video file or a fake. State lives in reactives;
+threads and workers report with messages (messages.py); the model loads and searches run in workers.
 """
 
 from __future__ import annotations
 
-import argparse
+import copy
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
-from PIL import Image
-from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Input, Label, ListItem, ListView, Static, Switch
+from textual.reactive import reactive, var
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, ListView
 
-from .live import Description
-from .settings import Settings, load_settings, save_settings
-from .speech import Speaker, Voice
-
-
-def blocks(rgb: np.ndarray, width: int = 48, heat: np.ndarray | None = None) -> Text:
-    """An RGB image as coloured half-block characters, `width` columns wide; heat (h, w) in 0..1 tints it."""
-    h, w = rgb.shape[:2]
-    rows = max(2, round(width * h / w / 2) * 2)  # two pixels per character cell, cells about twice as tall
-    small = np.asarray(Image.fromarray(rgb).resize((width, rows), Image.Resampling.BILINEAR), dtype=np.float32)
-    if heat is not None:
-        weight = np.asarray(Image.fromarray((heat / max(float(heat.max()), 1e-9) * 255).astype(np.uint8))
-                            .resize((width, rows), Image.Resampling.BILINEAR), dtype=np.float32)[..., None] / 255
-        small = small * (0.25 + 0.75 * weight) + np.array([255.0, 80.0, 0.0]) * 0.35 * weight
-    small = np.clip(small, 0, 255).astype(np.uint8)
-    text = Text()
-    for y in range(0, rows, 2):
-        for x in range(width):
-            t, b = small[y, x], small[y + 1, x]
-            text.append("▀", style=f"rgb({t[0]},{t[1]},{t[2]}) on rgb({b[0]},{b[1]},{b[2]})")
-        text.append("\n")
-    return text
-
-
-class AttentionScreen(ModalScreen):
-    """Where the model looked for each word of a caption; left and right move between words."""
-
-    BINDINGS = [Binding("escape,q,a", "dismiss", "Close"), Binding("left", "move(-1)", "Previous word"),
-                Binding("right", "move(1)", "Next word")]
-
-    def __init__(self, description: Description, image: np.ndarray) -> None:
-        super().__init__()
-        self.description, self.image, self.word = description, image, 0
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="attention"):
-            yield Label("", id="attention-word")
-            yield Static("", id="attention-map")
-            yield Label("left/right: previous/next word · escape: close")
-
-    def on_mount(self) -> None:
-        self.show()
-
-    def action_move(self, step: int) -> None:
-        self.word = (self.word + step) % max(1, len(self.description.caption.words))
-        self.show()
-
-    def show(self) -> None:
-        words = self.description.caption.words
-        if not words:
-            self.query_one("#attention-word", Label).update("This caption has no words.")
-            return
-        word = words[self.word]
-        self.query_one("#attention-word", Label).update(f"Word {self.word + 1} of {len(words)}: {word}")
-        self.query_one("#attention-map", Static).update(
-            blocks(self.image, 56, self.description.caption.attention[self.word]))
-        self.app.announce(word, log=False)
-
-
-class SettingsScreen(ModalScreen[Settings | None]):
-    """Edit and save the settings; ctrl+s saves, escape cancels."""
-
-    BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("escape", "cancel", "Cancel")]
-    FIELDS = [("rate", "Speech rate (words per minute)"), ("volume", "Volume (0 to 1)"),
-              ("voice", "Voice (empty for the default)"), ("scene_threshold", "Scene change threshold (0 to 255)"),
-              ("min_interval", "Seconds between automatic descriptions"), ("beam_size", "Beam size")]
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="settings"):
-            yield Label("Settings (ctrl+s to save, escape to cancel)")
-            with Horizontal(classes="row"):
-                yield Label("Speak descriptions", classes="name")
-                yield Switch(self.settings.speech, id="speech")
-            for key, title in self.FIELDS:
-                with Horizontal(classes="row"):
-                    yield Label(title, classes="name")
-                    yield Input(str(getattr(self.settings, key)), id=key)
-
-    def on_mount(self) -> None:
-        self.app.announce("Settings. Tab moves between fields; control S saves; escape cancels.", log=False)
-
-    def action_save(self) -> None:
-        values = {"speech": self.query_one("#speech", Switch).value}
-        for key, title in self.FIELDS:
-            raw = self.query_one(f"#{key}", Input).value.strip()
-            kind = type(getattr(self.settings, key))
-            try:
-                values[key] = kind(raw)
-            except ValueError:
-                self.app.announce(f"{title}: {raw!r} is not a {kind.__name__}; not saved.")
-                return
-        self.dismiss(replace(self.settings, **values))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+from .camera import FrameSource
+from .layout import APP_CSS
+from .live import LiveDescriber, Observation
+from .messages import Announce, Described, ModelFailed, ModelLoaded, SearchFinished
+from .parts import NO_CAMERA, Parts
+from .runtime import Runtime, SetupError
+from .screens import AttentionScreen, SettingsScreen, blocks
+from .services import Speech
+from .settings import Settings, save_settings
+from .speech import Voice
+from .widgets import AnnouncementLog, Preview, SearchBox, SpokenList, TextItem
 
 
 class SeesayApp(App):
     """The seesay terminal app."""
 
     TITLE = "seesay"
-    CSS = """
-    #main { height: 1fr; }
-    #live { width: 60%; border: round $accent; padding: 0 1; }
-    #side { width: 40%; border: round $secondary; }
-    #preview { height: auto; }
-    #caption { text-style: bold; width: 1fr; }
-    #status { margin: 1 0; color: $text-muted; width: 1fr; }
-    #history Label { width: 1fr; }
-    #history, #results { height: 1fr; }
-    #search { dock: bottom; }
-    #results-box { height: 12; border: round $secondary; }
-    AttentionScreen, SettingsScreen { align: center middle; }
-    #attention, #settings { width: 80%; height: auto; border: thick $accent; background: $surface; padding: 1; }
-    .row { height: 3; } .name { width: 40; padding: 1 1; }
-    """
+    AUTO_FOCUS = "#history"
+    CSS = APP_CSS
     BINDINGS = [
-        Binding("d", "describe", "Describe now"), Binding("r", "repeat", "Repeat"), Binding("m", "mute", "Mute"),
-        Binding("slash", "search", "Search"), Binding("p", "pause", "Pause live"),
-        Binding("a", "attention", "Attention"), Binding("s", "settings", "Settings"), Binding("q", "quit", "Quit"),
-        Binding("escape", "leave_search", "Back", show=False),
+        Binding("d", "describe", "Describe"), Binding("r", "repeat", "Repeat"), Binding("m", "mute", "Mute"),
+        Binding("slash", "search", "Find"), Binding("p", "pause", "Pause"), Binding("a", "attention", "Map"),
+        Binding("t", "read", "Read"), Binding("l", "log", "Log"), Binding("s", "settings", "Setup"),
+        Binding("q", "quit", "Quit"), Binding("x", "text_mode", "Text mode", show=False),
+        Binding("escape", "leave", "Back", show=False),
+        # Short labels: every key fits the footer of an 80-column terminal (issue 13).
+        Binding("ctrl+p", "command_palette", "Menu", show=False, priority=True),
+    ]
+    COMMANDS_HELP = [  # (action, palette title, help) for the command palette (ctrl+p)
+        ("describe", "Describe now", "Describe the camera's current view"),
+        ("repeat", "Repeat last", "Say the last description again"),
+        ("mute", "Mute or unmute speech", "Toggle speech"), ("pause", "Pause or resume live", "Toggle live mode"),
+        ("search", "Search photos", "Go to the search box"), ("attention", "Show attention map", "Where it looked"),
+        ("read", "Read text now", "Read the text in the camera's view: signs, labels, letters, screens"),
+        ("text_mode", "Text mode on or off", "Live descriptions also read new text as it comes into view (x)"),
+        ("log", "Announcements log", "Read everything announced so far"),
+        ("settings", "Settings", "Speech, camera, folders, index and description settings"),
     ]
 
-    def __init__(
-        self, *, source: int | str | None = None, watch: Iterable[str | Path] = (), db: str | Path | None = None,
-        model: str | None = None, settings: Settings | None = None, speaker: Speaker | None = None,
-        semantic: bool = True, device: str = "cpu", loop_video: bool = True, settings_warnings: Iterable[str] = (),
-    ) -> None:
+    status = reactive("Starting.")  # the latest announcement shown on screen
+    notice = reactive("")  # the latest problem, shown until another replaces it
+    caption = reactive("")  # the latest description
+    paused = reactive(False, init=False)
+    muted = reactive(False, init=False)
+    searched = reactive(False)  # results are shown once there has been a search
+    settings: var[Settings] = var(Settings, init=False)
+
+    def __init__(self, runtime: Runtime, *, speaker: Speech | None = None, camera: FrameSource | None = None,
+                 semantic: bool = True, loop_video: bool = True) -> None:
+        """runtime: where every part comes from; speaker, camera: given parts instead of the runtime's."""
         super().__init__()
-        self.settings, self._settings_warnings = (settings, list(settings_warnings)) if settings else load_settings()
-        self.source, self.watch_folders, self.db_path = source, [Path(w) for w in watch], db
-        self.model_path, self.device, self.semantic, self.loop_video = model, device, semantic, loop_video
-        s = self.settings
-        self.speaker = speaker or Speaker(Voice(s.rate, s.volume, s.voice, muted=not s.speech),
-                                          on_status=lambda m: self._from_thread(self.announce, m, speak=False))
-        self.captioner = self.store = self.embedder = self.describer = self.watcher = None
-        self.descriptions: list[Description] = []
-        self.messages: list[str] = []  # every state change announced, in order
+        self.runtime = runtime
+        self.set_reactive(SeesayApp.settings, runtime.settings)
+        self.semantic = semantic
+        self.speaker = speaker or runtime.speaker(on_status=lambda m: self.post_message(Announce(m, problem=True)))
+        self.set_reactive(SeesayApp.muted, self.speaker.voice.muted)
+        self.parts = Parts(runtime, self.post_message, camera or runtime.camera(loop=loop_video))
+        self.embedder = None
+        self.descriptions: list[Observation] = []  # newest last; the history shows newest first
+        self.messages: list[str] = []  # every announcement, in order (also in the log)
         self.model_error: str | None = None
-        self.latencies: list[float] = []  # seconds from frame (or file) to caption on screen
+        self.text_mode = False  # live descriptions also read text (x)
+        self.latencies: list[float] = []  # seconds from frame (or file) to description on screen
 
     # --- layout ------------------------------------------------------------------------------------------
 
@@ -178,183 +96,217 @@ class SeesayApp(App):
         yield Header()
         with Horizontal(id="main"):
             with Vertical(id="live"):
-                yield Label("", id="caption")
-                yield Label("Starting.", id="status")
-                yield Static("", id="preview")
+                yield Label("", id="caption", markup=False)
+                yield Label("", id="status", markup=False)
+                yield Label("", id="notice", markup=False)
+                yield Preview(lambda: self.live.latest() if self.live else None, blocks, id="preview")
             with Vertical(id="side"):
-                yield Label("History (enter: say again, a: attention map)")
-                yield ListView(id="history")
-        with Vertical(id="results-box"):
-            yield Label("Search results", id="results-title")
-            yield ListView(id="results")
-        yield Input(placeholder="Search your photos: type words and press enter (/ to come here)", id="search")
-        yield Footer()
+                yield SpokenList("History", id="history")
+                yield SpokenList("Search results", id="results")
+                yield AnnouncementLog(id="log")
+        yield SearchBox(placeholder="Search photos: type words, press enter (/ comes here)", id="search")
+        yield Footer(compact=True)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for action, title, helptext in [
-            ("describe", "Describe now", "Describe the camera's current view"),
-            ("repeat", "Repeat last", "Say the last description again"),
-            ("mute", "Mute or unmute speech", "Toggle speech"), ("pause", "Pause or resume live", "Toggle live mode"),
-            ("search", "Search photos", "Go to the search box"), ("attention", "Show attention map", "Where it looked"),
-            ("settings", "Settings", "Speech, camera and description settings"),
-        ]:
+        for action, title, helptext in self.COMMANDS_HELP:
             yield SystemCommand(title, helptext, getattr(self, f"action_{action}"))
 
-    # --- saying things --------------------------------------------------------------------------------------
+    # --- reactive state ----------------------------------------------------------------------------------
 
-    def announce(self, message: str, speak: bool = True, log: bool = True) -> None:
-        """Show a state change on the status line and say it (unless muted)."""
-        self.messages.append(message)
-        if log:
-            self.query_one("#status", Label).update(message)
-        if speak:
-            self.speaker.say(message, interrupt=False)
-        self.log(message)
+    def watch_status(self, text: str) -> None:
+        self.query_one("#status", Label).update(text)
 
-    def _from_thread(self, fn, *args, **kwargs) -> None:
-        """Run fn on the UI thread from a worker thread; quietly nothing once the app is closing."""
+    def watch_notice(self, text: str) -> None:
+        self.query_one("#notice", Label).update(text)
+        self.query_one("#notice").display = bool(text)
+
+    def watch_caption(self, text: str) -> None:
+        self.query_one("#caption", Label).update(text)
+        self.query_one("#caption").display = bool(text)
+
+    def watch_searched(self, searched: bool) -> None:
+        self.query_one("#results").display = searched
+
+    def watch_paused(self, paused: bool) -> None:
+        if self.live is not None:
+            self.live.paused = paused
+        self.post_message(Announce("Live description paused; d still describes." if paused
+                                   else "Live description resumed."))
+
+    def watch_muted(self, muted: bool) -> None:
+        if muted:
+            self._announce(Announce("Speech muted.", speak=False))
+        self.speaker.set_muted(muted)
+        if not muted:
+            self._announce(Announce("Speech on."))
+
+    def watch_settings(self, old: Settings, new: Settings) -> None:
+        self.speaker.voice = Voice(new.rate, new.volume, new.voice, muted=not new.speech)
+        self.set_reactive(SeesayApp.muted, not new.speech)
         try:
-            self.call_from_thread(fn, *args, **kwargs)
-        except RuntimeError:
-            pass
+            self.post_message(Announce(f"Settings saved to {save_settings(new)}."))
+        except OSError as exc:
+            self.post_message(Announce(f"Settings apply now but could not be saved: {exc}", problem=True))
+        self.runtime = Runtime(self.runtime.args, new, [])  # the same rules: arguments win over settings
+        self.rewire(self.runtime)
 
-    # --- start and stop -------------------------------------------------------------------------------------
+    # --- saying things -------------------------------------------------------------------------------------
+
+    @on(Announce)
+    def _announce(self, message: Announce) -> None:
+        """Every announcement: into the log, onto the status or problem line, and spoken unless muted."""
+        self.messages.append(message.text)
+        self.query_one("#log", AnnouncementLog).add(message.text)
+        if message.problem:
+            self.notice = message.text
+        if message.status:
+            self.status = message.text
+        if message.speak:
+            self.speaker.say(message.text, interrupt=message.interrupt)
+
+    def say(self, text: str, **kwargs) -> None:
+        """Announce from the app's own thread."""
+        self._announce(Announce(text, **kwargs))
+
+    # --- start and stop -----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.title = "seesay"
         self.sub_title = "offline descriptions of what the camera sees"
-        for w in self._settings_warnings:
-            self.announce(w)
-        self._open_store()
-        self.announce("Loading the captioning model.")
+        for w in self.runtime.warnings:
+            self.say(w, problem=True)
+        self.parts.start()
+        self.query_one("#preview", Preview).update(NO_CAMERA if self.live is None else f"Waiting for {self.live.name}.")
+        self.say("Loading the captioning model.")
         self.load_model()
-        self.set_interval(0.25, self._refresh_preview)
-        self.query_one("#history", ListView).focus()
-
-    def _open_store(self) -> None:
-        from store import Store, StoreError, default_db_path
-
-        path = Path(self.db_path or self.settings.db or default_db_path())
-        try:
-            self.store = Store(path)
-        except StoreError as exc:
-            self.announce(f"The photo index cannot be opened: {exc}. Search and folder watching are off.")
+        for part, title in (("#history", "History (enter: say again)"), ("#results", "Search results"),
+                            ("#log", "Announcements (l)")):
+            self.query_one(part).border_title = title
 
     @work(thread=True, exclusive=True, group="model")
     def load_model(self) -> None:
-        from model import Captioner, CheckpointError, MissingWeightsError, NoModelError
-
         try:
-            captioner = (Captioner.from_checkpoint(self.model_path, self.device) if self.model_path
-                         else Captioner.default(self.device))
-        except (NoModelError, CheckpointError, MissingWeightsError) as exc:
-            self.model_error = str(exc)
-            self._from_thread(self.announce, f"No captions: {exc}")
+            describer = self.runtime.describer
+        except SetupError as exc:
+            self.post_message(ModelFailed(str(exc)))
             return
-        self._from_thread(self._model_ready, captioner)
+        self.post_message(ModelLoaded(describer))
         if self.semantic and self.store is not None:
-            from .embedder import SentenceEmbedder
-
-            embedder = SentenceEmbedder()
+            embedder = self.runtime.embedder
             try:
                 embedder.embed(["warm up"])
                 self.embedder = embedder
             except Exception as exc:  # search falls back to text only
-                self._from_thread(self.announce, f"Semantic search is off: {exc}", speak=False)
+                self.post_message(Announce(f"Semantic search is off: {exc}", speak=False))
 
-    def _model_ready(self, captioner) -> None:
-        from .camera import SceneChange
-        from .live import LiveDescriber
-        from .watcher import FolderWatcher
+    def on_model_failed(self, message: ModelFailed) -> None:
+        self.model_error = message.error
+        self.say(f"No captions: {message.error}", problem=True)
 
-        self.captioner = captioner
-        parts = ["Ready."]
-        if self.source is not None:
-            scene = SceneChange(self.settings.scene_threshold, min_interval=self.settings.min_interval)
-            self.describer = LiveDescriber(
-                captioner, self.source, scene=scene, beam_size=self.settings.beam_size, loop=self.loop_video,
-                on_description=lambda d: self._from_thread(self.show_description, d),
-                on_status=lambda m: self._from_thread(self.announce, m),
-            ).start()
-            parts.append(f"Describing {self.describer.camera.name}; press d to describe now.")
-        else:
-            parts.append("No camera.")
-        folders = self.watch_folders or [Path(f) for f in self.settings.watch]
-        if folders and self.store is not None:
-            self.watcher = FolderWatcher(
-                self.store, captioner, folders, beam_size=self.settings.beam_size,
-                on_description=lambda d: self._from_thread(self.show_description, d),
-                on_status=lambda m: self._from_thread(self.announce, m),
-            ).start()
-            parts.append(f"Watching {len(folders)} folder{'s' * (len(folders) > 1)}.")
-        self.announce(" ".join(parts))
+    def on_model_loaded(self, message: ModelLoaded) -> None:
+        self.say(f"Ready. {self.parts.use(message.describer)}")
+
+    @work(thread=True, exclusive=True, group="rewire")
+    def rewire(self, runtime: Runtime) -> None:
+        self.parts.rewire(runtime)
 
     def on_unmount(self) -> None:
-        for part in (self.describer, self.watcher):
-            if part is not None:
-                part.stop()
+        self.parts.stop()
         self.speaker.close()
-        if self.store is not None:
-            self.store.close()
 
-    # --- what the camera and the watcher deliver -------------------------------------------------------
+    @property
+    def live(self) -> LiveDescriber | None:
+        return self.parts.live
 
-    def _refresh_preview(self) -> None:
-        if self.describer is not None and (frame := self.describer.camera.latest()) is not None:
-            self.query_one("#preview", Static).update(blocks(frame.rgb, 40))
+    @property
+    def store(self):
+        return self.parts.store
 
-    def show_description(self, d: Description) -> None:
+    @property
+    def model(self):
+        return self.parts.model
+
+    # --- what the camera and the watcher deliver -----------------------------------------------------------
+
+    def on_described(self, message: Described) -> None:
+        d = message.observation
         self.latencies.append(time.time() - d.seen_at)
         self.descriptions.append(d)
-        name = Path(d.source).name
-        self.query_one("#caption", Label).update(f"{d.sentence}  (confidence {d.caption.confidence:.2f})")
-        history = self.query_one("#history", ListView)
-        history.insert(0, [ListItem(Label(f"{time.strftime('%H:%M:%S')}  {name}: {d.sentence}"))])
-        self.speaker.say(d.sentence if d.image is not None else f"New photo {name}: {d.sentence}")
+        self.caption = f"{d.said}  (confidence {d.caption.confidence:.2f})"
+        shown = d.said if d.image is not None else f"New photo {d.source}: {d.sentence}"
+        said = d.said if d.image is not None else f"New photo {Path(d.source).name}: {d.sentence}"
+        self.query_one("#history", ListView).insert(0, [TextItem(f"{time.strftime('%H:%M:%S')}  {shown}", said)])
+        self.say(said, status=False, interrupt=True)
 
-    # --- actions -----------------------------------------------------------------------------------------
+    # --- actions -------------------------------------------------------------------------------------------
 
     def action_describe(self) -> None:
-        if self.describer is None:
-            if self.captioner is None:
-                self.announce("No captioning model is available." if self.model_error else "The model is still loading.")
-            else:
-                self.announce("There is no camera to describe.")
-        elif not self.describer.describe_now():
-            self.announce("No frame from the camera yet.")
+        if self.live is None:
+            self.say(NO_CAMERA)
+        elif self.model is None:
+            self.say("No captioning model is available." if self.model_error else "The model is still loading.")
+        elif not self.live.describe_now():
+            self.say("No frame from the camera yet.")
+
+    def action_read(self) -> None:
+        frame = self.live.latest() if self.live is not None else None
+        if frame is None:
+            self.say(NO_CAMERA if self.live is None else "No frame from the camera yet.")
+            return
+        self.say("Reading.")
+        self.read_frame(frame.rgb)
+
+    @work(thread=True, exclusive=True, group="read")
+    def read_frame(self, rgb) -> None:
+        from model.text_reader import spoken_text
+
+        try:
+            lines = self.runtime.reader.read(rgb)
+        except Exception as exc:  # a missing OCR package or a model failure must not end the app
+            self.post_message(Announce(f"Cannot read text: {exc}", problem=True))
+            return
+        self.post_message(Announce(spoken_text(lines) if lines else "No text in view.", interrupt=True))
+
+    def action_text_mode(self) -> None:
+        if self.model is None or self.live is None:
+            self.say(NO_CAMERA if self.live is None else "The model is still loading.")
+            return
+        # Live description gets its own describer that reads; watched folders keep theirs (the index's version).
+        self.text_mode = not self.text_mode
+        live = copy.copy(self.model)
+        live.reader = self.runtime.reader if self.text_mode else None
+        self.live.use(live)
+        self.say("Text mode on: new text in view is read out." if self.text_mode else "Text mode off.")
 
     def action_repeat(self) -> None:
-        if self.descriptions:
-            self.query_one("#status", Label).update(f"Repeating: {self.speaker.last_text}")
-            self.speaker.repeat()
-        else:
-            self.announce("Nothing has been described yet.")
+        if not self.descriptions:
+            self.say("Nothing has been described yet.")
+            return
+        said = self.descriptions[-1].said
+        self.status = f"Repeating: {said}"
+        self.say(said, status=False, interrupt=True)
 
     def action_mute(self) -> None:
-        if self.speaker.voice.muted:
-            self.speaker.set_muted(False)
-            self.announce("Speech on.")
-        else:
-            self.announce("Speech muted.", speak=False)
-            self.speaker.set_muted(True)
+        self.muted = not self.muted
 
     def action_pause(self) -> None:
-        if self.describer is None:
-            self.announce("There is no camera.")
-            return
-        self.describer.paused = not self.describer.paused
-        self.announce("Live description paused; d still describes." if self.describer.paused
-                      else "Live description resumed.")
+        if self.live is None:
+            self.say(NO_CAMERA)
+        else:
+            self.paused = not self.paused
 
     def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
-        self.announce("Search: type words and press enter.")
+        self.query_one("#search", SearchBox).focus()
 
-    def action_leave_search(self) -> None:
+    def action_log(self) -> None:
+        log = self.query_one("#log", AnnouncementLog)
+        log.focus()
+        log.scroll_end(animate=False)
+
+    def action_leave(self) -> None:
         self.query_one("#history", ListView).focus()
 
-    def _selected_description(self) -> Description | None:
+    def _selected_description(self) -> Observation | None:
         history = self.query_one("#history", ListView)
         if not self.descriptions:
             return None
@@ -364,7 +316,7 @@ class SeesayApp(App):
     def action_attention(self) -> None:
         d = self._selected_description()
         if d is None:
-            self.announce("Nothing has been described yet.")
+            self.say("Nothing has been described yet.")
             return
         image = d.image
         if image is None:
@@ -373,69 +325,40 @@ class SeesayApp(App):
             try:
                 image = np.asarray(load_image(d.source))
             except ImageError as exc:
-                self.announce(f"Cannot show the photo: {exc}")
+                self.say(f"Cannot show the photo: {exc}", problem=True)
                 return
         self.push_screen(AttentionScreen(d, image))
 
     def action_settings(self) -> None:
-        self.push_screen(SettingsScreen(self.settings), self._settings_saved)
+        self.push_screen(SettingsScreen(self.settings), self._settings_closed)
 
-    def _settings_saved(self, settings: Settings | None) -> None:
+    def _settings_closed(self, settings: Settings | None) -> None:
         if settings is None:
-            self.announce("Settings unchanged.")
-            return
-        self.settings = settings
-        self.speaker.voice = Voice(settings.rate, settings.volume, settings.voice, muted=not settings.speech)
-        if self.describer is not None:
-            self.describer.scene.threshold = settings.scene_threshold
-            self.describer.scene.min_interval = settings.min_interval
-            self.describer.beam_size = settings.beam_size
-        try:
-            path = save_settings(settings)
-            self.announce(f"Settings saved to {path}.")
-        except OSError as exc:
-            self.announce(f"Settings apply now but could not be saved: {exc}")
-
-    # --- saying where the keyboard is ----------------------------------------------------------------------
-
-    FOCUS_NAMES: ClassVar[dict[str, str]] = {"history": "History", "results": "Search results",
-                                             "search": "Search box"}
-
-    def on_descendant_focus(self, event) -> None:
-        """Say which part of the screen the keyboard is in, and how many items it holds."""
-        widget = event.widget
-        name = self.FOCUS_NAMES.get(widget.id or "")
-        if name is None:
-            return
-        if isinstance(widget, ListView):
-            name += f", {len(widget.children)} item{'' if len(widget.children) == 1 else 's'}"
-        self.speaker.say(name)
-
-    @on(ListView.Highlighted)
-    def _say_highlighted(self, event: ListView.Highlighted) -> None:
-        """Arrow keys through a list read each item, as a screen reader would."""
-        if event.item is not None and event.list_view.has_focus:
-            label = event.item.query_one(Label)
-            self.speaker.say(str(label.render()))
+            self.say("Settings unchanged.")
+        else:
+            self.settings = settings
 
     @on(ListView.Selected, "#history")
     def _say_again(self, event: ListView.Selected) -> None:
-        d = self._selected_description()
-        if d is not None:
-            self.speaker.say(d.sentence)
+        if (d := self._selected_description()) is not None:
+            self.say(d.said if d.image is not None else f"{d.sentence} File: {d.source}", status=False,
+                     interrupt=True)
 
     @on(ListView.Selected, "#results")
     def _say_result(self, event: ListView.Selected) -> None:
-        self.speaker.say(str(event.item.name or ""))
+        if isinstance(event.item, TextItem):
+            self.say(event.item.text, status=False, interrupt=True)
 
     # --- search ----------------------------------------------------------------------------------------
 
-    @on(Input.Submitted, "#search")
-    def _submitted(self, event: Input.Submitted) -> None:
+    @on(SearchBox.Submitted, "#search")
+    def _submitted(self, event: SearchBox.Submitted) -> None:
         if self.store is None:
-            self.announce("There is no photo index to search.")
-            return
-        self.run_search(event.value)
+            self.say("There is no photo index to search.")
+        elif not event.value.strip():
+            self.say("Type words to search for.")
+        else:
+            self.run_search(event.value)
 
     @work(thread=True, exclusive=True, group="search")
     def run_search(self, query: str) -> None:
@@ -447,32 +370,22 @@ class SeesayApp(App):
             else:
                 hits = self.store.text_search(query, 10)
         except StoreError as exc:
-            self._from_thread(self.announce, f"Search failed: {exc}")
+            self.post_message(Announce(f"Search failed: {exc}", problem=True))
             return
-        self._from_thread(self._show_results, query, hits)
+        self.post_message(SearchFinished(query, hits))
 
-    def _show_results(self, query: str, hits) -> None:
-        results = self.query_one("#results", ListView)
+    def on_search_finished(self, message: SearchFinished) -> None:
+        query, hits = message.query, message.hits
+        self.searched = True
+        results = self.query_one("#results", SpokenList)
         results.clear()
-        items = [ListItem(Label(f"{Path(h.path).name}: {h.caption}"), name=f"{Path(h.path).name}: {h.caption}")
-                 for h in hits]
-        if items:
-            results.extend(items)
+        # Full paths, so that a photo can be opened; the item says the caption first.
+        results.extend(TextItem(f"{h.caption}\n  {h.path}", f"{h.caption}. {Path(h.path).name}") for h in hits)
         plural = "" if len(hits) == 1 else "s"
-        self.query_one("#results-title", Label).update(f"{len(hits)} result{plural} for {query!r}")
+        results.border_title = f"{len(hits)} result{plural} for {query!r}"
         if hits:
-            self.announce(f"{len(hits)} photo{plural} found for {query}. First: {hits[0].caption}.")
+            self.say(f"{len(hits)} photo{plural} found for {query}. First: {hits[0].caption}, {hits[0].path}.")
+            results.focus()
         else:
-            self.announce(f"No photos match {query}." if query.strip() else "Type words to search for.")
+            self.say(f"No photos match {query}.")
 
-
-def run_app(args: argparse.Namespace) -> int:
-    settings, warnings = load_settings()
-    if args.no_camera:
-        source = None
-    else:
-        source = args.video if args.video else (args.camera if args.camera is not None else settings.camera)
-    app = SeesayApp(source=source, watch=args.watch or [], db=args.db, model=args.model, settings=settings,
-                    settings_warnings=warnings, device=args.device)
-    app.run()
-    return 0

@@ -1,26 +1,29 @@
-"""`seesay index`: caption new or changed photos in folders and record them in the store.
+"""Describing photo files into the index: `seesay index`, and the folder watcher's work.
 
-Unchanged files are skipped by (path, size, mtime), then by content hash; each batch is committed in
-one transaction, so an interrupted run (Ctrl-C, kill -9) loses at most the batch in flight and a rerun
-carries on without duplicates. Unreadable files are recorded with the reason and retried when changed.
+Unchanged files are passed over by (path, size, mtime), then known content by hash (a renamed or copied
+photo is linked, not described again). Each batch is one transaction, so an interrupted run loses at most
+the batch in flight and a rerun carries on without duplicates. A file that cannot be read is recorded with
+the reason and tried again only once it changes. Files gone from an indexed folder are forgotten.
+Photos are decoded on a worker thread while the previous batch is being described.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model import Caption, Captioner, ImageError, load_image
-from store import Store
-from store.photos import (
-    NewCaption, add_captions, file_sha256, get_or_add_model, has_caption, image_files, is_unchanged,
-    record_failure, touch_photo,
-)
+from model import ImageError, load_image
+from model.sentence_embedder import SentenceEmbedder
+from store import Entry, Failed, FileInfo, Link, Store
 
-from .embedder import SentenceEmbedder
+from .folders import file_sha256, index_name, regular_file, walk_photos
+
+PHASES = ("decode", "describe", "embed", "database")
 
 
 @dataclass
@@ -28,110 +31,173 @@ class IndexReport:
     """What one indexing run did, and where its time went."""
 
     seen: int = 0
-    captioned: int = 0
+    described: int = 0
     unchanged: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    added: list[tuple[Path, Caption]] = field(default_factory=list)  # what was captioned, in order
-    seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "caption": 0.0, "embed": 0.0, "database": 0.0})
+    linked: int = 0  # known photos under a new name, or copies
+    forgotten: int = 0  # files gone from the folders since the last run
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), this run's new failures
+    added: list[tuple[Path, object]] = field(default_factory=list)  # (path, Description), in order
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
 
 
-def model_identity(captioner: Captioner) -> tuple[str, str]:
-    """(name, hash) of a captioner: its checkpoint's recorded name and a hash of its weights' metadata."""
+def model_identity(describer) -> tuple[str, str]:
+    """(name, hash) of what describes photos: the checkpoint's recorded name, a hash of its metadata and
+    config, and the describer's own version (a new way of composing sentences is a new model version)."""
+    captioner = describer.captioner
     meta = captioner.metadata
     name = str(meta.get("name") or meta.get("training_data") or "captioner")
     h = hashlib.sha256(repr(sorted((k, str(v)) for k, v in meta.items())).encode())
     h.update(repr(captioner.config.to_dict()).encode())
+    h.update(str(getattr(describer, "version", "")).encode())
+    h.update(b"reads text" if getattr(describer, "reader", None) is not None else b"")
     return name, h.hexdigest()
 
 
 def index_folders(
-    store: Store, captioner: Captioner, folders: Sequence[str | Path], *, embedder: SentenceEmbedder | None = None,
+    store: Store, describer, folders: Sequence[str | Path], *, embedder: SentenceEmbedder | None = None,
     batch_size: int = 16, beam_size: int = 3, on_progress: Callable[[int, int], None] | None = None,
     source: str = "folder",
 ) -> IndexReport:
-    """Caption and store every new or changed photo under folders."""
-    return index_files(store, captioner, image_files(list(folders)), embedder=embedder, batch_size=batch_size,
-                       beam_size=beam_size, on_progress=on_progress, source=source)
-
-
-def index_files(
-    store: Store, captioner: Captioner, files: Sequence[Path], *, embedder: SentenceEmbedder | None = None,
-    batch_size: int = 16, beam_size: int = 3, on_progress: Callable[[int, int], None] | None = None,
-    source: str = "folder",
-) -> IndexReport:
-    """Caption and store the photo files among files that are new or changed."""
-    report = IndexReport()
-    name, digest = model_identity(captioner)
-    with store.write() as s:
-        model_id = get_or_add_model(s, name, digest).id
-    report.seen = len(files)
-    pending: list[tuple[Path, str, int, float]] = []
-    done = 0
-
-    def flush() -> None:
-        nonlocal pending
-        if pending:
-            _caption_batch(store, captioner, embedder, model_id, pending, beam_size, report, source)
-        pending = []
-
-    for path in files:
-        done += 1
-        try:
-            st = path.stat()
-        except FileNotFoundError:  # vanished between listing and reading
-            continue
-        t = time.perf_counter()
-        with store.read() as s:
-            unchanged = is_unchanged(s, str(path), st.st_size, st.st_mtime)
-        if unchanged:
-            report.unchanged += 1
-            report.seconds["database"] += time.perf_counter() - t
-        else:
-            sha = file_sha256(path)
-            with store.read() as s:
-                known = has_caption(s, sha, model_id)
-            if known:  # same bytes under a new name, or touched: no need to caption again
-                with store.write() as s:
-                    touch_photo(s, sha, str(path), st.st_size, st.st_mtime)
-                report.unchanged += 1
-            else:
-                pending.append((path, sha, st.st_size, st.st_mtime))
-            report.seconds["database"] += time.perf_counter() - t
-        if len(pending) >= batch_size:
-            flush()
-        if on_progress:
-            on_progress(done, len(files))
-    flush()
+    """Describe every new or changed photo under folders, and forget the files that are gone."""
+    listed = list(walk_photos(folders))
+    present = {info.path for _, info, _ in listed if info is not None}
+    roots = [index_name(f) for f in folders]
+    t = time.perf_counter()
+    forgotten = store.forget_missing(roots, present)
+    seconds = time.perf_counter() - t
+    report = index_files(store, describer, listed, embedder=embedder, batch_size=batch_size, beam_size=beam_size,
+                         on_progress=on_progress, source=source)
+    report.forgotten = forgotten
+    report.seconds["database"] += seconds
     return report
 
 
-def _caption_batch(store, captioner, embedder, model_id, pending, beam_size, report, source) -> None:
+def index_paths(store: Store, describer, paths: Sequence[Path], **kwargs) -> IndexReport:
+    """index_files for paths named one by one (the watcher's settled files)."""
+    return index_files(store, describer, [(p, *regular_file(p)) for p in paths], **kwargs)
+
+
+def index_files(
+    store: Store, describer, files: Sequence[tuple[Path, FileInfo | None, str | None]], *,
+    embedder: SentenceEmbedder | None = None, batch_size: int = 16, beam_size: int = 3,
+    on_progress: Callable[[int, int], None] | None = None, source: str = "folder",
+) -> IndexReport:
+    """Describe and store the files that are new or changed: (path, FileInfo, reason to skip or None) each."""
+    report = IndexReport(seen=len(files))
     t = time.perf_counter()
-    images, good = [], []
-    failures = []
-    for path, sha, size, mtime in pending:
-        try:
-            images.append(load_image(path))
-            good.append((path, sha, size, mtime))
-        except ImageError as exc:
-            failures.append((str(path), size, mtime, str(exc).split(": ", 1)[-1]))
-    report.seconds["decode"] += time.perf_counter() - t
-    t = time.perf_counter()
-    caps = captioner.caption(images, beam_size=beam_size) if images else []
-    report.seconds["caption"] += time.perf_counter() - t
-    t = time.perf_counter()
-    vectors = embedder.embed([c.text for c in caps]) if embedder and caps else None
-    report.seconds["embed"] += time.perf_counter() - t
-    items = [
-        NewCaption(str(path), sha, size, mtime, img.width, img.height, cap.text, cap.confidence,
-                   vectors[i].tobytes() if vectors is not None else None, source)
-        for i, ((path, sha, size, mtime), img, cap) in enumerate(zip(good, images, caps))
-    ]
-    t = time.perf_counter()
-    with store.write() as s:  # one transaction per batch
-        report.captioned += add_captions(s, model_id, items)
-        for f in failures:
-            record_failure(s, *f)
+    model_id = store.model_id(*model_identity(describer))
+    unchanged = store.unchanged([info for _, info, _ in files if info is not None], model_id)
     report.seconds["database"] += time.perf_counter() - t
-    report.failed += [(f[0], f[3]) for f in failures]
-    report.added += [(path, cap) for (path, *_), cap in zip(good, caps)]
+    work = _Batches(store, describer, model_id, embedder, beam_size, source, report)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seesay-decode") as decoder:
+        work.decoder = decoder
+        for done, (path, info, why) in enumerate(files, start=1):
+            if info is not None and info.path in unchanged:
+                report.unchanged += 1
+            elif why is not None or info is None:
+                if info is not None:
+                    work.fail(path, info, why or "cannot be read")
+                else:
+                    report.failed.append((str(path), why or "cannot be read"))
+            else:
+                work.take(path, info)
+            if len(work.pending) >= batch_size:
+                work.flush()
+            if on_progress:
+                on_progress(done, len(files))
+        work.flush()
+        work.finish()
+    return report
+
+
+class _Batches:
+    """Collects files into batches; decodes a batch on the worker thread while the last one is described."""
+
+    def __init__(self, store, describer, model_id, embedder, beam_size, source, report: IndexReport) -> None:
+        self.store, self.describer, self.model_id, self.embedder = store, describer, model_id, embedder
+        self.beam_size, self.source, self.report = beam_size, source, report
+        self.pending: list[tuple[Path, FileInfo, str]] = []
+        self.links: list[Link] = []
+        self.failures: list[Failed] = []
+        self.decoder: ThreadPoolExecutor | None = None
+        self.decoding: tuple[list, Future] | None = None
+
+    def fail(self, path: Path, info: FileInfo, why: str) -> None:
+        self.failures.append(Failed(info, why))
+        self.report.failed.append((str(path), why))
+
+    def take(self, path: Path, info: FileInfo) -> None:
+        t = time.perf_counter()
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            self.fail(path, info, exc.strerror or str(exc))
+            return
+        finally:
+            self.report.seconds["decode"] += time.perf_counter() - t
+        self.pending.append((path, info, sha))
+
+    def flush(self) -> None:
+        """Start decoding the pending batch; describe and store the one decoded before it."""
+        batch, self.pending = self.pending, []
+        t = time.perf_counter()
+        known = self.store.described([sha for _, _, sha in batch], self.model_id) if batch else set()
+        self.report.seconds["database"] += time.perf_counter() - t
+        self.links += [Link(info, sha, self.source) for _, info, sha in batch if sha in known]
+        self.report.linked += sum(sha in known for _, _, sha in batch)
+        todo = [(path, info, sha) for path, info, sha in batch if sha not in known]
+        previous, self.decoding = self.decoding, (todo, self.decoder.submit(_decode, todo)) if todo else None
+        if previous is not None:
+            self._describe(*previous)
+        elif self.links or self.failures:
+            self._store([])
+
+    def finish(self) -> None:
+        if self.decoding is not None:
+            previous, self.decoding = self.decoding, None
+            self._describe(*previous)
+        elif self.links or self.failures:
+            self._store([])
+
+    def _describe(self, todo: list, decoding: Future) -> None:
+        decoded, seconds = decoding.result()  # waits only when decoding is slower than describing
+        self.report.seconds["decode"] += seconds
+        good = []
+        for (path, info, sha), image in zip(todo, decoded):
+            if isinstance(image, str):
+                self.fail(path, info, image)
+            else:
+                good.append((path, info, sha, image))
+        t = time.perf_counter()
+        descriptions = self.describer.describe([g[3] for g in good], beam_size=self.beam_size) if good else []
+        self.report.seconds["describe"] += time.perf_counter() - t
+        t = time.perf_counter()
+        texts = [d.sentence for d in descriptions]
+        vectors = self.embedder.embed(texts) if self.embedder is not None and texts else None
+        self.report.seconds["embed"] += time.perf_counter() - t
+        entries = []
+        for i, ((path, info, sha, image), d) in enumerate(zip(good, descriptions)):
+            entries.append(Entry(
+                info, sha, image.width, image.height, d.caption.text, d.caption.confidence, sentence=d.sentence,
+                objects="; ".join(r.name for r in d.objects if r.confident), reading="\n".join(d.text_lines),
+                embedding=vectors[i].tobytes() if vectors is not None else None, source=self.source))
+            self.report.added.append((path, d))
+        self._store(entries)
+
+    def _store(self, entries: list[Entry]) -> None:
+        t = time.perf_counter()
+        self.report.described += self.store.add(self.model_id, entries, self.links, self.failures)
+        self.links, self.failures = [], []
+        self.report.seconds["database"] += time.perf_counter() - t
+
+
+def _decode(todo: list) -> tuple[list, float]:
+    """Each file as an RGB image, or the reason it cannot be read; and the seconds it took."""
+    t = time.perf_counter()
+    out = []
+    for path, _, _ in todo:
+        try:
+            out.append(load_image(path))
+        except ImageError as exc:
+            out.append(str(exc).split(": ", 1)[-1] if str(exc).startswith(os.fspath(path)) else str(exc))
+    return out, time.perf_counter() - t

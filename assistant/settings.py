@@ -2,8 +2,8 @@
 
     ~/.config/seesay/settings.toml on Linux; $SEESAY_CONFIG names another file.
 
-Unknown keys are kept out, wrong types fall back to the defaults with a warning: a hand-edited file can
-never stop seesay from starting.
+Unknown keys are kept out; wrong types and values out of range fall back to the defaults with a warning
+that names the file: a hand-edited file can never stop seesay from starting.
 """
 
 from __future__ import annotations
@@ -26,8 +26,29 @@ class Settings:
     beam_size: int = 3
     scene_threshold: float = 18.0  # how different (0..255, on thumbnails) a view must be to be described
     min_interval: float = 2.0  # seconds between automatic descriptions
+    describe_every: float = 0.0  # also describe every N seconds, changed or not; 0: only on changes
     watch: list[str] = field(default_factory=list)  # folders to watch
     db: str = ""  # the photo index; empty for the default
+
+
+# The values each number may take; outside them a setting falls back to its default with a warning.
+RANGES: dict[str, tuple[float, float]] = {
+    "rate": (80, 450),  # espeak-ng is unintelligible beyond these
+    "volume": (0.0, 1.0),
+    "camera": (0, 63),
+    "beam_size": (1, 10),
+    "scene_threshold": (0.0, 255.0),
+    "min_interval": (0.0, 3600.0),
+    "describe_every": (0.0, 3600.0),
+}
+
+
+def problem(key: str, value) -> str | None:
+    """Why value cannot be used for the setting key, or None when it can."""
+    low, high = RANGES.get(key, (None, None))
+    if low is not None and not (low <= value <= high):  # also refuses NaN
+        return f"must be from {low} to {high}"
+    return None
 
 
 def settings_path() -> Path:
@@ -43,7 +64,7 @@ def load_settings(path: str | os.PathLike | None = None) -> tuple[Settings, list
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return settings, [f"Settings file {path} could not be read ({exc}); using defaults."]
+        return settings, [f"Settings file {path} could not be read ({exc}); using the defaults."]
     known = {f.name: f for f in fields(Settings)}
     for key, value in data.items():
         if key not in known:
@@ -58,10 +79,12 @@ def load_settings(path: str | os.PathLike | None = None) -> tuple[Settings, list
             ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         else:
             ok = isinstance(value, type(default))
-        if ok:
-            setattr(settings, key, value)
+        if not ok:
+            warnings.append(f"Setting {key} = {value!r} in {path} has the wrong type; using {default!r}.")
+        elif why := problem(key, value):
+            warnings.append(f"Setting {key} = {value!r} in {path} {why}; using {default!r}.")
         else:
-            warnings.append(f"Setting {key} = {value!r} has the wrong type; using {default!r}.")
+            setattr(settings, key, value)
     return settings, warnings
 
 

@@ -22,15 +22,17 @@ import queue
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
-import time
 import wave
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+
+from .speech_engine import Engine, SpeechError, Voice, engine_timeout, pyttsx3_engine
+
+__all__ = ["SpeechError", "Speaker", "Voice", "audio_player", "speech_seconds", "wav_seconds"]
 
 # About 17,000 words, an hour and a half of speech and 250 MB of WAV: beyond that it is a document to be
 # split by whoever sends it, not a description, so it is refused with a message rather than cut short.
@@ -38,14 +40,7 @@ MAX_TEXT_CHARS = 100_000
 # espeak-ng works through pyttsx3 on one buffer per utterance, grown by copying (quadratic), and crashed
 # on 32,000 characters; 500 characters (a few sentences, ~30 s of speech) synthesise in ~0.05 s.
 CHUNK_CHARS = 500
-# Deadline for one chunk on the engine thread: measured ~10,000 characters/s, so this is 200x slack.
-ENGINE_BASE_S = 20.0
-ENGINE_S_PER_CHAR = 0.02
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
-
-
-class SpeechError(RuntimeError):
-    """Speech is unavailable or failed; the message says why."""
 
 
 def split_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:
@@ -68,11 +63,6 @@ def split_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:
         else:
             chunks.append(piece)
     return chunks
-
-
-def engine_timeout(text: str) -> float:
-    """How long one chunk may take on the engine thread before it is declared stuck, in seconds."""
-    return ENGINE_BASE_S + ENGINE_S_PER_CHAR * len(text)
 
 
 def speech_seconds(text: str, voice: Voice | None = None) -> float:
@@ -116,16 +106,6 @@ def _write_reason(exc: OSError, path: Path) -> str:
     return exc.strerror or str(exc)
 
 
-@dataclass
-class Voice:
-    """How seesay speaks."""
-
-    rate: int = 175  # words per minute
-    volume: float = 1.0  # 0..1
-    voice: str = ""  # engine voice id; empty for the engine's default
-    muted: bool = False
-
-
 def audio_player() -> list[str] | None:
     """The command that plays a WAV file on this platform, or None when there is none."""
     if platform.system() == "Darwin":
@@ -163,101 +143,6 @@ class _Job:
     done: Future | None = None
 
 
-class _Engine:
-    """The process's one text-to-speech engine, and the one thread that drives it.
-
-    pyttsx3 hands every caller in a process the same engine, and its property changes are queued commands:
-    two threads driving it mix up each other's rate and voice (and can hang it). So every Speaker's
-    synthesis goes through this thread, one utterance at a time.
-    """
-
-    _shared: dict[Callable[[], object], _Engine] = {}
-    _shared_lock = threading.Lock()
-
-    @classmethod
-    def shared(cls, factory: Callable[[], object]) -> _Engine:
-        with cls._shared_lock:
-            if factory not in cls._shared:
-                cls._shared[factory] = cls(factory)
-            return cls._shared[factory]
-
-    def __init__(self, factory: Callable[[], object]) -> None:
-        self._factory = factory
-        self._engine = None
-        self._default_voice = None
-        self.error: str | None = None
-        self.stuck: str | None = None  # set when a call ran past its deadline: later calls fail at once
-        self._queue: queue.Queue[tuple[tuple | None, Future]] = queue.Queue()
-        threading.Thread(target=self._run, name="seesay-tts-engine", daemon=True).start()
-
-    def check(self, timeout: float = 60.0) -> None:
-        """Start the engine if needed; SpeechError says why it cannot be."""
-        self.wait(self.submit(None), timeout)
-
-    def synthesise(self, text: str, path: Path, voice: Voice) -> str | None:
-        """Write text (one chunk) as speech to path; returns a warning to pass on, if any. Raises SpeechError."""
-        return self.wait(self.submit((text, path, voice)), engine_timeout(text))
-
-    def submit(self, job: tuple | None) -> Future:
-        """Queue a job (None: start the engine; or (text, path, voice)) without waiting for it."""
-        done: Future = Future()
-        if self.stuck:
-            done.set_exception(SpeechError(self.stuck))
-        else:
-            self._queue.put((job, done))
-        return done
-
-    def wait(self, done: Future, timeout: float):
-        """The result of a submitted job, or SpeechError if the engine has not answered within timeout.
-
-        A pyttsx3 run loop that never ends cannot be interrupted from outside, so past the deadline the
-        engine is written off for this process: every later call fails at once with the same message.
-        """
-        try:
-            return done.result(timeout)
-        except TimeoutError:
-            self.stuck = self.stuck or (f"the speech engine stopped responding (nothing after {timeout:.0f} s); "
-                                        "restart seesay to use speech")
-            raise SpeechError(self.stuck) from None
-
-    def _run(self) -> None:
-        while True:
-            job, done = self._queue.get()
-            try:
-                done.set_result(self._do(job))
-            except Exception as exc:
-                done.set_exception(exc if isinstance(exc, SpeechError) else SpeechError(str(exc)))
-
-    def _do(self, job: tuple | None) -> str | None:
-        if self._engine is None and self.error is None:
-            try:
-                self._engine = self._factory()
-                self._default_voice = self._engine.getProperty("voice")
-            except Exception as exc:  # no espeak-ng, no driver, no audio library...
-                self.error = f"Speech is unavailable ({exc}); descriptions are shown as text only."
-        if self.error:
-            raise SpeechError(self.error)
-        if job is None:
-            return None
-        text, path, voice = job
-        engine, warning = self._engine, None
-        engine.setProperty("rate", int(voice.rate))
-        engine.setProperty("volume", float(voice.volume))
-        try:
-            engine.setProperty("voice", voice.voice or self._default_voice)
-        except Exception:
-            warning = f"Voice {voice.voice!r} is not installed; using the default voice."
-            engine.setProperty("voice", self._default_voice)
-        _let_espeak_apply_properties(engine)
-        for _ in range(3):  # pyttsx3 fails to write about 1 file in 75 (measured on espeak-ng): try again
-            path.unlink(missing_ok=True)
-            engine.save_to_file(text, str(path))
-            engine.runAndWait()
-            if path.is_file() and path.stat().st_size > 44:  # more than a WAV header
-                return warning
-        raise SpeechError("the speech engine wrote no audio")
-
-
 class Speaker:
     """A queue of things to say, spoken on one thread. All methods return at once unless stated."""
 
@@ -267,7 +152,7 @@ class Speaker:
     ) -> None:
         self.voice = voice or Voice()
         self.on_status = on_status or (lambda message: None)
-        self._engine = _Engine.shared(engine_factory or _pyttsx3_engine)
+        self._engine = Engine.shared(engine_factory or pyttsx3_engine)
         self._player = audio_player() if player is True else (player or None)
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._generation = 0
@@ -482,35 +367,3 @@ class Speaker:
         return proc.returncode == 0
 
 
-def _quiet(*args, **kwargs) -> None:
-    pass
-
-
-def _let_espeak_apply_properties(engine, timeout: float = 2.0) -> None:
-    """Wait until espeak-ng has applied the property changes it has queued (no-op for other engines).
-
-    espeak-ng applies rate, volume and voice changes through its command queue, and pyttsx3's espeak driver
-    starts every run loop by calling stop(), which cancels whatever is still queued: a rate set just after
-    the previous utterance ended was lost whenever utterances followed each other closely (measured on
-    espeak-ng 1.51 with pyttsx3 2.99: four rate changes in a row, all four lost).
-    """
-    driver = sys.modules.get(type(getattr(getattr(engine, "proxy", None), "_driver", None)).__module__)
-    espeak = getattr(driver, "_espeak", None)
-    if espeak is None or not hasattr(espeak, "IsPlaying"):
-        return
-    deadline = time.monotonic() + timeout
-    while espeak.IsPlaying() and time.monotonic() < deadline:
-        time.sleep(0.005)
-
-
-def _pyttsx3_engine():
-    import pyttsx3
-
-    engine = pyttsx3.init()
-    # pyttsx3's espeak driver prints "Audio saved to ..." for every file, which would land in the middle
-    # of the terminal app. Shadowing `print` in that one module silences it without touching sys.stdout,
-    # which other threads are using.
-    driver = sys.modules.get(type(engine.proxy._driver).__module__)
-    if driver is not None and driver.__name__.endswith(".espeak"):
-        driver.print = _quiet
-    return engine

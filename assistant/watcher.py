@@ -16,13 +16,12 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from model import Captioner
+from model.sentence_embedder import SentenceEmbedder
 from store import Store, StoreError
-from store.photos import is_photo_name
 
-from .embedder import SentenceEmbedder
-from .indexer import IndexReport, index_files, index_folders
-from .live import Description
+from .folders import index_name, is_photo_name
+from .indexer import IndexReport, index_folders, index_paths
+from .live import Observation
 
 
 class _Events(FileSystemEventHandler):
@@ -30,23 +29,28 @@ class _Events(FileSystemEventHandler):
         self.watcher = watcher
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("deleted", "moved"):  # gone from here: the index forgets it (or all under it)
+            self.watcher.gone(_path(event.src_path), folder=event.is_directory)
         if event.is_directory or event.event_type not in ("created", "modified", "moved", "closed"):
             return
-        path = getattr(event, "dest_path", "") or event.src_path
-        self.watcher.notice(Path(path if isinstance(path, str) else path.decode()))
+        self.watcher.notice(_path(getattr(event, "dest_path", "") or event.src_path))
+
+
+def _path(p: str | bytes) -> Path:
+    return Path(p if isinstance(p, str) else p.decode(errors="surrogateescape"))
 
 
 class FolderWatcher:
     """Watches folders and indexes settled photos on a worker thread."""
 
     def __init__(
-        self, store: Store, captioner: Captioner, folders: Sequence[str | Path], *,
-        on_description: Callable[[Description], None] | None = None,
+        self, store: Store, describer, folders: Sequence[str | Path], *,
+        on_description: Callable[[Observation], None] | None = None,
         on_status: Callable[[str], None] | None = None, embedder: SentenceEmbedder | None = None,
         settle: float = 1.0, beam_size: int = 3, catch_up: bool = True,
     ) -> None:
         self.store = store
-        self.captioner = captioner
+        self.describer = describer
         self.folders = [Path(f) for f in folders]
         self.on_description = on_description or (lambda d: None)
         self.on_status = on_status or (lambda message: None)
@@ -55,11 +59,12 @@ class FolderWatcher:
         self.beam_size = beam_size
         self.catch_up = catch_up
         self._pending: dict[Path, tuple[tuple[int, float], float, float]] = {}  # path: (size, mtime), since, noticed
+        self._gone: list[tuple[Path, bool]] = []  # (path, is a folder) deleted or moved away, to forget
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._observer = Observer()
         self._thread = threading.Thread(target=self._run, name="seesay-watch", daemon=True)
-        self.captioned = 0
+        self.described = 0
         self.failed: list[tuple[str, str]] = []
         self.ready = threading.Event()  # set once the catch-up scan is done and events are being handled
 
@@ -85,6 +90,29 @@ class FolderWatcher:
             with self._lock:
                 noticed = self._pending.get(path, (None, 0.0, time.time()))[2]
                 self._pending[path] = ((-1, -1.0), time.monotonic(), noticed)
+
+    def gone(self, path: Path, folder: bool = False) -> None:
+        """A file or folder deleted or moved away: forget it (on the worker thread, which owns the writes)."""
+        with self._lock:
+            self._pending.pop(path, None)
+            self._gone.append((path, folder))
+
+    def _forget_gone(self) -> None:
+        with self._lock:
+            gone, self._gone = self._gone, []
+        if not gone:
+            return
+        files = [index_name(p) for p, folder in gone if not folder and not p.exists()]
+        folders = [p for p, folder in gone if folder and not p.exists()]
+        try:
+            count = self.store.forget(files)
+            if folders:
+                count += self.store.forget(sorted(self.store.paths_under(folders)))
+        except StoreError as exc:
+            self.on_status(f"Could not update the photo index: {exc}")
+            return
+        if count:
+            self.on_status(f"{count} photo{'s' * (count > 1)} gone from the watched folders and forgotten.")
 
     def _in_hidden_folder(self, path: Path) -> bool:
         for folder in self.folders:
@@ -118,17 +146,17 @@ class FolderWatcher:
         return out
 
     def _report(self, report: IndexReport, noticed: dict[Path, float]) -> None:
-        self.captioned += len(report.added)
+        self.described += len(report.added)
         self.failed += report.failed
         for path, reason in report.failed:
             self.on_status(f"Could not read {Path(path).name}: {reason}")
-        for path, caption in report.added:
-            self.on_description(Description(caption, str(path), None, noticed.get(path, time.time()), time.time()))
+        for path, description in report.added:
+            self.on_description(Observation(description, str(path), None, noticed.get(path, time.time()), time.time()))
 
     def _run(self) -> None:
         if self.catch_up:
             try:
-                report = index_folders(self.store, self.captioner, [f for f in self.folders if f.is_dir()],
+                report = index_folders(self.store, self.describer, [f for f in self.folders if f.is_dir()],
                                        embedder=self.embedder, beam_size=self.beam_size, source="watch")
                 self._report(report, {})
                 if report.added:
@@ -137,11 +165,12 @@ class FolderWatcher:
                 self.on_status(f"The photo index cannot be used: {exc}")
         self.ready.set()
         while not self._stop.wait(0.2):
+            self._forget_gone()
             settled = self._settled()
             if not settled:
                 continue
             try:
-                report = index_files(self.store, self.captioner, [p for p, _ in settled], embedder=self.embedder,
+                report = index_paths(self.store, self.describer, [p for p, _ in settled], embedder=self.embedder,
                                      beam_size=self.beam_size, source="watch")
             except StoreError as exc:  # locked or damaged database: say so, keep watching
                 self.on_status(f"Could not save to the photo index: {exc}")

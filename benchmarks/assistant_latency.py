@@ -23,10 +23,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.app import SeesayApp  # noqa: E402
+from assistant.camera import Camera  # noqa: E402
+from assistant.runtime import Runtime  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.speech import Speaker  # noqa: E402
-from tests.conftest import write_photo_video  # noqa: E402
 from report import peak_rss_mb, save, show  # noqa: E402
+
+
+def write_photo_video(path: Path, photos: list[Path], seconds_each: float, fps: int = 10) -> Path:
+    """A real MJPEG AVI showing each photo in turn for seconds_each."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (320, 240))
+    for photo in photos:
+        frame = cv2.resize(cv2.imread(str(photo)), (320, 240), interpolation=cv2.INTER_AREA)  # BGR
+        for _ in range(round(seconds_each * fps)):
+            writer.write(frame)
+    writer.release()
+    return path
 
 
 def main() -> None:
@@ -43,13 +57,14 @@ def main() -> None:
     watched = tmp / "watched"
     watched.mkdir()
     os.environ["SEESAY_CONFIG"] = str(tmp / "settings.toml")
-    app = SeesayApp(source=str(video), watch=[watched], db=tmp / "index.sqlite", settings=Settings(min_interval=0.0),
-                    speaker=Speaker(player=None), semantic=False, loop_video=False)
+    runtime = Runtime(argparse.Namespace(video=str(video), watch=[str(watched)], db=str(tmp / "index.sqlite")),
+                      Settings(min_interval=0.0))
+    app = SeesayApp(runtime, speaker=Speaker(player=None), camera=Camera(str(video)), semantic=False)
     file_latency = []
 
     async def drive() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
-            while app.describer is None or not app.describer.camera.ended.is_set():
+            while app.live is None or not app.live.ended.is_set() or app.live.busy:
                 await pilot.pause(0.05)
             await pilot.pause(1.0)
             camera_count = len(app.descriptions)

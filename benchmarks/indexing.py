@@ -2,9 +2,10 @@
 
     python benchmarks/indexing.py [--photos 300] [--out benchmarks/results/indexing_cpu.json]
 
-Runs the command itself (`assistant.cli.main`) on Flickr8k test photos (linked into a temporary folder, so
-nothing is copied), twice: the first run decodes, captions, embeds and stores every photo; the second finds
-them all unchanged. The split comes from the indexer's own timers, from the first run's output line.
+Runs the command itself (`assistant.cli.main`) on Flickr8k test photos (hard-linked into a temporary folder,
+so nothing is copied), twice: the first run decodes, describes (caption, recognition, text), embeds and stores
+every photo; the second finds them all unchanged. The split comes from the indexer's own timers, from the
+first run's output line.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import torch
 
 from assistant.cli import main as seesay
-from report import peak_rss_mb, save, show
+from report import link_or_copy, peak_rss_mb, save, show
 
 
 def run(argv: list[str]) -> tuple[float, str]:
@@ -47,19 +48,20 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="seesay-index-bench-"))
     folder = tmp / "photos"
     folder.mkdir()
-    for n in names:
-        (folder / n).symlink_to((flickr / "images" / n).resolve())
+    for n in names:  # hard links: seesay does not follow symbolic links out of a folder
+        link_or_copy(flickr / "images" / n, folder / n)
     megabytes = sum((flickr / "images" / n).stat().st_size for n in names) / 1e6
     argv = ["index", str(folder), "--db", str(tmp / "index.sqlite"), "--quiet", "--batch-size", str(args.batch_size)]
     first_s, first_out = run(argv)
     second_s, _ = run(argv)
-    split = {k: float(v) for k, v in re.findall(r"(decode|caption|embed|database) ([\d.]+)s", first_out)}
+    split = {k: float(v) for k, v in re.findall(r"(decode|describe|embed|database) ([\d.]+)s", first_out)}
     other = first_s - sum(split.values())  # model and sentence-model loading, file walking, hashing
     rows = [{"stage": k, "seconds": v, "share": v / first_s} for k, v in split.items()]
     rows.append({"stage": "other (loading models, walking, hashing)", "seconds": other, "share": other / first_s})
     show(f"seesay index: {len(names)} Flickr8k photos ({megabytes:.0f} MB), {os.cpu_count()} CPU cores",
          ("stage", "seconds", "share"),
-         [*([r["stage"], f"{r['seconds']:.1f}", f"{100 * r['share']:.0f}%"] for r in rows), ["total", f"{first_s:.1f}", "100%"]],
+         [*([r["stage"], f"{r['seconds']:.1f}", f"{100 * r['share']:.0f}%"] for r in rows),
+          ["total", f"{first_s:.1f}", "100%"]],
          f"{len(names) / first_s:.1f} photos/s on the first run; rerun with nothing changed: {second_s:.2f} s; "
          f"peak RSS {peak_rss_mb():.0f} MB")
     save(args.out, photos=len(names), megabytes=megabytes, first_run_s=first_s, photos_per_s=len(names) / first_s,

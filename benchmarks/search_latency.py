@@ -2,7 +2,7 @@
 
     python benchmarks/search_latency.py [--sizes 1000 10000 100000] [--out benchmarks/results/search_latency_cpu.json]
 
-The stores are real SQLite files filled through `store.photos.add_captions` with Flickr8k's human captions
+The stores are real SQLite files filled through `Store.add` with Flickr8k's human captions
 (40k distinct sentences, reused past that) and their all-MiniLM-L6-v2 embeddings. Each query is timed as a
 user meets it: semantic and hybrid include embedding the query. The one-time load of the embedding matrix
 is reported on its own.
@@ -21,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embedder import SentenceEmbedder
-from store import Store
-from store.photos import NewCaption, add_captions, get_or_add_model
+from model.sentence_embedder import SentenceEmbedder
+from store import Entry, FileInfo, Store
 from report import peak_rss_mb, save, show
 
 QUERIES = [
@@ -49,16 +48,13 @@ def captions_and_embeddings(data: Path, embedder: SentenceEmbedder, cache_dir: P
 
 def fill(store: Store, n: int, texts: list[str], vectors: np.ndarray) -> float:
     start = time.perf_counter()
-    with store.write() as s:
-        model_id = get_or_add_model(s, "benchmark", "0" * 64).id
+    model_id = store.model_id("benchmark", "0" * 64)
     for lo in range(0, n, 5000):
-        items = [
-            NewCaption(f"/photos/{i:06d}.jpg", hashlib.sha256(str(i).encode()).hexdigest(), 1000 + i, 0.0, 500, 375,
-                       texts[i % len(texts)], 0.5, vectors[i % len(texts)].tobytes(), "folder")
+        store.add(model_id, [
+            Entry(FileInfo(f"/photos/{i:06d}.jpg", 1000 + i, 0.0), hashlib.sha256(str(i).encode()).hexdigest(), 500,
+                  375, texts[i % len(texts)], 0.5, embedding=vectors[i % len(texts)].tobytes())
             for i in range(lo, min(n, lo + 5000))
-        ]
-        with store.write() as s:
-            add_captions(s, model_id, items)
+        ])
     return time.perf_counter() - start
 
 

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import torch
 
-from assistant.embedder import SentenceEmbedder
 from assistant.indexer import index_folders
 from model import Captioner
+from model.describer import Describer
+from model.sentence_embedder import SentenceEmbedder
 from store import Store
-from report import save, show
+from report import link_or_copy, save, show
 
 NOUNS = ["dog", "girl", "boy", "man", "woman", "beach", "bike", "snow", "water", "ball", "grass", "street",
          "car", "horse", "mountain", "child", "shirt", "pool", "rock", "football"]
@@ -58,13 +59,14 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     folder = Path(tmp.name) / "photos"
     folder.mkdir()
-    for n in refs:  # the test photos only, without copying them
-        (folder / n).symlink_to((flickr / "images" / n).resolve())
+    for n in refs:  # the test photos only (hard links: seesay does not follow symbolic links)
+        link_or_copy(flickr / "images" / n, folder / n)
     db = args.db or str(Path(tmp.name) / "index.sqlite")
     embedder = SentenceEmbedder()
     t0 = time.perf_counter()
     with Store(db) as store:
-        report = index_folders(store, Captioner.default(), [folder], embedder=embedder, batch_size=32)
+        report = index_folders(store, Describer.for_captioner(Captioner.default()), [folder], embedder=embedder,
+                               batch_size=32)
         index_s = time.perf_counter() - t0
         rows, per_mode = [], {m: [] for m in MODES}
         for noun in NOUNS:
@@ -83,7 +85,7 @@ def main() -> None:
          ("noun", "photos with it", *MODES),
          [*([r["noun"], r["relevant_photos"], *(f"{r[m]:.1f}" for m in MODES)] for r in rows),
           ["mean", "", *(f"{means[m]:.2f}" for m in MODES)]],
-         f"indexed {report.captioned} photos in {index_s:.0f} s "
+         f"indexed {report.described} photos in {index_s:.0f} s "
          f"({', '.join(f'{k} {v:.0f} s' for k, v in report.seconds.items())})")
     save(args.out, photos=len(refs), k=args.k, rows=rows, mean=means, index_seconds=index_s,
          index_split_seconds=report.seconds)

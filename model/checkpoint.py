@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,8 +86,13 @@ def load_checkpoint(path: str | os.PathLike) -> CheckpointData:
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is damaged or not a PyTorch file ({type(exc).__name__}: {exc})") from None
+    except pickle.UnpicklingError:
+        # PyTorch's own message goes on to suggest weights_only=False, i.e. running the file's code: never relay it.
+        raise CheckpointError(f"{path} holds Python objects besides tensors and plain data, which seesay "
+                              "refuses to load: it is not a seesay checkpoint, or it was tampered with") from None
+    except Exception as exc:  # junk bytes make the unpickler fail in any number of ways (KeyError, EOFError ...)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(f"{path} is damaged or not a PyTorch file ({type(exc).__name__}: {first})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a seesay captioner checkpoint (no '{FORMAT}' format marker)")
     version = payload.get("format_version")

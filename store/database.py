@@ -1,22 +1,31 @@
-"""Opening the index: SQLite in WAL mode with foreign keys, FTS5 over captions, and schema migrations."""
+"""Opening the index: SQLite in WAL mode with foreign keys, migrated to the current schema.
+
+Two engines share one file: reads run outside any transaction (WAL readers never wait for the writer),
+and every write transaction starts with BEGIN IMMEDIATE, so two writers queue on SQLite's lock (up to
+the busy timeout) instead of one failing halfway through a batch when it tries to upgrade its lock.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DatabaseError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
-from .schema import SCHEMA_VERSION, Base, SchemaInfo
+from .migrations import LATEST, migrate
 
 DB_ENV = "SEESAY_DB"
+BUSY_TIMEOUT_MS = 10_000
 
 
 class StoreError(RuntimeError):
-    """The index cannot be opened or written: damaged, locked, or from a newer seesay."""
+    """The index cannot be opened, read or written: missing, damaged, locked, read-only or too new."""
+
+
+class NoIndexError(StoreError):
+    """There is no index file yet."""
 
 
 def default_db_path() -> Path:
@@ -28,73 +37,107 @@ def default_db_path() -> Path:
     return Path(user_data_dir("seesay")) / "index.sqlite"
 
 
-def _create_v1(conn) -> None:
-    Base.metadata.create_all(conn)
-    conn.exec_driver_sql(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS captions_fts USING fts5("
-        "text, content='captions', content_rowid='id', tokenize='porter unicode61')"
-    )
-    # Keep the full-text index in step with the captions table (external-content FTS5 triggers).
-    conn.exec_driver_sql(
-        "CREATE TRIGGER IF NOT EXISTS captions_ai AFTER INSERT ON captions BEGIN "
-        "INSERT INTO captions_fts(rowid, text) VALUES (new.id, new.text); END"
-    )
-    conn.exec_driver_sql(
-        "CREATE TRIGGER IF NOT EXISTS captions_ad AFTER DELETE ON captions BEGIN "
-        "INSERT INTO captions_fts(captions_fts, rowid, text) VALUES ('delete', old.id, old.text); END"
-    )
-    conn.exec_driver_sql(
-        "CREATE TRIGGER IF NOT EXISTS captions_au AFTER UPDATE OF text ON captions BEGIN "
-        "INSERT INTO captions_fts(captions_fts, rowid, text) VALUES ('delete', old.id, old.text); "
-        "INSERT INTO captions_fts(rowid, text) VALUES (new.id, new.text); END"
-    )
+def reason(exc: Exception) -> str:
+    """The database's own words for an SQLAlchemy or sqlite3 error."""
+    return str(getattr(exc, "orig", None) or exc)
 
 
-MIGRATIONS: dict[int, Callable] = {1: _create_v1}  # version -> step from version - 1
-
-
-def _pragmas(dbapi_conn, _record) -> None:
+def _on_connect(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # transactions are begun explicitly below, not by the driver
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=5000")  # wait for the one writer instead of failing at once
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.close()
 
 
-def open_engine(path: str | os.PathLike) -> Engine:
-    """An engine on the index at path, created and migrated to the current schema if needed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{path}")
-    event.listen(engine, "connect", _pragmas)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-            version = _schema_version(conn)
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{path} has schema version {version}; this seesay knows up to {SCHEMA_VERSION}")
-            for v in range(version + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[v](conn)
-                conn.execute(text("DELETE FROM schema_info"))
-                conn.execute(text("INSERT INTO schema_info (id, version) VALUES (1, :v)"), {"v": v})
-    except (DatabaseError, OperationalError) as exc:
-        engine.dispose()
-        reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
-        if "locked" in reason or "busy" in reason:
-            raise StoreError(f"{path} is locked by another program; try again when it has finished") from None
-        raise StoreError(f"{path} is not a usable seesay index ({reason}); move it aside to start a new one") from None
+def _engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(url)
+    event.listen(engine, "connect", _on_connect)
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
     return engine
 
 
-def _schema_version(conn) -> int:
-    has_table = conn.exec_driver_sql(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_info'"
-    ).first()
-    if not has_table:
-        if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar():
-            raise StoreError("this SQLite file holds other tables and is not a seesay index")
+def open_engines(path: Path, *, writable: bool, create: bool) -> tuple[Engine, Engine | None]:
+    """(reader, writer) engines on the index at path, migrated; writer is None when not writable.
+
+    create: make a new index when there is none (otherwise NoIndexError). A file SQLite reports as damaged
+    is refused for writing, so new rows never go into a malformed database.
+    """
+    if not path.exists():
+        if not create:
+            raise NoIndexError(f"there is no photo index at {path} yet: run 'seesay index FOLDER' first")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the index folder {path.parent}: {exc.strerror or exc}") from None
+    elif not path.is_file():
+        raise StoreError(f"{path} is not a file")
+    folder_writable = os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+    if writable and not folder_writable:
+        raise StoreError(f"{path} is read-only (or its folder is): the index can be searched but not changed")
+    quoted = path.resolve().as_posix().replace("?", "%3f").replace("#", "%23")
+    # An index in a read-only folder can still be searched: immutable=1 reads it without the WAL side files.
+    read_url = f"sqlite:///file:{quoted}?" + ("uri=true" if folder_writable else "mode=ro&immutable=1&uri=true")
+    reader = _engine(read_url, immediate=False)
+    writer = _engine(f"sqlite:///file:{quoted}?uri=true", immediate=True) if writable else None
+    try:
+        if writer is not None:
+            _prepare(writer, path)
+        else:
+            _check_version(reader, path)
+    except BaseException:
+        reader.dispose()
+        if writer is not None:
+            writer.dispose()
+        raise
+    return reader, writer
+
+
+def _prepare(writer: Engine, path: Path) -> None:
+    try:
+        raw = writer.raw_connection()  # outside any transaction: journal_mode cannot change inside one
+        try:
+            raw.execute("PRAGMA journal_mode=WAL")
+            problem = raw.execute("PRAGMA quick_check(1)").fetchone()[0]
+        finally:
+            raw.close()
+        if problem != "ok":
+            raise StoreError(f"{path} is damaged ({problem}); move it aside and run 'seesay index' again")
+        with writer.begin() as conn:
+            version = _schema_version(conn, path)
+            if version < LATEST:
+                migrate(conn, version)
+    except (DatabaseError, OperationalError, sqlite3.Error) as exc:
+        raise _as_store_error(exc, path) from None
+
+
+def _check_version(reader: Engine, path: Path) -> None:
+    try:
+        with reader.connect() as conn:
+            version = _schema_version(conn, path)
+    except (DatabaseError, OperationalError, sqlite3.Error) as exc:
+        raise _as_store_error(exc, path) from None
+    if version < LATEST:
+        raise StoreError(f"{path} was made by an older seesay (schema {version}); run 'seesay index' to upgrade it")
+
+
+def _as_store_error(exc: Exception, path: Path) -> StoreError:
+    why = reason(exc)
+    if "locked" in why or "busy" in why:
+        return StoreError(f"{path} is locked by another program; try again when it has finished")
+    if "readonly" in why or "read-only" in why:
+        return StoreError(f"{path} is read-only: the index can be searched but not changed")
+    return StoreError(f"{path} is not a usable seesay index ({why}); move it aside to start a new one")
+
+
+def _schema_version(conn, path: Path) -> int:
+    tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "schema_info" not in tables:
+        if tables:
+            raise StoreError(f"{path} holds other tables and is not a seesay index")
         return 0
-    return conn.execute(select(SchemaInfo.version)).scalar() or 0
-
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    version = conn.exec_driver_sql("SELECT version FROM schema_info").scalar() or 0
+    if version > LATEST:
+        raise StoreError(f"{path} has schema version {version}; this seesay knows up to {LATEST}: update seesay")
+    return version

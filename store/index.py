@@ -1,33 +1,88 @@
-"""The Store facade: one index file, its sessions, and the three kinds of search."""
+"""The Store: one index file, everything written to it and the three kinds of search.
+
+Writes are a small repository API, each call one transaction: which files need describing, add a batch
+of descriptions (with the files that turned out to hold photos already described, and the failures),
+forget files that are gone. Callers never see a session.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
-from .database import StoreError, open_engine, session_factory
-from .schema import Caption, Failure, ModelVersion, Photo
-from .search import EmbeddingIndex, Hit, fuse, text_search
+from .database import StoreError, open_engines, reason
+from .schema import CaptionRecord, Failure, File, ModelVersion, Photo, utcnow
+from .search import EmbeddingIndex, Hit, Match, fuse, text_search
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file as seen on disk: where, how big, when last changed."""
+
+    path: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A described photo, ready to store."""
+
+    file: FileInfo
+    sha256: str
+    width: int | None
+    height: int | None
+    caption: str
+    confidence: float
+    sentence: str = ""
+    objects: str = ""
+    reading: str = ""
+    embedding: bytes | None = None
+    source: str = "folder"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A file whose content is a photo already described: a rename, a copy, or a file touched."""
+
+    file: FileInfo
+    sha256: str
+    source: str = "folder"
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A file that could not be described, and why."""
+
+    file: FileInfo
+    reason: str
 
 
 class Store:
-    """A seesay index file. Writes go through write(); reads through read()."""
+    """A seesay index file.
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    writable=False opens it for searching only (a read-only folder is fine); create=False refuses to make
+    a new one (NoIndexError), so that a search never leaves an empty index behind.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, writable: bool = True, create: bool = True) -> None:
         self.path = Path(path)
-        self.engine = open_engine(self.path)
-        self._sessions = session_factory(self.engine)
-        self._embeddings: tuple[int, EmbeddingIndex] | None = None
+        self._reader, self._writer = open_engines(self.path, writable=writable, create=create)
+        self._embeddings: tuple[tuple[int, int], EmbeddingIndex] | None = None
 
     def close(self) -> None:
-        self.engine.dispose()
+        self._reader.dispose()
+        if self._writer is not None:
+            self._writer.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -36,45 +91,182 @@ class Store:
         self.close()
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A session whose work commits as one transaction, or rolls back on error."""
+    def _write(self) -> Iterator[Connection]:
+        if self._writer is None:
+            raise StoreError(f"{self.path} was opened for searching only")
         try:
-            with self._sessions() as session, session.begin():
-                yield session
+            with self._writer.begin() as conn:
+                yield conn
         except (OperationalError, DatabaseError) as exc:
-            raise StoreError(f"could not write to {self.path}: {exc.orig if exc.orig else exc}") from None
+            raise StoreError(f"could not write to {self.path}: {reason(exc)}") from None
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
+    def _read(self) -> Iterator[Session]:
         try:
-            with self._sessions() as session:
+            with Session(self._reader) as session:
                 yield session
         except (OperationalError, DatabaseError) as exc:
-            raise StoreError(f"could not read {self.path}: {exc.orig if exc.orig else exc}") from None
+            raise StoreError(f"could not read {self.path}: {reason(exc)}") from None
+
+    # --- writing -------------------------------------------------------------------------------------
+
+    def model_id(self, name: str, sha256: str) -> int:
+        """The id of the model with this weights hash, recorded now if new."""
+        with self._write() as conn:
+            conn.execute(insert(ModelVersion).values(name=name, sha256=sha256, created=utcnow())
+                         .on_conflict_do_nothing(index_elements=["sha256"]))
+            return conn.execute(select(ModelVersion.id).where(ModelVersion.sha256 == sha256)).scalar_one()
+
+    def unchanged(self, files: Sequence[FileInfo], model_id: int) -> set[str]:
+        """Paths among files already described by this model, or already failed, at the same size and mtime."""
+        paths = [f.path for f in files]
+        with self._read() as s:
+            done = {(r.path, r.size, r.mtime) for r in s.execute(
+                select(File.path, File.size, File.mtime).join(CaptionRecord, CaptionRecord.photo_id == File.photo_id)
+                .where(File.path.in_(paths), CaptionRecord.model_id == model_id))}
+            done |= {(r.path, r.size, r.mtime) for r in s.execute(
+                select(Failure.path, Failure.size, Failure.mtime).where(Failure.path.in_(paths)))}
+        return {f.path for f in files if (f.path, f.size, f.mtime) in done}
+
+    def described(self, sha256s: Iterable[str], model_id: int) -> set[str]:
+        """The content hashes among sha256s that this model has described."""
+        with self._read() as s:
+            return set(s.scalars(select(Photo.sha256).join(CaptionRecord)
+                                 .where(Photo.sha256.in_(list(sha256s)), CaptionRecord.model_id == model_id)))
+
+    def add(self, model_id: int, entries: Sequence[Entry] = (), links: Sequence[Link] = (),
+            failures: Sequence[Failed] = ()) -> int:
+        """Store a batch in one transaction; returns how many new descriptions were added.
+
+        A file now holding other content than before (overwritten) is moved to its new photo, and a photo
+        left with no file is forgotten with its descriptions.
+        """
+        added = 0
+        with self._write() as conn:
+            for e in entries:
+                conn.execute(insert(Photo).values(sha256=e.sha256, width=e.width, height=e.height,
+                                                  first_seen=utcnow()).on_conflict_do_nothing(index_elements=["sha256"]))
+                photo_id = conn.execute(select(Photo.id).where(Photo.sha256 == e.sha256)).scalar_one()
+                added += conn.execute(
+                    insert(CaptionRecord).values(
+                        photo_id=photo_id, model_id=model_id, text=e.caption, confidence=e.confidence,
+                        sentence=e.sentence, objects=e.objects, reading=e.reading, embedding=e.embedding,
+                        created=utcnow(),
+                    ).on_conflict_do_nothing(index_elements=["photo_id", "model_id"])
+                ).rowcount
+            all_links = [*links, *(Link(e.file, e.sha256, e.source) for e in entries)]
+            self._link(conn, all_links)
+            for f in failures:
+                conn.execute(insert(Failure).values(path=f.file.path, size=f.file.size, mtime=f.file.mtime,
+                                                    reason=f.reason, seen=utcnow())
+                             .on_conflict_do_update(index_elements=["path"], set_={
+                                 "size": f.file.size, "mtime": f.file.mtime, "reason": f.reason, "seen": utcnow()}))
+            if failures:  # a file that fails now no longer holds the photo it held
+                self._unlink(conn, [f.file.path for f in failures])
+        return added
+
+    def _link(self, conn: Connection, links: Sequence[Link]) -> None:
+        if not links:
+            return
+        paths = [link.file.path for link in links]
+        before = set(conn.execute(select(File.photo_id).where(File.path.in_(paths))).scalars())
+        for link in links:
+            photo_id = conn.execute(select(Photo.id).where(Photo.sha256 == link.sha256)).scalar_one()
+            values = {"photo_id": photo_id, "size": link.file.size, "mtime": link.file.mtime, "last_seen": utcnow()}
+            conn.execute(insert(File).values(path=link.file.path, source=link.source, **values)
+                         .on_conflict_do_update(index_elements=["path"], set_=values))
+        conn.execute(delete(Failure).where(Failure.path.in_(paths)))
+        self._drop_orphans(conn, before)
+
+    def _unlink(self, conn: Connection, paths: Sequence[str]) -> int:
+        photo_ids = set(conn.execute(select(File.photo_id).where(File.path.in_(paths))).scalars())
+        gone = conn.execute(delete(File).where(File.path.in_(paths))).rowcount
+        self._drop_orphans(conn, photo_ids)
+        return gone
+
+    @staticmethod
+    def _drop_orphans(conn: Connection, photo_ids: set[int]) -> None:
+        if photo_ids:
+            kept = select(File.photo_id).where(File.photo_id.in_(photo_ids))
+            conn.execute(delete(Photo).where(Photo.id.in_(photo_ids), Photo.id.not_in(kept)))
+
+    def forget(self, paths: Sequence[str]) -> int:
+        """Forget files that no longer exist (and their failures); returns how many files were forgotten."""
+        if not paths:
+            return 0
+        with self._write() as conn:
+            conn.execute(delete(Failure).where(Failure.path.in_(list(paths))))
+            return self._unlink(conn, list(paths))
+
+    def forget_missing(self, roots: Sequence[str | os.PathLike], present: set[str]) -> int:
+        """Forget the files under roots that are not in present (deleted or moved away since last seen)."""
+        known = self.paths_under(roots)
+        return self.forget(sorted(known - present))
+
+    def paths_under(self, roots: Sequence[str | os.PathLike]) -> set[str]:
+        """Every recorded path (files and failures) inside one of the roots."""
+        prefixes = [str(Path(r)).rstrip(os.sep) + os.sep for r in roots]
+        with self._read() as s:
+            paths = set(s.scalars(select(File.path))) | set(s.scalars(select(Failure.path)))
+        return {p for p in paths if p.startswith(tuple(prefixes))}
+
+    # --- reading -------------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        with self.read() as s:
+        with self._read() as s:
             return {
                 "photos": s.scalar(select(func.count(Photo.id))) or 0,
-                "captions": s.scalar(select(func.count(Caption.id))) or 0,
+                "files": s.scalar(select(func.count(File.id))) or 0,
+                "captions": s.scalar(select(func.count(CaptionRecord.id))) or 0,
                 "models": s.scalar(select(func.count(ModelVersion.id))) or 0,
                 "failures": s.scalar(select(func.count(Failure.id))) or 0,
             }
 
+    def failures(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file that could not be described."""
+        with self._read() as s:
+            return [(r.path, r.reason) for r in s.execute(select(Failure.path, Failure.reason).order_by(Failure.path))]
+
+    def _hits(self, s: Session, matches: Sequence[Match], limit: int) -> list[Hit]:
+        """Matches as results: one per file that holds the photo, each photo once, best first."""
+        if not matches:
+            return []
+        ids = [m.caption_id for m in matches]
+        rows = s.execute(
+            select(CaptionRecord.id, CaptionRecord.photo_id, CaptionRecord.text, CaptionRecord.sentence,
+                   CaptionRecord.reading, File.path)
+            .join(File, File.photo_id == CaptionRecord.photo_id).where(CaptionRecord.id.in_(ids)).order_by(File.path)
+        ).all()
+        by_caption: dict[int, list] = {}
+        for r in rows:
+            by_caption.setdefault(r.id, []).append(r)
+        hits, photos = [], set()
+        for m in matches:
+            found = by_caption.get(m.caption_id, [])
+            if not found or found[0].photo_id in photos:  # gone since, or the photo's other model matched first
+                continue
+            photos.add(found[0].photo_id)
+            hits += [Hit(r.path, r.sentence or r.text, r.reading, m.score, r.photo_id, r.id) for r in found]
+            if len(hits) >= limit:
+                break
+        return hits[:limit]
+
     def text_search(self, query: str, limit: int = 10) -> list[Hit]:
-        with self.read() as s:
-            return text_search(s, query, limit)
+        with self._read() as s:
+            return self._hits(s, text_search(s, query, limit * 2), limit)
 
     def embedding_index(self) -> EmbeddingIndex:
-        """The in-memory embedding matrix, rebuilt only when captions were added."""
-        with self.read() as s:
-            key = s.scalar(select(func.max(Caption.id))) or 0  # captions are only ever added, never removed
+        """The in-memory embedding matrix, rebuilt only when descriptions were added or removed."""
+        with self._read() as s:
+            key = tuple(s.execute(select(func.count(CaptionRecord.id), func.max(CaptionRecord.id))).one())
             if self._embeddings is None or self._embeddings[0] != key:
                 self._embeddings = (key, EmbeddingIndex(s))
         return self._embeddings[1]
 
     def semantic_search(self, query_embedding: np.ndarray, limit: int = 10) -> list[Hit]:
-        return self.embedding_index().search(query_embedding, limit)
+        matches = self.embedding_index().search(query_embedding, limit * 2)
+        with self._read() as s:
+            return self._hits(s, matches, limit)
 
     def hybrid_search(self, query: str, query_embedding: np.ndarray, limit: int = 10) -> list[Hit]:
         """Text and semantic rankings fused by reciprocal rank.
@@ -83,23 +275,24 @@ class Store:
         candidates have them (see `text_search`), which keeps such queries fast on a large index.
         """
         depth = max(50, limit * 5)
-        semantic = self.semantic_search(query_embedding, depth * 4)
-        with self.read() as s:
+        semantic = self.embedding_index().search(query_embedding, depth * 4)
+        with self._read() as s:
             text = text_search(s, query, depth, among=semantic)
-        return fuse([text, semantic[:depth]], limit)
+            return self._hits(s, fuse([text, semantic[:depth]], limit * 2), limit)
 
     def export_rows(self) -> list[dict]:
-        """Every caption with its photo, for export."""
-        with self.read() as s:
+        """Every description of every file, for export."""
+        with self._read() as s:
             rows = s.execute(
-                select(Photo.path, Photo.sha256, Photo.width, Photo.height, Caption.text, Caption.confidence,
-                       ModelVersion.name, Caption.created).join(Caption.photo).join(Caption.model).order_by(Photo.id)
+                select(File.path, Photo.sha256, Photo.width, Photo.height, CaptionRecord.text, CaptionRecord.confidence,
+                       CaptionRecord.sentence, CaptionRecord.objects, CaptionRecord.reading, ModelVersion.name,
+                       CaptionRecord.created)
+                .join(Photo, Photo.id == File.photo_id).join(CaptionRecord, CaptionRecord.photo_id == Photo.id)
+                .join(ModelVersion, ModelVersion.id == CaptionRecord.model_id).order_by(File.path)
             ).all()
         return [
             {"path": r[0], "sha256": r[1], "width": r[2], "height": r[3], "caption": r[4],
-             "confidence": round(r[5], 4), "model": r[6], "created": r[7].isoformat()}
+             "confidence": round(r[5], 4), "sentence": r[6], "objects": r[7], "text": r[8], "model": r[9],
+             "created": r[10].isoformat()}
             for r in rows
         ]
-
-
-__all__ = ["Store", "StoreError", "Hit"]

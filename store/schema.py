@@ -1,13 +1,12 @@
-"""Tables of the index: photos by content hash, their captions, the models that wrote them."""
+"""Tables of the index (schema version 2, see migrations.py): photos by content hash, the files that hold
+them, their descriptions, the models that wrote them."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, MetaData, String, UniqueConstraint
+from sqlalchemy import ForeignKey, LargeBinary, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
-SCHEMA_VERSION = 1
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -27,24 +26,36 @@ class Base(DeclarativeBase):
 
 
 class Photo(Base):
-    """A photo, identified by the SHA-256 of its bytes: moved or renamed it stays the same photo."""
+    """A photo, identified by the SHA-256 of its bytes: moved, renamed or copied it stays the same photo."""
 
     __tablename__ = "photos"
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    path: Mapped[str]  # where it was last seen
-    size: Mapped[int]
-    mtime: Mapped[float]
     width: Mapped[int | None]
     height: Mapped[int | None]
-    source: Mapped[str] = mapped_column(String(16), default="manual")  # folder, camera, manual
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
-    captions: Mapped[list[Caption]] = relationship(back_populates="photo", cascade="all, delete-orphan")
-    __table_args__ = (Index("ix_photos_path", "path"),)
+    files: Mapped[list[File]] = relationship(back_populates="photo", cascade="all, delete-orphan")
+    captions: Mapped[list[CaptionRecord]] = relationship(back_populates="photo", cascade="all, delete-orphan")
 
     def __repr__(self) -> str:
-        return f"Photo(id={self.id}, path={self.path!r}, sha256={self.sha256[:12]}...)"
+        return f"Photo(id={self.id}, sha256={self.sha256[:12]}...)"
+
+
+class File(Base):
+    """A file on disk that holds a photo; copies of one photo are several files."""
+
+    __tablename__ = "files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(unique=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    size: Mapped[int]
+    mtime: Mapped[float]
+    source: Mapped[str] = mapped_column(String(16), default="folder")  # folder, camera, manual
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    photo: Mapped[Photo] = relationship(back_populates="files")
+
+    def __repr__(self) -> str:
+        return f"File(id={self.id}, path={self.path!r}, photo_id={self.photo_id})"
 
 
 class ModelVersion(Base):
@@ -60,15 +71,19 @@ class ModelVersion(Base):
         return f"ModelVersion(id={self.id}, name={self.name!r})"
 
 
-class Caption(Base):
-    """One model's caption of one photo, with its confidence and sentence embedding."""
+class CaptionRecord(Base):
+    """One model's description of one photo: the caption, what was said, the objects recognised and the
+    text read, with the caption's confidence and a sentence embedding for semantic search."""
 
     __tablename__ = "captions"
     id: Mapped[int] = mapped_column(primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
-    text: Mapped[str]
+    text: Mapped[str]  # the caption as the model wrote it
     confidence: Mapped[float]
+    sentence: Mapped[str] = mapped_column(default="")  # what seesay said about the photo
+    objects: Mapped[str] = mapped_column(default="")  # recognised objects, "; "-separated
+    reading: Mapped[str] = mapped_column(default="")  # text read from the photo, one line per line
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 sentence embedding
     created: Mapped[datetime] = mapped_column(default=utcnow)
     photo: Mapped[Photo] = relationship(back_populates="captions")
@@ -76,7 +91,7 @@ class Caption(Base):
     __table_args__ = (UniqueConstraint("photo_id", "model_id"),)
 
     def __repr__(self) -> str:
-        return f"Caption(id={self.id}, photo_id={self.photo_id}, text={self.text!r})"
+        return f"CaptionRecord(id={self.id}, photo_id={self.photo_id}, text={self.text!r})"
 
 
 class Failure(Base):

@@ -24,14 +24,23 @@ _blas = ThreadpoolController()
 
 
 @dataclass(frozen=True)
-class Hit:
-    """One search result: a photo and the caption that matched."""
+class Match:
+    """A description that matched a query, before its files are looked up."""
 
+    caption_id: int
+    score: float  # larger is better; comparable within one mode only
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: a file that exists now, and the description of the photo it holds."""
+
+    path: str
+    caption: str  # what seesay said about the photo (the caption where nothing else was recorded)
+    reading: str  # text read from the photo, if any
+    score: float
     photo_id: int
     caption_id: int
-    path: str
-    caption: str
-    score: float  # larger is better; comparable within one mode only
 
 
 def fts_query(query: str, join: str = "OR") -> str | None:
@@ -51,20 +60,16 @@ def fts_query(query: str, join: str = "OR") -> str | None:
     return f" {join} ".join(terms)
 
 
-def _ranked(session: Session, match: str, limit: int) -> list[Hit]:
-    # Rank inside FTS5 first and join only the top rows: BM25 over every match is the cost, not the join.
+def _ranked(session: Session, match: str, limit: int) -> list[Match]:
+    # Rank inside FTS5 and keep only the top rows: BM25 over every match is the cost.
     rows = session.execute(
-        text(
-            "SELECT c.photo_id, c.id, p.path, c.text, m.rank FROM "
-            "(SELECT rowid, rank FROM captions_fts WHERE captions_fts MATCH :match ORDER BY rank LIMIT :limit) m "
-            "JOIN captions c ON c.id = m.rowid JOIN photos p ON p.id = c.photo_id ORDER BY m.rank"
-        ),
+        text("SELECT rowid, rank FROM captions_fts WHERE captions_fts MATCH :match ORDER BY rank LIMIT :limit"),
         {"match": match, "limit": limit},
     )
-    return [Hit(r[0], r[1], r[2], r[3], -float(r[4])) for r in rows]
+    return [Match(r[0], -float(r[1])) for r in rows]
 
 
-def _matching(session: Session, match: str, among: Sequence[Hit], limit: int) -> list[Hit]:
+def _matching(session: Session, match: str, among: Sequence[Match], limit: int) -> list[Match]:
     """The hits in `among` whose captions match, in among's order (no BM25: see text_search)."""
     ids = session.execute(
         text("WITH m AS MATERIALIZED (SELECT rowid AS id FROM captions_fts WHERE captions_fts MATCH :match) "
@@ -75,7 +80,7 @@ def _matching(session: Session, match: str, among: Sequence[Hit], limit: int) ->
     return [h for h in among if h.caption_id in found][:limit]
 
 
-def _search(session: Session, match: str, limit: int, among: Sequence[Hit] | None) -> list[Hit]:
+def _search(session: Session, match: str, limit: int, among: Sequence[Match] | None) -> list[Match]:
     if among is not None:
         count = session.execute(
             text("SELECT count(*) FROM (SELECT 1 FROM captions_fts WHERE captions_fts MATCH :match LIMIT :n)"),
@@ -86,8 +91,8 @@ def _search(session: Session, match: str, limit: int, among: Sequence[Hit] | Non
     return _ranked(session, match, limit)
 
 
-def text_search(session: Session, query: str, limit: int = 10, among: Sequence[Hit] | None = None) -> list[Hit]:
-    """Captions matching the query's words, best BM25 first.
+def text_search(session: Session, query: str, limit: int = 10, among: Sequence[Match] | None = None) -> list[Match]:
+    """Descriptions whose caption, objects or read text match the query's words, best BM25 first.
 
     Captions with all the words come first; only when there are fewer than `limit` of those are captions
     with some of the words added. Besides being what a searcher means, this keeps a query of common words
@@ -111,27 +116,27 @@ def text_search(session: Session, query: str, limit: int = 10, among: Sequence[H
 class EmbeddingIndex:
     """All caption embeddings as one unit-normalised float32 matrix in memory, for cosine search.
 
-    A brute-force matrix-vector product: 100k captions x 384 dims is 150 MB and a few milliseconds per
-    query. Past a few million captions an approximate index (HNSW, IVF) would take its place.
+    It holds caption ids only: paths are looked up when results are made, so a renamed photo is found under
+    its new name. A brute-force matrix-vector product: 100k captions x 384 dims is 150 MB and a few
+    milliseconds per query. Past a few million captions an approximate index (HNSW, IVF) would take its place.
     """
 
     def __init__(self, session: Session) -> None:
         rows = session.execute(
-            text("SELECT c.id, c.photo_id, p.path, c.text, c.embedding FROM captions c "
-                 "JOIN photos p ON p.id = c.photo_id WHERE c.embedding IS NOT NULL ORDER BY c.id")
+            text("SELECT id, embedding FROM captions WHERE embedding IS NOT NULL ORDER BY id")
         ).all()
-        self.meta = [(r[1], r[0], r[2], r[3]) for r in rows]  # (photo_id, caption_id, path, text)
+        self.ids = np.array([r[0] for r in rows], dtype=np.int64)
         if rows:
-            m = np.stack([np.frombuffer(r[4], dtype=np.float32) for r in rows])
+            m = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
             self.matrix = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
         else:
             self.matrix = np.zeros((0, 0), dtype=np.float32)
 
     def __len__(self) -> int:
-        return len(self.meta)
+        return len(self.ids)
 
-    def search(self, query_embedding: np.ndarray, limit: int = 10) -> list[Hit]:
-        if not self.meta:
+    def search(self, query_embedding: np.ndarray, limit: int = 10) -> list[Match]:
+        if not len(self.ids):
             return []
         q = np.asarray(query_embedding, dtype=np.float32).ravel()
         q = q / max(float(np.linalg.norm(q)), 1e-12)
@@ -142,16 +147,14 @@ class EmbeddingIndex:
         k = min(limit, len(sims))
         top = np.argpartition(-sims, k - 1)[:k]
         top = top[np.argsort(-sims[top])]
-        return [Hit(*self.meta[i], float(sims[i])) for i in top]
+        return [Match(int(self.ids[i]), float(sims[i])) for i in top]
 
 
-def fuse(rankings: list[list[Hit]], limit: int = 10, k: int = 60) -> list[Hit]:
+def fuse(rankings: list[list[Match]], limit: int = 10, k: int = 60) -> list[Match]:
     """Reciprocal rank fusion (Cormack et al. 2009): score = sum over rankings of 1 / (k + rank)."""
     scores: dict[int, float] = {}
-    first: dict[int, Hit] = {}
     for ranking in rankings:
-        for rank, hit in enumerate(ranking, start=1):
-            scores[hit.caption_id] = scores.get(hit.caption_id, 0.0) + 1.0 / (k + rank)
-            first.setdefault(hit.caption_id, hit)
+        for rank, match in enumerate(ranking, start=1):
+            scores[match.caption_id] = scores.get(match.caption_id, 0.0) + 1.0 / (k + rank)
     best = sorted(scores, key=lambda c: -scores[c])[:limit]
-    return [Hit(first[c].photo_id, c, first[c].path, first[c].caption, scores[c]) for c in best]
+    return [Match(c, scores[c]) for c in best]

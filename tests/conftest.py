@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-DATA = Path(os.environ.get("SEESAY_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
+from training.data import data_root
+
+DATA = data_root().resolve()
 FLICKR = DATA / "flickr8k"
 COCO_MINI = DATA / "coco-mini"
 
@@ -76,6 +78,14 @@ def default_captioner():
     from model import Captioner
 
     return Captioner.default()
+
+
+@pytest.fixture(scope="session")
+def default_describer(default_captioner):
+    """The describer every command uses, around the bundled captioner."""
+    from model.describer import Describer
+
+    return Describer.for_captioner(default_captioner)
 
 
 VTEST = Path(os.environ.get("SEESAY_VTEST", "/usr/share/doc/opencv-doc/examples/data/vtest.avi"))

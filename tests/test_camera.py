@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from assistant.camera import Camera, SceneChange
-from assistant.live import LiveDescriber
+from assistant.live import LiveDescriber, Narrator
 from training.calibrate import content_precision
 
 from .conftest import write_photo_video
@@ -14,7 +14,7 @@ from .conftest import write_photo_video
 
 def _frames(source, **kw):
     frames = []
-    cam = Camera(source, on_frame=frames.append, fps=1000, **kw).start()
+    cam = Camera(source, fps=1000, **kw).start(on_frame=frames.append)
     assert cam.ended.wait(60)
     cam.stop()
     return frames
@@ -39,6 +39,15 @@ def test_scene_change_describes_a_street_once_not_every_frame(vtest_video):
     assert len(described) <= len(frames) / 50  # people walking by do not make a new scene
 
 
+def test_people_walking_by_count_as_motion_worth_checking(vtest_video):
+    frames = _frames(str(vtest_video))
+    scene = SceneChange(min_interval=2.0)
+    assert scene.is_new(frames[0].rgb, now=0.0)
+    moved = [f.index for f in frames[1:] if scene.moved(f.rgb, now=f.index / 10)]
+    assert len(moved) >= 10  # the street is checked again and again as people come and go ...
+    assert all(b - a >= 20 for a, b in zip(moved, moved[1:]))  # ... at most every min_interval (2 s at 10 fps)
+
+
 def test_scene_change_describes_each_of_two_scenes_once(two_scene_video):
     video, _ = two_scene_video
     frames = _frames(str(video))
@@ -48,29 +57,48 @@ def test_scene_change_describes_each_of_two_scenes_once(two_scene_video):
     assert described[0] == 0 and 10 <= described[1] <= 12  # right after the cut, once the view has settled
 
 
-def test_a_missing_camera_is_reported_once_retried_and_picked_up_when_it_returns(tmp_path, flickr_records):
+def test_a_missing_video_file_is_reported_once_and_not_retried(tmp_path):
     messages = []
-    missing = tmp_path / "unplugged.avi"
-    cam = Camera(str(missing), on_status=messages.append, retry_seconds=(0.05,), fps=1000).start()
-    threading.Event().wait(0.5)  # about ten attempts to open it
-    assert messages == [f"{missing} is not available; seesay keeps trying to open it."]
-    assert cam.latest() is None
-    write_photo_video(tmp_path / "plugged.avi", [flickr_records[0].path], seconds_each=0.3)
-    (tmp_path / "plugged.avi").rename(missing)  # the camera comes back
+    missing = tmp_path / "no such video.avi"
+    cam = Camera(str(missing), retry_seconds=(0.01,)).start(on_status=messages.append)
     assert cam.ended.wait(10)
     cam.stop()
-    assert messages[1:] == [f"{missing} is back.", f"{missing} ended."]
-    assert cam.latest() is not None and not cam._thread.is_alive()
+    assert len(messages) == 1 and f"The video file {missing} does not exist" in messages[0]
+    assert all(way in messages[0] for way in ("--camera N", "--video FILE", "--no-camera", "settings"))
 
 
-def test_live_description_captions_each_new_scene_of_a_video(two_scene_video, default_captioner):
+def test_a_file_that_is_not_a_video_is_reported_once_and_not_retried(tmp_path, capfd):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("these are notes, not a video\n" * 50)
+    messages = []
+    cam = Camera(str(fake), retry_seconds=(0.01,)).start(on_status=messages.append)
+    assert cam.ended.wait(10)
+    cam.stop()
+    assert messages == [f"{fake} is not a video seesay can read. " + messages[0].split(". ", 1)[1]]
+    out, err = capfd.readouterr()
+    assert out + err == ""  # FFmpeg's "moov atom not found" does not reach the terminal
+
+
+def test_a_missing_camera_device_is_reported_once_with_the_other_choices_and_retried(capfd):
+    messages = []
+    cam = Camera(63, retry_seconds=(0.05,)).start(on_status=messages.append)  # no /dev/video63 here
+    threading.Event().wait(0.6)  # several attempts to open it: cameras get plugged in
+    assert not cam.ended.is_set() and cam.latest() is None
+    cam.stop()
+    assert len(messages) == 1 and messages[0].startswith("Camera 63 is not available; seesay keeps trying")
+    assert all(way in messages[0] for way in ("--camera N", "--video FILE", "--no-camera", "settings"))
+    out, err = capfd.readouterr()
+    assert "WARN" not in err + out and "VIDEOIO" not in err + out  # OpenCV's own warnings are silenced
+
+
+def test_live_description_captions_each_new_scene_of_a_video(two_scene_video, default_describer):
     video, records = two_scene_video
     got = []
-    live = LiveDescriber(default_captioner, str(video), on_description=got.append, fps=1000,
-                         scene=SceneChange(min_interval=0.0)).start()
+    live = LiveDescriber(Camera(str(video), fps=1000), default_describer, on_description=got.append,
+                         scene=SceneChange(min_interval=0.0), narrator=Narrator(confirm=1)).start()
     live.wait_idle(60)
     live.stop()
-    assert len(got) == 2
+    assert 1 <= len(got) <= 2 and live.described == 2  # both scenes described; said unless the same sentence
     assert all(d.latency > 0 and d.text for d in got)
     # The captions are about the photos shown: content words shared with their human captions.
     precision = [content_precision(d.text, r.captions) for d, r in zip(got, records)]

@@ -194,8 +194,10 @@ def test_a_device_named_like_a_photo_is_refused(tmp_path, device):
 
 
 def test_stdin_is_refused_when_it_is_a_pipe():
-    code = "from model.images import ImageError, load_image\ntry:\n    load_image('/dev/stdin')\nexcept ImageError as e:\n    print(e)"
-    run = subprocess.run([sys.executable, "-c", code], check=False, stdin=subprocess.PIPE, capture_output=True, text=True, timeout=120, cwd=REPO)
+    code = ("from model.images import ImageError, load_image\ntry:\n    load_image('/dev/stdin')\n"
+            "except ImageError as e:\n    print(e)")
+    run = subprocess.run([sys.executable, "-c", code], check=False, stdin=subprocess.PIPE, capture_output=True,
+                         text=True, timeout=120, cwd=REPO)
     assert run.stdout.strip() == "/dev/stdin: not a regular file (a named pipe)", run.stderr
 
 
@@ -225,8 +227,8 @@ def _load_as_nobody(path: Path) -> str:
     code = ("import os, sys\nfrom PIL import Image\nfrom model.images import ImageError, load_image\n"
             "Image.init()\nos.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
             "try:\n    load_image(sys.argv[1]); print('ok')\nexcept ImageError as e:\n    print(e)")
-    run = subprocess.run([sys.executable, "-c", code, str(path)], check=False, capture_output=True, text=True, timeout=120,
-                         cwd=REPO)
+    run = subprocess.run([sys.executable, "-c", code, str(path)], check=False, capture_output=True, text=True,
+                         timeout=120, cwd=REPO)
     assert run.returncode == 0, run.stderr
     return run.stdout.strip()
 

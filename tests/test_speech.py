@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import speech
+from assistant import speech_engine
 from assistant.speech import MAX_TEXT_CHARS, Speaker, SpeechError, Voice, split_text, wav_seconds
 
 
@@ -196,7 +196,7 @@ def test_a_stuck_engine_gives_an_error_within_its_deadline_and_later_calls_fail_
         def runAndWait(self):
             release.wait(60)
 
-    monkeypatch.setattr(speech, "ENGINE_BASE_S", 1.0)
+    monkeypatch.setattr(speech_engine, "ENGINE_BASE_S", 1.0)
     s = Speaker(engine_factory=Stuck, player=None)
     try:
         start = time.monotonic()

@@ -13,13 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from assistant.embedder import SentenceEmbedder
 from assistant.indexer import index_folders
 from model import checkpoint_data, save_checkpoint
-from store import Store, StoreError
-from store.photos import NewCaption, add_captions, get_or_add_model
+from model.sentence_embedder import SentenceEmbedder
+from store import Entry, FileInfo, Link, NoIndexError, Store, StoreError
+from store.migrations import V1
 
 HOSTILE = ['"', "*", "NEAR(", "') OR 1=1 --", "x" * 10_000, "🐶🏖️", "", "dog AND", "(((", "a:b", "^", "-"]
+
+
+def entry(path: str, sha: str, caption: str, vector=None, **fields) -> Entry:
+    return Entry(FileInfo(path, 1, 1.0), sha, 224, 224, caption, 1.0,
+                 embedding=None if vector is None else vector.tobytes(), **fields)
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +38,8 @@ def human_store(tmp_path_factory, flickr_records, embedder):
     recs = [r for r in flickr_records if r.split == "test"][:300]
     store = Store(tmp_path_factory.mktemp("db") / "index.sqlite")
     vecs = embedder.embed([r.captions[0] for r in recs])
-    with store.write() as s:
-        model = get_or_add_model(s, "human", "0" * 64)
-        add_captions(s, model.id, [
-            NewCaption(str(r.path), f"{i:064x}", 1, 1.0, 224, 224, r.captions[0], 1.0, v.tobytes())
-            for i, (r, v) in enumerate(zip(recs, vecs))
-        ])
+    model = store.model_id("human", "0" * 64)
+    store.add(model, [entry(str(r.path), f"{i:064x}", r.captions[0], v) for i, (r, v) in enumerate(zip(recs, vecs))])
     yield store, {str(r.path): r for r in recs}
     store.close()
 
@@ -47,9 +48,9 @@ def test_schema_uses_wal_foreign_keys_and_a_version(tmp_path):
     Store(tmp_path / "i.sqlite").close()
     con = sqlite3.connect(tmp_path / "i.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("SELECT version FROM schema_info").fetchone()[0] == 1
+    assert con.execute("SELECT version FROM schema_info").fetchone()[0] == 2
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"photos", "captions", "models", "failures", "captions_fts"} <= tables
+    assert {"photos", "files", "captions", "models", "failures", "captions_fts"} <= tables
     con.close()
 
 
@@ -77,11 +78,9 @@ def test_hostile_queries_return_a_list_and_never_raise(human_store, embedder, qu
 def test_semantic_search_finds_a_dog_on_the_beach_for_puppy_on_sand(human_store, embedder, flickr_records):
     store, _ = human_store
     beach_dog = [r for r in flickr_records if r.split == "val"][0]
-    with store.write() as s:  # one more photo, captioned with no word in common with the query
-        model = get_or_add_model(s, "human", "0" * 64)
-        add_captions(s, model.id, [NewCaption(str(beach_dog.path), "f" * 64, 1, 1.0, 224, 224,
-                                              "a dog runs on the beach", 1.0,
-                                              embedder.embed(["a dog runs on the beach"])[0].tobytes())])
+    model = store.model_id("human", "0" * 64)  # one more photo, captioned with no word in common with the query
+    store.add(model, [entry(str(beach_dog.path), "f" * 64, "a dog runs on the beach",
+                            embedder.embed(["a dog runs on the beach"])[0])])
     assert not any(h.caption == "a dog runs on the beach" for h in store.text_search("puppy on sand", 50))
     hits = store.semantic_search(embedder.embed(["puppy on sand"])[0], limit=5)
     assert "a dog runs on the beach" in [h.caption for h in hits[:3]], [h.caption for h in hits]
@@ -90,6 +89,9 @@ def test_semantic_search_finds_a_dog_on_the_beach_for_puppy_on_sand(human_store,
 
 
 def test_hybrid_search_on_very_common_words_keeps_the_matching_candidates(human_store, embedder, monkeypatch):
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
     from store import search
 
     index, _ = human_store
@@ -97,7 +99,7 @@ def test_hybrid_search_on_very_common_words_keeps_the_matching_candidates(human_
     vector = embedder.embed([query])[0]
     candidates = index.semantic_search(vector, 200)
     monkeypatch.setattr(search, "BROAD", 3)  # as if thousands of captions had these words
-    with index.read() as s:
+    with Session(create_engine(f"sqlite:///{index.path}")) as s:
         marked = search.text_search(s, query, 20, among=candidates)
     # The broad path returns the candidates that have every word, then those with some, each group in the
     # semantic order, without BM25.
@@ -123,6 +125,79 @@ def test_a_damaged_database_gives_a_clear_error(tmp_path):
         Store(other)
 
 
+def test_a_search_never_creates_an_index(tmp_path):
+    with pytest.raises(NoIndexError, match="run 'seesay index"):
+        Store(tmp_path / "none.sqlite", writable=False, create=False)
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_a_database_sqlite_reports_as_damaged_is_never_written(tmp_path):
+    path = tmp_path / "i.sqlite"
+    with Store(path) as store:
+        model = store.model_id("m", "1" * 64)
+        store.add(model, [entry(f"/p/{i}.jpg", f"{i:064x}", f"photo number {i} " * 40) for i in range(300)])
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name='captions'").fetchone()[0]
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    data = bytearray(path.read_bytes())
+    data[(root - 1) * page + 8:(root - 1) * page + 400] = os.urandom(392)  # scribble over the table's root page
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="damaged|not a usable"):
+        Store(path)
+
+
+def test_a_version_1_index_upgrades_and_keeps_every_caption(tmp_path):
+    """An index made by the release with schema version 1, upgraded by opening it."""
+    path = tmp_path / "v1.sqlite"
+    con = sqlite3.connect(path)
+    for statement in V1:
+        con.execute(statement)
+    con.execute("INSERT INTO schema_info VALUES (1, 1)")
+    con.execute("INSERT INTO models VALUES (1, 'flickr8k', ?, '2026-01-01 00:00:00')", ("a" * 64,))
+    for i, text in enumerate(["a dog runs on the beach", "two children play in the snow"], start=1):
+        con.execute("INSERT INTO photos VALUES (?, ?, ?, 10, 1.5, 224, 224, 'folder', '2026-01-01', '2026-01-02')",
+                    (i, f"{i:064x}", f"/photos/{i}.jpg"))
+        con.execute("INSERT INTO captions VALUES (?, ?, 1, ?, 0.5, NULL, '2026-01-01')", (i, i, text))
+    con.commit()
+    con.close()
+    with Store(path) as store:
+        assert store.counts() == {"photos": 2, "files": 2, "captions": 2, "models": 1, "failures": 0}
+        assert [h.path for h in store.text_search("snow")] == ["/photos/2.jpg"]
+        assert store.unchanged([FileInfo("/photos/1.jpg", 10, 1.5)], 1) == {"/photos/1.jpg"}
+    assert sqlite3.connect(path).execute("SELECT version FROM schema_info").fetchone()[0] == 2
+
+
+def test_search_follows_renames_copies_overwrites_and_deletions(tmp_path, embedder):
+    """Semantic search used to keep the old path of a renamed photo; every search joins paths live now."""
+    vec = embedder.embed(["a dog runs on the beach", "a red car in the rain"])
+    with Store(tmp_path / "i.sqlite") as store:
+        model = store.model_id("m", "1" * 64)
+        store.add(model, [entry("/p/a.jpg", "a" * 64, "a dog runs on the beach", vec[0])])
+        semantic = lambda: [h.path for h in store.semantic_search(vec[0], 5)]  # noqa: E731
+        assert semantic() == ["/p/a.jpg"]
+        store.add(model, links=[Link(FileInfo("/p/b.jpg", 1, 1.0), "a" * 64)])
+        store.forget(["/p/a.jpg"])  # renamed a.jpg -> b.jpg
+        assert semantic() == ["/p/b.jpg"] == [h.path for h in store.text_search("dog")]
+        store.add(model, links=[Link(FileInfo("/p/c.jpg", 1, 1.0), "a" * 64)])  # a copy
+        assert sorted(semantic()) == ["/p/b.jpg", "/p/c.jpg"]
+        store.add(model, [entry("/p/b.jpg", "b" * 64, "a red car in the rain", vec[1])])  # b.jpg overwritten
+        assert [h.path for h in store.text_search("dog")] == ["/p/c.jpg"]
+        assert [h.path for h in store.text_search("car")] == ["/p/b.jpg"]
+        store.forget(["/p/c.jpg"])
+        assert store.text_search("dog") == [] and store.counts()["photos"] == 1
+
+
+def test_text_read_in_a_photo_and_recognised_objects_are_searchable(tmp_path):
+    with Store(tmp_path / "i.sqlite") as store:
+        model = store.model_id("m", "1" * 64)
+        store.add(model, [entry("/p/letter.jpg", "a" * 64, "a white sheet of paper", reading="INVOICE No. 4711"),
+                          entry("/p/cat.jpg", "b" * 64, "an animal on a sofa", objects="cat")])
+        assert [h.path for h in store.text_search("invoice")] == ["/p/letter.jpg"]
+        assert [h.path for h in store.text_search("cat")] == ["/p/cat.jpg"]
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoint(overfit_captioner, tmp_path_factory):
     captioner, _, _ = overfit_captioner
@@ -131,8 +206,10 @@ def tiny_checkpoint(overfit_captioner, tmp_path_factory):
     return path
 
 
-def test_indexing_captions_real_photos_once_and_records_unreadable_files(tmp_path, overfit_captioner, flickr_records):
-    captioner, _, _ = overfit_captioner
+def test_indexing_describes_real_photos_once_and_records_unreadable_files(tmp_path, overfit_captioner, flickr_records):
+    from model.describer import Describer
+
+    captioner = Describer(overfit_captioner[0])
     folder = tmp_path / "photos"
     folder.mkdir()
     for r in [r for r in flickr_records if r.split == "test"][:6]:
@@ -141,44 +218,50 @@ def test_indexing_captions_real_photos_once_and_records_unreadable_files(tmp_pat
     (folder / ".hidden.jpg").write_bytes((folder / os.listdir(folder)[0]).read_bytes())
     with Store(tmp_path / "i.sqlite") as store:
         first = index_folders(store, captioner, [folder], batch_size=4)
-        assert first.captioned == 6 and [Path(p).name for p, _ in first.failed] == ["broken.jpg"]
+        assert first.described == 6 and [Path(p).name for p, _ in first.failed] == ["broken.jpg"]
         again = index_folders(store, captioner, [folder], batch_size=4)
-        assert again.captioned == 0 and again.unchanged == 7
+        assert again.described == 0 and again.unchanged == 7 and not again.failed
         first_photo = sorted(folder.glob("*.jpg"))[1]
-        first_photo.rename(folder / "renamed.jpg")  # same bytes, new name: not captioned again
+        first_photo.rename(folder / "renamed.jpg")  # same bytes, new name: not described again
         moved = index_folders(store, captioner, [folder], batch_size=4)
-        assert moved.captioned == 0
-        assert store.counts() == {"photos": 6, "captions": 6, "models": 1, "failures": 1}
+        assert moved.described == 0 and moved.linked == 1 and moved.forgotten == 1
+        assert store.counts() == {"photos": 6, "files": 6, "captions": 6, "models": 1, "failures": 1}
+
+
+def _photo_folder(tmp_path: Path, records, n: int) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for r in [r for r in records if r.split == "val"][:n]:
+        shutil.copy(r.path, folder / r.path.name)
+    return folder
+
+
+def _rows(db: Path, table: str = "captions") -> int:
+    try:
+        return sqlite3.connect(db, timeout=1).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def _kill_after(proc: subprocess.Popen, db: Path, rows: int, seconds: float = 180) -> int:
+    """SIGKILL proc once db holds at least `rows` captions; the count left after the kill."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and proc.poll() is None and _rows(db) < rows:
+        time.sleep(0.1)
+    assert proc.poll() is None, "it finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return _rows(db)
 
 
 def test_kill_9_during_indexing_loses_nothing_and_the_rerun_finishes_without_duplicates(
     tmp_path, tiny_checkpoint, flickr_records
 ):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for r in [r for r in flickr_records if r.split == "val"][:40]:
-        shutil.copy(r.path, folder / r.path.name)
+    folder = _photo_folder(tmp_path, flickr_records, 40)
     db = tmp_path / "i.sqlite"
     cmd = [sys.executable, "-m", "assistant", "index", str(folder), "--db", str(db), "--model", str(tiny_checkpoint),
-           "--batch-size", "4", "--no-embeddings", "--quiet"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    committed = 0
-    while time.time() < deadline and proc.poll() is None:
-        if db.exists():
-            try:
-                committed = sqlite3.connect(db, timeout=1).execute("SELECT count(*) FROM captions").fetchone()[0]
-            except sqlite3.OperationalError:
-                committed = 0
-            if committed >= 8:
-                break
-        time.sleep(0.2)
-    assert proc.poll() is None, "indexing finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    con = sqlite3.connect(db)
-    after_kill = con.execute("SELECT count(*) FROM captions").fetchone()[0]
-    con.close()
+           "--batch-size", "4", "--no-embeddings", "--no-text", "--quiet"]
+    after_kill = _kill_after(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), db, 8)
     assert 8 <= after_kill < 40
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -186,3 +269,28 @@ def test_kill_9_during_indexing_loses_nothing_and_the_rerun_finishes_without_dup
     assert con.execute("SELECT count(*) FROM captions").fetchone()[0] == 40
     assert con.execute("SELECT count(DISTINCT sha256) FROM photos").fetchone()[0] == 40
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_two_index_runs_at_once_both_finish_without_duplicates(tmp_path, tiny_checkpoint, flickr_records):
+    folder = _photo_folder(tmp_path, flickr_records, 8)
+    db = tmp_path / "i.sqlite"
+    cmd = [sys.executable, "-m", "assistant", "index", str(folder), "--db", str(db), "--model", str(tiny_checkpoint),
+           "--batch-size", "2", "--no-embeddings", "--no-text", "--quiet"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
+    assert _rows(db) == 8 and _rows(db, "files") == 8
+
+
+def test_kill_9_during_watch_loses_nothing_and_the_restart_catches_up(tmp_path, tiny_checkpoint, flickr_records):
+    folder = _photo_folder(tmp_path, flickr_records, 30)
+    db = tmp_path / "i.sqlite"
+    cmd = [sys.executable, "-m", "assistant", "watch", str(folder), "--db", str(db), "--model", str(tiny_checkpoint),
+           "--no-embeddings", "--seconds"]
+    after_kill = _kill_after(subprocess.Popen([*cmd, "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                             db, 4)
+    assert 4 <= after_kill < 30
+    done = subprocess.run([*cmd, "3"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert _rows(db) == 30 and _rows(db, "files") == 30
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"

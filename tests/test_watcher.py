@@ -18,14 +18,14 @@ def _wait(condition, seconds=30.0):
     return condition()
 
 
-def test_watched_folder_captions_good_photos_once_and_skips_bad_ones(tmp_path, flickr_records, default_captioner):
+def test_watched_folder_describes_good_photos_once_and_skips_bad_ones(tmp_path, flickr_records, default_describer):
     photos = [r.path for r in flickr_records if r.split == "test"][:3]
     folder = tmp_path / "photos"
     folder.mkdir()
     shutil.copy(photos[0], folder / "taken_yesterday.jpg")  # there before the watch starts: the catch-up scan
     described, messages = [], []
     with Store(tmp_path / "index.sqlite") as store:
-        watcher = FolderWatcher(store, default_captioner, [folder], on_description=described.append,
+        watcher = FolderWatcher(store, default_describer, [folder], on_description=described.append,
                                 on_status=messages.append, settle=0.5).start()
         try:
             assert watcher.ready.wait(60)
@@ -50,11 +50,40 @@ def test_watched_folder_captions_good_photos_once_and_skips_bad_ones(tmp_path, f
         paths = {row["path"] for row in store.export_rows()}
     assert [d.source for d in described] == [str(folder / "taken_yesterday.jpg"), str(folder / "copied_slowly.jpg")]
     assert counts["photos"] == 2 and counts["captions"] == 2 and counts["failures"] == 1
-    assert paths == {str(folder / "taken_yesterday.jpg"), str(folder / "same_photo_new_name.jpg")}  # moved, not new
+    # The copy is a second file of the same photo: found under both names, described once.
+    assert paths == {str(folder / n) for n in ("taken_yesterday.jpg", "copied_slowly.jpg", "same_photo_new_name.jpg")}
     assert [p for p, _ in watcher.failed] == [str(folder / "damaged.jpg")]
     assert any("damaged.jpg" in m for m in messages)
-    # The slow copy was read only once complete: its caption is that of the whole photo.
-    assert described[1].text == default_captioner.caption([photos[1]])[0].text
+    # The slow copy was read only once complete: its description is that of the whole photo.
+    assert described[1].sentence == default_describer.describe([photos[1]])[0].sentence
+
+
+def test_the_index_of_a_watched_folder_follows_deletions_overwrites_and_copies(tmp_path, flickr_records,
+                                                                               default_describer):
+    photos = [r.path for r in flickr_records if r.split == "test"][:3]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, p in enumerate(photos[:2]):
+        shutil.copy(p, folder / f"{i}.jpg")
+    messages = []
+    with Store(tmp_path / "index.sqlite") as store:
+        watcher = FolderWatcher(store, default_describer, [folder], on_status=messages.append, settle=0.3).start()
+        try:
+            assert watcher.ready.wait(60) and store.counts()["files"] == 2
+            (folder / "0.jpg").unlink()  # deleted
+            shutil.copy(photos[2], folder / "1.jpg")  # overwritten with another photo
+            shutil.copy(photos[2], folder / "copy.jpg")  # and copied
+            expected = {str(folder / "1.jpg"), str(folder / "copy.jpg")}
+            assert _wait(lambda: {r["path"] for r in store.export_rows()} == expected, 60), store.export_rows()
+        finally:
+            watcher.stop()
+        now = default_describer.describe([photos[2]])[0]
+        rows = store.export_rows()
+        assert {r["sentence"] for r in rows} == {now.sentence}  # current descriptions only
+        assert store.counts()["photos"] == 1
+        found = {h.path for h in store.text_search(now.caption.text.split()[-1])}
+        assert found == expected
+    assert any("forgotten" in m for m in messages)
 
 
 def test_seesay_live_prints_one_line_per_scene_of_a_video(tmp_path, flickr_records):

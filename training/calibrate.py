@@ -78,16 +78,18 @@ def caption_records(captioner: Captioner, records: Sequence[ImageRecord], cache_
     return np.asarray(conf), np.asarray(qual)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.calibrate")
-    p.add_argument("--model", required=True)
-    p.add_argument("--annotations", required=True)
-    p.add_argument("--images", required=True)
-    p.add_argument("--split", default="val")
-    p.add_argument("--cache-dir", default="cache")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="checkpoint to calibrate")
+    p.add_argument("--annotations", required=True, help="COCO-format caption file with a validation split")
+    p.add_argument("--images", required=True, help="folder of the photos it names")
+    p.add_argument("--split", default="val", help="the split to calibrate on (default: val; never test)")
+    p.add_argument("--cache-dir", default="cache", help="feature cache folder (default: cache)")
     p.add_argument("--out", required=True, help="where to write the calibrated checkpoint (fp16)")
     p.add_argument("--scores", help="JSON file of test scores to record in the metadata")
-    args = p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Calibrate, pack and report in one line."""
     captioner = Captioner.from_checkpoint(args.model)
     records = select_split(load_records(args.annotations, args.images), args.split)
     conf, qual = caption_records(captioner, records, args.cache_dir)
@@ -106,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"threshold {threshold:.3f}: {100 * (conf < threshold).mean():.0f}% of {args.split} captions hedged; "
           f"mean content-word precision {qual.mean():.3f}; wrote {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.calibrate")
+    add_arguments(p)
+    return run(p.parse_args(argv))
 
 
 if __name__ == "__main__":

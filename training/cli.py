@@ -1,20 +1,19 @@
-"""Command line for `seesay train` and `seesay evaluate` (also `python -m training`)."""
+"""The training commands, `seesay train`, `seesay evaluate` and `seesay calibrate` (also `python -m training`).
+
+seesay finds them through the entry-point group `seesay.commands` (see pyproject.toml): TRAIN, EVALUATE and
+CALIBRATE each have HELP, add_arguments and run, like the assistant's own commands.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from rich.console import Console
 from rich.table import Table
-
-
-def data_root() -> Path:
-    """The shared data folder: $SEESAY_DATA, or ../shared/data beside the checkout."""
-    return Path(os.environ.get("SEESAY_DATA", "../shared/data"))
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,7 +42,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="checkpoint file")
+    p.add_argument("--model", help="checkpoint file (default: the bundled model)")
     p.add_argument("--annotations", required=True)
     p.add_argument("--images", required=True)
     p.add_argument("--split", default="test", help="train, val, test, or all (default test)")
@@ -78,6 +77,8 @@ def train_config(args: argparse.Namespace):
     if args.quiet:
         changes["progress"] = False
     cfg = cfg.override(**changes)
+    from .data import data_root
+
     root = data_root()
     for name in ("annotations", "images", "val_annotations", "val_images"):  # config paths are data-root relative
         value = getattr(cfg, name)
@@ -92,15 +93,18 @@ def run_train(args: argparse.Namespace) -> int:
     from .loop import fit
 
     cfg = train_config(args)
-    state = fit(cfg, resume=args.resume)
+    state = fit(cfg, resume=args.resume, on_log=None if args.quiet else print)
     print(f"best validation BLEU-4 {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"checkpoint: {Path(cfg.out_dir) / 'best.pt'}")
     return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from model.captioner import DEFAULT_CHECKPOINT
+
     from .evaluate import evaluate_checkpoint
 
+    args.model = args.model or str(DEFAULT_CHECKPOINT)
     ev = evaluate_checkpoint(args.model, args.annotations, args.images, split=args.split, beam_size=args.beam,
                              cache_dir=args.cache_dir, device=args.device, results=args.results,
                              max_images=args.max_images)
@@ -116,14 +120,44 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _guarded(run):
+    def guarded(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"seesay: {exc}", file=sys.stderr)
+            return 2
+
+    return guarded
+
+
+def _calibrate_arguments(p: argparse.ArgumentParser) -> None:
+    from .calibrate import add_arguments
+
+    add_arguments(p)
+
+
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import run
+
+    return run(args)
+
+
+TRAIN = SimpleNamespace(HELP="train a captioner on COCO-format data", add_arguments=add_train_arguments,
+                        run=_guarded(run_train))
+EVALUATE = SimpleNamespace(HELP="score a checkpoint on a held-out split: BLEU, METEOR, ROUGE-L, CIDEr, hallucination",
+                           add_arguments=add_evaluate_arguments, run=_guarded(run_evaluate))
+CALIBRATE = SimpleNamespace(HELP="calibrate a checkpoint's confidence threshold and pack it to ship",
+                            add_arguments=_calibrate_arguments, run=_guarded(_run_calibrate))
+COMMANDS = {"train": TRAIN, "evaluate": EVALUATE, "calibrate": CALIBRATE}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_train_arguments(sub.add_parser("train", help="train a captioner"))
-    add_evaluate_arguments(sub.add_parser("evaluate", help="score a checkpoint on a held-out split"))
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.HELP)
+        command.add_arguments(p)
+        p.set_defaults(run=command.run)
     args = parser.parse_args(argv)
-    try:
-        return run_train(args) if args.command == "train" else run_evaluate(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return args.run(args)

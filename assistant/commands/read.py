@@ -1,0 +1,59 @@
+"""`seesay read PHOTO...`: read the text in photos (signs, labels, letters, screens), line by line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .arguments import add_speak
+
+HELP = "read the text in photos aloud: signs, labels, letters, screens"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", metavar="PHOTO", help="photo files, or folders to read the photos in")
+    p.add_argument("--json", action="store_true", help="one JSON object per photo: lines with confidences and boxes")
+    add_speak(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from model import ImageError, load_image
+    from model.text_reader import spoken_text
+
+    from ..folders import printable
+    from ..runtime import Runtime
+    from .caption import photo_paths
+
+    runtime = Runtime(args)
+    runtime.report_warnings()
+    reader = runtime.reader
+    speaker = runtime.speaker(on_status=lambda m: print(f"seesay: {m}", file=sys.stderr)) if args.speak else None
+    done, said = 0, []
+    try:
+        for path in photo_paths(args.images):
+            try:
+                lines = reader.read(load_image(path))
+            except ImageError as exc:
+                print(f"skipping {exc}", file=sys.stderr)
+                continue
+            done += 1
+            if args.json:
+                print(json.dumps({"path": printable(path), "lines": [
+                    {"text": line.text, "confidence": round(line.confidence, 4),
+                     "box": [round(float(v), 1) for v in line.box]} for line in lines]}),
+                    flush=True)
+            else:
+                print(f"{printable(path)}\t{len(lines)} line{'s' * (len(lines) != 1)} of text", flush=True)
+                for line in lines:
+                    print(f"  {line.text}", flush=True)
+            if speaker is not None:
+                said.append(spoken_text(lines) if lines else "No text found.")
+                speaker.say(said[-1], interrupt=False)
+    finally:
+        if speaker is not None:
+            from ..speech import speech_seconds
+
+            speaker.available(timeout=sum(speech_seconds(t, speaker.voice) for t in said) + 60)  # let it finish
+            speaker.close()
+    return 0 if done else 1

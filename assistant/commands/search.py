@@ -1,0 +1,57 @@
+"""`seesay search WORDS`: find photos by what is in them, what they show and what they say."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .arguments import add_db, positive_int
+
+HELP = "find photos by what is in them"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("query", help="words to look for, e.g. 'dog on a beach' or a word written in the photo")
+    add_db(p)
+    p.add_argument("--limit", type=positive_int, default=10, metavar="N", help="most results to show (default: 10)")
+    p.add_argument("--mode", choices=("text", "semantic", "hybrid"), default="hybrid",
+                   help="text: the words themselves (BM25); semantic: similar meaning (sentence embeddings); "
+                        "hybrid: both, fused (default)")
+    p.add_argument("--json", action="store_true", help="one JSON object per result")
+
+
+def run(args: argparse.Namespace) -> int:
+    from store import StoreError, fts_query
+
+    from ..folders import printable
+    from ..runtime import Runtime
+
+    if fts_query(args.query) is None and args.mode != "semantic":
+        print("seesay: nothing to search for: give some words (not only 'a', 'the' ...)", file=sys.stderr)
+        return 2
+    runtime = Runtime(args)
+    runtime.report_warnings()
+    store = runtime.store(writable=False, create=False)
+    try:
+        if args.mode == "text":
+            hits = store.text_search(args.query, args.limit)
+        else:
+            vector = runtime.embedder.embed([args.query])[0]
+            hits = (store.semantic_search(vector, args.limit) if args.mode == "semantic"
+                    else store.hybrid_search(args.query, vector, args.limit))
+    except StoreError as exc:
+        print(f"seesay: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    for rank, h in enumerate(hits, start=1):
+        if args.json:
+            print(json.dumps({"rank": rank, "path": h.path, "description": h.caption, "text": h.reading,
+                              "score": round(h.score, 6), "mode": args.mode}))
+        else:
+            said = f"{h.caption}" + (f"  [text: {h.reading.splitlines()[0]}]" if h.reading else "")
+            print(f"{rank:3d}  {printable(h.path)}\t{said}")
+    if not hits and not args.json:
+        print(f"no photos match {args.query!r}", file=sys.stderr)
+    return 0

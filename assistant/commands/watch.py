@@ -1,0 +1,61 @@
+"""`seesay watch FOLDER...`: describe, say and index photos as they arrive, without a screen."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from .arguments import add_db, add_model, add_speak
+
+HELP = "describe and index photos as they appear in folders"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to watch (default: watch in the settings)")
+    add_speak(p)
+    add_db(p)
+    add_model(p)
+    p.add_argument("--settle", type=float, default=1.0, metavar="SECONDS",
+                   help="how long a file must stay unchanged before it is read (default: 1)")
+    p.add_argument("--seconds", type=float, default=0, metavar="SECONDS",
+                   help="stop after this long (default: run until Ctrl-C)")
+    p.add_argument("--no-embeddings", action="store_true",
+                   help="skip sentence embeddings: faster, but only word search will find these photos")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..folders import printable
+    from ..runtime import Runtime
+    from ..watcher import FolderWatcher
+    from .lines import LineOutput
+
+    runtime = Runtime(args)
+    runtime.report_warnings()
+    folders = runtime.watch_folders
+    if not folders:
+        print("seesay: name a folder to watch (or set `watch` in the settings)", file=sys.stderr)
+        return 2
+    missing = [f for f in folders if not Path(f).is_dir()]
+    if missing:
+        print(f"seesay: not a folder: {', '.join(map(printable, missing))}", file=sys.stderr)
+        return 2
+    describer = runtime.describer
+    store = runtime.store(writable=True, create=True)
+    out = LineOutput()
+    if args.speak:
+        out.speaker = runtime.speaker(on_status=out.status)
+    watcher = FolderWatcher(store, describer, folders, on_description=out.describe, on_status=out.status,
+                            embedder=None if args.no_embeddings else runtime.embedder, settle=args.settle,
+                            beam_size=runtime.beam_size).start()
+    out.status(f"watching {', '.join(map(printable, folders))}; Ctrl-C to stop")
+    try:
+        threading.Event().wait(args.seconds or None)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+        store.close()
+        out.close()
+    return 0

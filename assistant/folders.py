@@ -1,0 +1,85 @@
+"""Photo folders on disk: which files are photos, how they are named in the index, and their content hash.
+
+The rule for links: seesay reads only what lies inside the folders it was given. Symbolic links met while
+walking a folder (to files or to folders) are not followed, because their targets may lie anywhere on
+the machine; a folder named on the command line is used as given, even when it is itself a link. Only
+regular files are read: a FIFO, socket or device named like a photo would block or never end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from model.images import display_path as printable  # noqa: F401  (one way to print a path)
+from store import FileInfo
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".heic", ".heif"})
+TEMPORARY_SUFFIXES = ("~", ".tmp", ".part", ".crdownload", ".swp")
+
+
+def is_photo_name(name: str) -> bool:
+    """A file name worth reading as a photo: a photo suffix, not hidden, not a temporary file."""
+    if name.startswith(".") or name.endswith(TEMPORARY_SUFFIXES):
+        return False
+    return Path(name).suffix.lower() in PHOTO_SUFFIXES
+
+
+def index_name(path: str | os.PathLike) -> str:
+    """The path as the index records it: absolute, and valid UTF-8 even when the file name is not
+    (undecodable bytes become backslash escapes, the same way every time)."""
+    raw = os.fsencode(os.path.abspath(path))
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def regular_file(path: str | os.PathLike) -> tuple[FileInfo | None, str | None]:
+    """(FileInfo, None) for a regular file; (FileInfo or None, why) for anything seesay will not read.
+
+    Links are not followed. The FileInfo of a skipped entry lets the index remember the skip until it changes.
+    """
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    info = FileInfo(index_name(path), st.st_size, st.st_mtime)
+    if stat.S_ISLNK(st.st_mode):
+        return info, "symbolic link, not followed (it may point outside the folder)"
+    if not stat.S_ISREG(st.st_mode):
+        return info, "not a regular file"
+    return info, None
+
+
+def walk_photos(folders: Sequence[str | os.PathLike]) -> Iterator[tuple[Path, FileInfo | None, str | None]]:
+    """(path, FileInfo, reason skipped or None) for each photo-named entry under folders, in sorted order.
+
+    Hidden files and folders and temporary files are passed over silently; unreadable folders and links
+    are reported as skipped.
+    """
+    for folder in folders:
+        for root, dirs, files in os.walk(folder, onerror=None, followlinks=False):
+            kept = []
+            for d in sorted(dirs):
+                if d.startswith("."):
+                    continue
+                if os.path.islink(os.path.join(root, d)):
+                    yield Path(root) / d, None, "symbolic link to a folder, not followed"
+                else:
+                    kept.append(d)
+            dirs[:] = kept
+            for name in sorted(files):
+                if is_photo_name(name):
+                    path = Path(root) / name
+                    yield (path, *regular_file(path))
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes; OSError if it cannot be read (only call it on regular files)."""
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

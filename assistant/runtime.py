@@ -1,0 +1,137 @@
+"""The composition root: settings and command-line arguments become the running parts, here and only here.
+
+Every command and the app ask a `Runtime` for the describer, the store, the sentence embedder, the camera
+source and the speaker; each is resolved once, by the same rules everywhere (an argument wins over the
+settings file, the settings file over the default). A part that cannot be had raises `SetupError` with
+one line saying what is missing and what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+
+from .settings import Settings, load_settings
+
+
+class SetupError(RuntimeError):
+    """A part seesay needs cannot be made; the message says what to do."""
+
+
+class Runtime:
+    """Builds seesay's parts from the settings and arguments; each part once, on first use."""
+
+    def __init__(self, args: argparse.Namespace | None = None, settings: Settings | None = None,
+                 warnings: list[str] | None = None) -> None:
+        self.args = args or argparse.Namespace()
+        if settings is None:
+            settings, warnings = load_settings()
+        self.settings = settings
+        self.warnings = list(warnings or [])
+
+    def _arg(self, name: str, default=None):
+        value = getattr(self.args, name, None)
+        return default if value is None else value
+
+    # --- plain values --------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        return self._arg("device", "cpu")
+
+    @property
+    def beam_size(self) -> int:
+        return self._arg("beam") or self.settings.beam_size
+
+    @property
+    def reading(self) -> bool:
+        """Whether descriptions include the text read in the photo (commands set the default: on for
+        caption and index, off for live description unless asked, since reading costs time)."""
+        return bool(self._arg("read_text", False))
+
+    @property
+    def db_path(self) -> Path:
+        from store import default_db_path
+
+        return Path(self._arg("db") or self.settings.db or default_db_path()).expanduser()
+
+    @property
+    def camera_source(self) -> int | str | None:
+        """A video file or stream from --video, a device from --camera or the settings; None for no camera."""
+        if self._arg("no_camera", False):
+            return None
+        if self._arg("video"):
+            return self.args.video
+        return self._arg("camera", self.settings.camera)
+
+    @property
+    def watch_folders(self) -> list[Path]:
+        given = self._arg("watch") or self._arg("folders") or self.settings.watch
+        return [Path(f).expanduser() for f in given]
+
+    # --- parts ---------------------------------------------------------------------------------------
+
+    def camera(self, *, loop: bool = False):
+        """The camera (a device, video file or stream) named by the arguments or settings; None for none."""
+        from .camera import Camera
+
+        return Camera.of(self.camera_source, loop=loop)
+
+    @cached_property
+    def captioner(self):
+        """The captioner from --model, or the bundled one."""
+        from model import Captioner, CheckpointError, MissingWeightsError, NoModelError
+
+        path = self._arg("model")
+        try:
+            return Captioner.from_checkpoint(path, self.device) if path else Captioner.default(self.device)
+        except (NoModelError, CheckpointError, MissingWeightsError) as exc:
+            raise SetupError(str(exc)) from None
+
+    @cached_property
+    def describer(self):
+        """The one describer: caption, recognition and (where wanted) reading, composed into what is said."""
+        from model.describer import Describer
+
+        return Describer.for_captioner(self.captioner, reader=self.reader if self.reading else None)
+
+    @cached_property
+    def reader(self):
+        """The text reader (OCR); its models load on the first photo read."""
+        from model.text_reader import TextReader
+
+        return TextReader()
+
+    @cached_property
+    def embedder(self):
+        """Sentence embeddings for semantic search; loaded on first use."""
+        from model.sentence_embedder import SentenceEmbedder
+
+        return SentenceEmbedder(self.device)
+
+    def store(self, *, writable: bool = True, create: bool = True):
+        """The photo index at db_path; a new one only where create is set."""
+        from store import Store, StoreError
+
+        try:
+            return Store(self.db_path, writable=writable, create=create)
+        except StoreError as exc:
+            raise SetupError(str(exc)) from None
+
+    def speaker(self, on_status: Callable[[str], None] | None = None):
+        """The speaker with the voice from the settings and the --rate, --volume and --voice arguments."""
+        from .speech import Speaker, Voice
+
+        s = self.settings
+        voice = Voice(rate=self._arg("rate", s.rate), volume=self._arg("volume", s.volume),
+                      voice=self._arg("voice") or s.voice, muted=not s.speech)
+        return Speaker(voice, on_status=on_status)
+
+    def report_warnings(self) -> None:
+        """Settings warnings, once, on stderr (the app shows them on screen instead)."""
+        for w in self.warnings:
+            print(f"seesay: {w}", file=sys.stderr)
+        self.warnings = []

@@ -1,0 +1,74 @@
+"""One composition root: every command takes the same parts from the same settings and arguments."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from argparse import Namespace
+
+from assistant.runtime import Runtime
+from assistant.settings import load_settings
+
+
+def _seesay(*args: str, env: dict, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def test_every_command_uses_the_index_named_in_the_settings_file(tmp_path, flickr_records):
+    """`db` in settings.toml used to reach the app and watch, but not index, search or export."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for r in [r for r in flickr_records if r.split == "test"][:2]:
+        shutil.copy(r.path, folder / r.path.name)
+    db = tmp_path / "from-settings.sqlite"
+    config = tmp_path / "settings.toml"
+    config.write_text(f'db = "{db}"\nbeam_size = 2\n')
+    env = {**os.environ, "SEESAY_CONFIG": str(config), "SEESAY_DB": str(tmp_path / "not-this-one.sqlite")}
+    index = _seesay("index", str(folder), "--no-embeddings", "--quiet", env=env)
+    assert index.returncode == 0, index.stderr
+    assert db.is_file() and not (tmp_path / "not-this-one.sqlite").exists()
+    exported = _seesay("export", env=env)
+    assert exported.returncode == 0, exported.stderr
+    rows = json.loads(exported.stdout)
+    assert sorted(r["path"] for r in rows) == sorted(str(p) for p in folder.iterdir())
+    word = rows[0]["caption"].split()[-1]
+    found = _seesay("search", word, "--mode", "text", "--json", env=env)
+    hits = [json.loads(line)["path"] for line in found.stdout.splitlines()]
+    assert found.returncode == 0 and rows[0]["path"] in hits, found.stderr
+    watch = _seesay("watch", str(folder), "--seconds", "1", "--no-embeddings", env=env)
+    assert watch.returncode == 0, watch.stderr
+    assert not (tmp_path / "not-this-one.sqlite").exists()
+    elsewhere = _seesay("export", "--db", str(tmp_path / "missing.sqlite"), env=env)  # an argument wins
+    assert elsewhere.returncode == 2 and "no photo index" in elsewhere.stderr
+
+
+def test_settings_and_arguments_resolve_the_same_parts_for_every_command(tmp_path, monkeypatch):
+    config = tmp_path / "settings.toml"
+    config.write_text('camera = 3\nvoice = "en-gb"\nrate = 150\ndb = "~/photos.sqlite"\nbeam_size = 4\n')
+    monkeypatch.setenv("SEESAY_CONFIG", str(config))
+    settings, warnings = load_settings()
+    assert not warnings
+    plain = Runtime(Namespace(), settings)
+    assert plain.camera_source == 3 and plain.beam_size == 4
+    assert str(plain.db_path) == os.path.expanduser("~/photos.sqlite")
+    voice = plain.speaker().voice
+    assert (voice.voice, voice.rate) == ("en-gb", 150)
+    given = Runtime(Namespace(camera=1, db=str(tmp_path / "x.sqlite"), voice="en-us", rate=200, beam=1), settings)
+    assert given.camera_source == 1 and given.beam_size == 1 and given.db_path == tmp_path / "x.sqlite"
+    voice = given.speaker().voice
+    assert (voice.voice, voice.rate) == ("en-us", 200)
+    assert Runtime(Namespace(video="street.avi"), settings).camera_source == "street.avi"
+    assert Runtime(Namespace(no_camera=True), settings).camera_source is None
+
+
+def test_settings_out_of_range_fall_back_with_a_warning_naming_the_file(tmp_path):
+    config = tmp_path / "settings.toml"
+    config.write_text("beam_size = -4\nvolume = 55\nrate = -100\nscene_threshold = 1e999\nmin_interval = -1\n")
+    settings, warnings = load_settings(config)
+    assert (settings.beam_size, settings.volume, settings.rate, settings.min_interval) == (3, 1.0, 175, 2.0)
+    assert settings.scene_threshold == 18.0
+    assert len(warnings) == 5 and all(str(config) in w for w in warnings)
