@@ -46,3 +46,43 @@ def save(path: str | os.PathLike, **numbers) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"machine": machine(), "peak_rss_mb": peak_rss_mb(), **numbers}
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def spread(values: Sequence[float]) -> dict[str, object]:
+    """Median of repeated runs with their spread: {"median", "min", "max", "runs": [...]}."""
+    import statistics
+
+    values = [float(v) for v in values]
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
+
+
+def fmt(s: dict[str, object], digits: int = 1) -> str:
+    """A spread as 'median (min-max)'."""
+    return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
+
+
+def matmul_gflops(device: str = "cpu", seconds: float = 1.0, clock=None) -> float:
+    """This machine's measured matmul GFLOP/s, right now: fp32 on CPU (n = 2048), bf16 on CUDA (n = 8192).
+
+    The bound a benchmark states its fraction of; measure it in the same run as the figures it bounds,
+    several times, since on a shared machine it moves with everyone else's load. clock: time.perf_counter
+    (default) or time.process_time, to match the figures' own clock.
+    """
+    import time
+
+    import torch
+
+    clock = clock or time.perf_counter
+
+    cuda = device.startswith("cuda")
+    dtype, n = (torch.bfloat16, 8192) if cuda else (torch.float32, 2048)
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    a @ b  # warm-up
+    sync()
+    reps, start = 0, clock()
+    while reps < 2 or clock() - start < seconds:
+        a @ b
+        reps += 1
+    sync()
+    return 2 * n**3 * reps / (clock() - start) / 1e9
