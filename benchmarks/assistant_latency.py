@@ -22,12 +22,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from report import add_data_argument, peak_rss_mb, save, show  # noqa: E402
+
 from assistant.app import SeesayApp  # noqa: E402
 from assistant.camera import Camera  # noqa: E402
 from assistant.runtime import Runtime  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.speech import Speaker  # noqa: E402
-from report import peak_rss_mb, save, show  # noqa: E402
 
 
 def write_photo_video(path: Path, photos: list[Path], seconds_each: float, fps: int = 10) -> Path:
@@ -45,7 +46,7 @@ def write_photo_video(path: Path, photos: list[Path], seconds_each: float, fps: 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--scenes", type=int, default=6)
     p.add_argument("--photos", type=int, default=6)
     p.add_argument("--out", default="benchmarks/results/assistant_latency_cpu.json")

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import torch
-from report import fmt, matmul_gflops, peak_rss_mb, save, show, spread
+from report import add_data_argument, fmt, matmul_gflops, peak_rss_mb, save, show, spread
 from torch.utils.flop_counter import FlopCounterMode
 
 from model import Captioner
@@ -55,7 +55,7 @@ def per_photo(captioner: Captioner, photos: list[Path], beam: int, device: str) 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--photos", type=int, default=30)
     p.add_argument("--runs", type=int, default=5)

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import torch
-from report import fmt, matmul_gflops, peak_rss_mb, save, show, spread
+from report import add_data_argument, fmt, matmul_gflops, peak_rss_mb, save, show, spread
 from torch.utils.flop_counter import FlopCounterMode
 
 from model import Captioner, build_model
@@ -81,7 +81,7 @@ def flops_per_photo(captioner: Captioner, pool: torch.Tensor, beam: int) -> floa
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--encoders", nargs="+", default=["efficientnet-lite0"])
     p.add_argument("--batches", nargs="+", type=int, default=[1, 4, 16, 64, 256])

@@ -9,19 +9,19 @@ contrastive_epochs differs. Scores come from training.evaluate (beam search on h
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
+
+from report import add_data_argument, save, show
 
 from training.config import TrainConfig
 from training.evaluate import evaluate_checkpoint
 from training.loop import fit
-from report import save, show
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--contrastive-epochs", type=int, default=5)
     p.add_argument("--test-images", type=int, default=1000)

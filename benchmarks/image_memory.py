@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from report import save, show
+from report import add_data_argument, save, show
 
 MAKE = """
 import sys
@@ -72,7 +72,7 @@ def summary(runs: list[dict], key: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--side", type=int, default=10000)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="PyTorch threads in each run")

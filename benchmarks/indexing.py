@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 import torch
+from report import add_data_argument, link_or_copy, peak_rss_mb, save, show
 
 from assistant.cli import main as seesay
-from report import link_or_copy, peak_rss_mb, save, show
 
 
 def run(argv: list[str]) -> tuple[float, str]:
@@ -37,7 +37,7 @@ def run(argv: list[str]) -> tuple[float, str]:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--photos", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--out", default="benchmarks/results/indexing_cpu.json")

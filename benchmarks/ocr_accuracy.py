@@ -47,9 +47,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from report import add_data_argument, peak_rss_mb, save, show
 
 from model.text_reader import MIN_CONFIDENCE, Fragment, TextReader, TextReaderConfig, reading_order
-from report import peak_rss_mb, save, show
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
@@ -372,7 +372,7 @@ def latency(fn: Callable[[], object], repeats: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--free-photos", type=int, default=40, help="text-free photos per source and split")
     p.add_argument("--no-tesseract", action="store_true")

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import torch
-from report import fmt, matmul_gflops, peak_rss_mb, save, show, spread
+from report import add_data_argument, fmt, matmul_gflops, peak_rss_mb, save, show, spread
 
 from model import Captioner, CaptionerConfig, build_model
 
@@ -42,7 +42,7 @@ def reference_captioner(vocabulary) -> Captioner:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--photos", type=int, default=10)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--out", default="benchmarks/results/reference_architecture_cpu.json")

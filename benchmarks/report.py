@@ -86,3 +86,20 @@ def matmul_gflops(device: str = "cpu", seconds: float = 1.0, clock=None) -> floa
         reps += 1
     sync()
     return 2 * n**3 * reps / (clock() - start) / 1e9
+
+
+def add_data_argument(p) -> None:
+    """--data: the shared data folder (training.data.data_root: $SEESAY_DATA or ../shared/data)."""
+    from training.data import data_root
+
+    p.add_argument("--data", default=str(data_root()), help="the shared data folder (default: %(default)s)")
+
+
+def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Put src at dst as a hard link (no space, and seesay reads it as a regular file), else as a copy."""
+    import shutil
+
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy(src, dst)

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from report import add_data_argument, peak_rss_mb, save, show
 
 from model.sentence_embedder import SentenceEmbedder
 from store import Entry, FileInfo, Store
-from report import peak_rss_mb, save, show
 
 QUERIES = [
     "dog", "girl", "beach", "bike", "snow", "water", "ball", "grass", "street", "car", "kids at the beach",
@@ -65,7 +65,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--sizes", nargs="+", type=int, default=[1000, 10000, 100000])
     p.add_argument("--repeats", type=int, default=4, help="times each query is run")
     p.add_argument("--cache-dir", default="cache")

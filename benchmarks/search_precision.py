@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 import torch
+from report import add_data_argument, link_or_copy, save, show
 
 from assistant.indexer import index_folders
 from model import Captioner
 from model.describer import Describer
 from model.sentence_embedder import SentenceEmbedder
 from store import Store
-from report import link_or_copy, save, show
 
 NOUNS = ["dog", "girl", "boy", "man", "woman", "beach", "bike", "snow", "water", "ball", "grass", "street",
          "car", "horse", "mountain", "child", "shirt", "pool", "rock", "football"]
@@ -40,7 +40,7 @@ def mentions(noun: str, captions: list[str]) -> bool:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--photos", type=int, default=1000)
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--db", help="reuse this index (default: a fresh one in a temporary folder)")

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+from report import add_data_argument, peak_rss_mb, save, show
 from torch.utils.data import DataLoader
 
 from model import Vocabulary, build_model
@@ -29,7 +30,6 @@ from model.config import CaptionerConfig
 from training.data import CaptionPairs, ImageFiles, load_records, pad_captions, select_split
 from training.feature_cache import build_feature_cache
 from training.loss import caption_loss
-from report import peak_rss_mb, save, show
 
 
 def sync(device: torch.device) -> None:
@@ -39,7 +39,7 @@ def sync(device: torch.device) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("SEESAY_DATA", "../shared/data"))
+    add_data_argument(p)
     p.add_argument("--photos", type=int, default=256)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=32)

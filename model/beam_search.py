@@ -15,7 +15,7 @@ from .decoder import AttentionDecoder
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """The best caption found for one image."""
+    """One caption found for one image."""
 
     tokens: list[int]  # word ids, without BOS and EOS
     token_log_probs: list[float]  # log p of each word, then of EOS (len(tokens) + 1 values)
@@ -23,7 +23,6 @@ class Hypothesis:
     score: float  # sum of token_log_probs, divided by length ** length_penalty
 
 
-@torch.inference_mode()
 def beam_search(
     decoder: AttentionDecoder,
     features: torch.Tensor,
@@ -34,16 +33,40 @@ def beam_search(
     max_length: int = 20,
     length_penalty: float = 0.0,
     banned: tuple[int, ...] = (),
+    no_repeat_ngram: int = 0,
 ) -> list[Hypothesis]:
-    """Best caption for each image in features (B, P, E); a beam ends when it emits EOS.
+    """Best caption for each image in features (B, P, E); see n_best_search for the arguments."""
+    return [hyps[0] for hyps in n_best_search(
+        decoder, features, bos_id=bos_id, eos_id=eos_id, beam_size=beam_size, max_length=max_length,
+        length_penalty=length_penalty, banned=banned, no_repeat_ngram=no_repeat_ngram,
+    )]
 
-    Finished beams carry on with EOS at no cost, so all beams share one tensor. Every caption ends with
-    EOS by max_length words at the latest. length_penalty > 0 favours longer captions when picking the
-    best finished beam (score / length ** length_penalty); 0 ranks by total log-probability.
-    banned: word ids never emitted (padding, BOS, unknown-word).
+
+@torch.inference_mode()
+def n_best_search(
+    decoder: AttentionDecoder,
+    features: torch.Tensor,
+    *,
+    bos_id: int,
+    eos_id: int,
+    beam_size: int = 3,
+    max_length: int = 20,
+    length_penalty: float = 0.0,
+    banned: tuple[int, ...] = (),
+    no_repeat_ngram: int = 0,
+) -> list[list[Hypothesis]]:
+    """All beam_size finished captions for each image in features (B, P, E), best first.
+
+    A beam ends when it emits EOS. Finished beams carry on with EOS at no cost, so all beams share one
+    tensor. Every caption ends with EOS by max_length words at the latest. length_penalty > 0 favours
+    longer captions when ranking finished beams (score / length ** length_penalty); 0 ranks by total
+    log-probability. banned: word ids never emitted (padding, BOS, unknown-word). no_repeat_ngram = n > 0
+    never repeats a run of n words within a caption ("riding a bike on a bike" with n = 2).
     """
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, got {beam_size!r}")
+    if no_repeat_ngram < 0:
+        raise ValueError(f"no_repeat_ngram must be >= 0, got {no_repeat_ngram!r}")
     B, P, _ = features.shape
     K = beam_size
     device = features.device
@@ -51,29 +74,36 @@ def beam_search(
     keys = decoder.project(feats)
     state = decoder.init_state(feats)
     tokens = torch.full((B * K,), bos_id, dtype=torch.long, device=device)
-
-    scores = torch.zeros(B, K, device=device)
-    scores[:, 1:] = float("-inf")  # all beams start identical: expand only the first
-    words = torch.empty(B, K, 0, dtype=torch.long, device=device)
-    word_lp = torch.empty(B, K, 0, device=device)
-    alphas = torch.empty(B, K, 0, P, device=device)
-    finished = torch.zeros(B, K, dtype=torch.bool, device=device)
+    beams = _Beams(B, K, P, device)
     base = (torch.arange(B, device=device) * K).unsqueeze(1)  # (B, 1)
-
     for t in range(max_length + 1):
         logits, state, alpha = decoder.step(tokens, state, feats, keys)
         logp = logits.float().log_softmax(dim=-1).view(B, K, -1)  # (B, K, V)
-        V = logp.size(-1)
-        if banned:
-            logp[..., list(banned)] = float("-inf")
-        eos_only = torch.full_like(logp, float("-inf"))
-        eos_only[..., eos_id] = 0.0
-        logp = torch.where(finished.unsqueeze(-1), eos_only, logp)  # a finished beam only repeats EOS
-        if t == max_length:  # out of room: every open beam ends here
-            forced = torch.full_like(logp, float("-inf"))
-            forced[..., eos_id] = logp[..., eos_id]
-            logp = forced
-        top, flat = (scores.unsqueeze(-1) + logp).view(B, K * V).topk(K, dim=1)  # (B, K)
+        _mask(logp, beams, t, eos_id=eos_id, banned=banned, no_repeat_ngram=no_repeat_ngram, last=t == max_length)
+        src, word = beams.extend(logp, alpha.view(B, K, 1, P), eos_id)
+        rows = (base + src).view(-1)  # (B*K,) rows of the state each beam continues
+        state = type(state)(state.h[rows], state.c[rows])
+        tokens = word.view(-1)
+        if bool(beams.finished.all()):
+            break
+    return beams.hypotheses(eos_id, length_penalty)
+
+
+class _Beams:
+    """The K beams of every image: words, their log-probabilities and attention, scores, which have ended."""
+
+    def __init__(self, B: int, K: int, P: int, device: torch.device) -> None:
+        self.scores = torch.zeros(B, K, device=device)
+        self.scores[:, 1:] = float("-inf")  # all beams start identical: expand only the first
+        self.words = torch.empty(B, K, 0, dtype=torch.long, device=device)
+        self.word_lp = torch.empty(B, K, 0, device=device)
+        self.alphas = torch.empty(B, K, 0, P, device=device)
+        self.finished = torch.zeros(B, K, dtype=torch.bool, device=device)
+
+    def extend(self, logp: torch.Tensor, alpha: torch.Tensor, eos_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keep the K best one-word extensions (logp (B, K, V), alpha (B, K, 1, P)); (source beam, word) each."""
+        B, K, V = logp.shape
+        top, flat = (self.scores.unsqueeze(-1) + logp).view(B, K * V).topk(K, dim=1)  # (B, K)
         src = torch.div(flat, V, rounding_mode="floor")  # (B, K) beam each candidate extends
         word = flat % V  # (B, K)
 
@@ -81,31 +111,52 @@ def beam_search(
             return x.gather(1, src.view(B, K, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:]))
 
         step_lp = logp.gather(1, src.unsqueeze(-1).expand(-1, -1, V)).gather(2, word.unsqueeze(-1))  # (B, K, 1)
-        was_finished = pick(finished)
-        words = torch.cat([pick(words), word.unsqueeze(-1)], dim=2)
-        word_lp = torch.cat([pick(word_lp), step_lp], dim=2)
-        alphas = torch.cat([pick(alphas), pick(alpha.view(B, K, 1, P))], dim=2)
-        finished = was_finished | (word == eos_id)
-        rows = (base + src).view(-1)  # (B*K,) rows of the state each beam continues
-        state = type(state)(state.h[rows], state.c[rows])
-        tokens = word.view(-1)
-        scores = top
-        if bool(finished.all()):
-            break
+        was_finished = pick(self.finished)
+        self.words = torch.cat([pick(self.words), word.unsqueeze(-1)], dim=2)
+        self.word_lp = torch.cat([pick(self.word_lp), step_lp], dim=2)
+        self.alphas = torch.cat([pick(self.alphas), pick(alpha)], dim=2)
+        self.finished = was_finished | (word == eos_id)
+        self.scores = top
+        return src, word
 
-    lengths = (words != eos_id).sum(dim=2) + 1  # words + the EOS (B, K)
-    ranked = scores / lengths.float() ** length_penalty if length_penalty else scores
-    best = ranked.argmax(dim=1)  # (B,)
-    out = []
-    for b in range(B):
-        k = int(best[b])
-        n = int(lengths[b, k]) - 1
-        out.append(
-            Hypothesis(
-                tokens=words[b, k, :n].tolist(),
-                token_log_probs=word_lp[b, k, : n + 1].tolist(),
-                attention=alphas[b, k, :n].cpu(),
-                score=float(ranked[b, k]),
-            )
-        )
-    return out
+    def hypotheses(self, eos_id: int, length_penalty: float) -> list[list[Hypothesis]]:
+        """Every image's finished beams, best first (at least one, even if every beam was impossible)."""
+        lengths = (self.words != eos_id).sum(dim=2) + 1  # words + the EOS (B, K)
+        ranked = self.scores / lengths.float() ** length_penalty if length_penalty else self.scores
+        order = ranked.argsort(dim=1, descending=True)  # (B, K)
+        out = []
+        for b in range(len(order)):
+            # Fewer than K distinct captions can exist (tiny vocabularies): those beams score -inf.
+            keep = [k for k in order[b].tolist() if torch.isfinite(ranked[b, k])] or order[b].tolist()[:1]
+            out.append([self._hypothesis(b, k, int(lengths[b, k]) - 1, float(ranked[b, k])) for k in keep])
+        return out
+
+    def _hypothesis(self, b: int, k: int, n: int, score: float) -> Hypothesis:
+        return Hypothesis(tokens=self.words[b, k, :n].tolist(), token_log_probs=self.word_lp[b, k, : n + 1].tolist(),
+                          attention=self.alphas[b, k, :n].cpu(), score=score)
+
+
+def _mask(logp: torch.Tensor, beams: _Beams, t: int, *, eos_id: int, banned: tuple[int, ...], no_repeat_ngram: int,
+          last: bool) -> None:
+    """Rule out, in place, what a beam may not say next: banned words, repeats, anything after EOS."""
+    if banned:
+        logp[..., list(banned)] = float("-inf")
+    if no_repeat_ngram and t >= no_repeat_ngram:
+        _block_repeats(logp, beams.words, no_repeat_ngram)
+    eos_only = torch.full_like(logp, float("-inf"))
+    eos_only[..., eos_id] = 0.0
+    logp.copy_(torch.where(beams.finished.unsqueeze(-1), eos_only, logp))  # a finished beam only repeats EOS
+    if last:  # out of room: every open beam ends here
+        eos = logp[..., eos_id].clone()
+        logp.fill_(float("-inf"))
+        logp[..., eos_id] = eos
+
+
+def _block_repeats(logp: torch.Tensor, words: torch.Tensor, n: int) -> None:
+    """Ban, in place, every word that would complete an n-gram already in its beam's words (B, K, T)."""
+    B, K, T = words.shape
+    prefix = words[:, :, T - n + 1 :] if n > 1 else words[:, :, :0]  # (B, K, n-1) the last n-1 words
+    grams = words.unfold(2, n, 1)  # (B, K, T-n+1, n) every n-gram so far
+    match = (grams[..., :-1] == prefix.unsqueeze(2)).all(dim=-1)  # (B, K, T-n+1) n-grams sharing the prefix
+    b, k, j = match.nonzero(as_tuple=True)
+    logp[b, k, grams[b, k, j, -1]] = float("-inf")

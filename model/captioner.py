@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .beam_search import beam_search
+from .beam_search import Hypothesis, n_best_search
 from .checkpoint import CheckpointData, CheckpointError, load_checkpoint
 from .config import CaptionerConfig
 from .decoder import AttentionDecoder, DecoderOutput
@@ -73,6 +73,7 @@ class Caption:
     attention: np.ndarray  # (len(words), h, w), each map sums to 1
     uncertain: bool  # confidence below the checkpoint's calibrated threshold
     seconds: float  # this photo's share of encoder + decoder time
+    word_probs: tuple[float, ...] = ()  # p of each word given the words before it (len(words) values)
 
     @property
     def text(self) -> str:
@@ -125,7 +126,8 @@ class Captioner:
             raise CheckpointError(f"{path} does not match this seesay's model ({exc})") from None
         missing = [k for k in missing if has_encoder or not k.startswith("encoder.")]
         if missing or unexpected:
-            raise CheckpointError(f"{path} does not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+            raise CheckpointError(
+                f"{path} does not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
         return cls(model, vocabulary, metadata=data.metadata, device=device)
 
     @classmethod
@@ -159,27 +161,39 @@ class Captioner:
         started: float | None = None,
     ) -> list[Caption]:
         """Caption from region features (B, P, E), e.g. a training feature cache."""
+        return [c[0] for c in self.n_best(features, beam_size, length_penalty=length_penalty, started=started)]
+
+    def n_best(
+        self, features: torch.Tensor, beam_size: int = 3, *, length_penalty: float | None = None,
+        no_repeat_ngram: int | None = None, started: float | None = None,
+    ) -> list[list[Caption]]:
+        """All beam_size finished captions for region features (B, P, E), best first, per photo.
+
+        no_repeat_ngram: never repeat a run of this many words; None takes the checkpoint's setting (0: off).
+        """
         start = time.perf_counter() if started is None else started
         if length_penalty is None:
             length_penalty = float(self.metadata.get("length_penalty", 0.0))
+        if no_repeat_ngram is None:
+            no_repeat_ngram = int(self.metadata.get("no_repeat_ngram", 0))
         with torch.inference_mode():
-            hyps = beam_search(
+            hyps = n_best_search(
                 self.model.decoder, features.to(self.device).float(),
                 bos_id=self.vocabulary.bos_id, eos_id=self.vocabulary.eos_id, beam_size=beam_size,
                 max_length=self.config.max_length, length_penalty=length_penalty,
                 banned=(self.vocabulary.pad_id, self.vocabulary.bos_id, self.vocabulary.unk_id),
+                no_repeat_ngram=no_repeat_ngram,
             )
         share = (time.perf_counter() - start) / len(hyps)
+        return [[self._caption(h, share) for h in per_image] for per_image in hyps]
+
+    def _caption(self, hyp: Hypothesis, seconds: float) -> Caption:
         h, w = self.encoder.grid_size()
-        out = []
-        for hyp in hyps:
-            lp = np.asarray(hyp.token_log_probs, dtype=np.float64)
-            confidence = float(np.exp(lp.mean()))
-            attention = hyp.attention.numpy().reshape(len(hyp.tokens), h, w) if hyp.tokens else np.zeros((0, h, w))
-            out.append(
-                Caption(
-                    words=self.vocabulary.decode(hyp.tokens), confidence=confidence, log_prob=float(lp.sum()),
-                    attention=attention, uncertain=confidence < self.threshold, seconds=share,
-                )
-            )
-        return out
+        lp = np.asarray(hyp.token_log_probs, dtype=np.float64)
+        confidence = float(np.exp(lp.mean()))
+        attention = hyp.attention.numpy().reshape(len(hyp.tokens), h, w) if hyp.tokens else np.zeros((0, h, w))
+        return Caption(
+            words=self.vocabulary.decode(hyp.tokens), confidence=confidence, log_prob=float(lp.sum()),
+            attention=attention, uncertain=confidence < self.threshold, seconds=seconds,
+            word_probs=tuple(float(p) for p in np.exp(lp[:-1])),
+        )

@@ -52,6 +52,8 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", default="cache")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
+    p.add_argument("--no-truth", dest="truth", action="store_false",
+                   help="skip the hallucination measures (which describe every photo with the describer)")
 
 
 def _parse_value(text: str):
@@ -107,7 +109,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     args.model = args.model or str(DEFAULT_CHECKPOINT)
     ev = evaluate_checkpoint(args.model, args.annotations, args.images, split=args.split, beam_size=args.beam,
                              cache_dir=args.cache_dir, device=args.device, results=args.results,
-                             max_images=args.max_images)
+                             max_images=args.max_images, truth=args.truth)
     if args.json:
         print(json.dumps({"split": ev.split, "images": ev.images, "beam_size": ev.beam_size,
                           "tokenizer": ev.tokenizer, **ev.scores}))

@@ -8,12 +8,19 @@ from pathlib import Path
 
 import torch
 
-from model import Captioner
+from model import Captioner, ImageError, load_image
+from model.describer import Describer
+from model.people import PeopleDetector
+from model.recognition import Recognizer
 
-from .data import load_records, select_split
+from .data import ImageRecord, load_records, select_split
 from .feature_cache import build_feature_cache
+from .hallucination import hallucination_scores
 from .loop import validate
 from .metrics import METRICS, java_available
+
+# The truth measures (training/hallucination.py) as they appear beside BLEU and CIDEr in the scores.
+TRUTH_METRICS = ("hallucinated (caption)", "informative (caption)", "hallucinated (spoken)", "informative (spoken)")
 
 
 @dataclass(frozen=True)
@@ -26,20 +33,23 @@ class Evaluation:
     images: int
     beam_size: int
     tokenizer: str
+    descriptions: dict[int, str] | None = None  # the spoken sentences, when the truth measures were taken
 
 
 def evaluate_checkpoint(
-    model: str | Path, annotations: str | Path, images: str | Path, *, split: str = "test", beam_size: int = 3,
+    model: str | Path | None, annotations: str | Path, images: str | Path, *, split: str = "test", beam_size: int = 3,
     cache_dir: str | Path | None = "cache", device: str = "cpu", results: str | Path | None = None,
-    max_images: int = 0,
+    max_images: int = 0, truth: bool = True,
 ) -> Evaluation:
     """Caption every photo of split with beam search and score against all its references.
 
-    split "all" takes every photo of the file (for a file with no split field, such as COCO val2017).
-    Region features are cached when the checkpoint's encoder is the frozen packaged one.
-    results: where to write the captions in COCO results format ([{"image_id", "caption"}]).
+    model None: the bundled captioner. split "all" takes every photo of the file (for a file with no split
+    field, such as COCO val2017). Region features are cached when the checkpoint's encoder is the frozen
+    packaged one. results: where to write the captions in COCO results format ([{"image_id", "caption"}]).
+    truth: also measure object hallucination and informativeness (CHAIR-style, training/hallucination.py)
+    of the raw captions and of the describer's spoken descriptions.
     """
-    captioner = Captioner.from_checkpoint(model, device=device)
+    captioner = Captioner.from_checkpoint(model, device=device) if model else Captioner.default(device=device)
     records = select_split(load_records(annotations, images), split)
     if not records:
         raise ValueError(f"split {split!r} of {annotations} has no images (use --split all for a file without splits)")
@@ -47,9 +57,38 @@ def evaluate_checkpoint(
         records = records[:max_images]
     features = None
     if cache_dir and captioner.encoder.packaged_weights and not captioner.metadata.get("fine_tuned_encoder"):
-        features = build_feature_cache(records, captioner.encoder, cache_dir, device=torch.device(device), progress=False)
+        features = build_feature_cache(records, captioner.encoder, cache_dir, device=torch.device(device),
+                                       progress=False)
     scores, hyps = validate(captioner, records, features, beam_size=beam_size, metrics=METRICS)
+    spoken = None
+    if truth:
+        refs = [r.captions for r in records]
+        raw = hallucination_scores([hyps[r.image_id] for r in records], refs)
+        scores["hallucinated (caption)"], scores["informative (caption)"] = raw["hallucinated"], raw["informative"]
+        spoken = describe_records(captioner, records, beam_size)
+        said = hallucination_scores([spoken[r.image_id] for r in records], refs)
+        scores["hallucinated (spoken)"], scores["informative (spoken)"] = said["hallucinated"], said["informative"]
     if results:
         Path(results).parent.mkdir(parents=True, exist_ok=True)
         Path(results).write_text(json.dumps([{"image_id": k, "caption": v} for k, v in hyps.items()], indent=0))
-    return Evaluation(scores, hyps, split, len(records), beam_size, "PTB (Java)" if java_available() else "seesay (no Java)")
+    tokenizer = "PTB (Java)" if java_available() else "seesay (no Java)"
+    return Evaluation(scores, hyps, split, len(records), beam_size, tokenizer,
+                      spoken)
+
+
+def describe_records(captioner: Captioner, records: list[ImageRecord], beam_size: int,
+                     batch_size: int = 16) -> dict[int, str]:
+    """The describer's spoken sentence for each photo, with every evidence source this captioner allows."""
+    describer = Describer(captioner, Recognizer.from_encoder(captioner.encoder), PeopleDetector())
+    out: dict[int, str] = {}
+    for lo in range(0, len(records), batch_size):
+        chunk, pictures = [], []
+        for r in records[lo : lo + batch_size]:
+            try:
+                pictures.append(load_image(r.path))
+                chunk.append(r)
+            except ImageError:  # validate() scored it from zeros; here it simply says nothing
+                out[r.image_id] = ""
+        descriptions = describer.describe(pictures, beam_size)
+        out.update({r.image_id: d.sentence for r, d in zip(chunk, descriptions)})
+    return out

@@ -1,0 +1,300 @@
+"""The one place that decides what seesay says about a photo: caption, recognition and people evidence,
+composed so that only what has support is spoken (issue 16).
+
+    describer = Describer(captioner, Recognizer.from_encoder(captioner.encoder), PeopleDetector())
+    [d] = describer.describe(["photo.jpg"])
+    d.sentence   # "A cat." / "A man is riding a bike." / "I can't tell what this is."
+
+Rules, applied to each photo:
+1. A *confident* object is an ImageNet group at or above its calibrated `say` probability, or a person at
+   or above the people model's `say` probability.
+2. The beam's n-best captions are tried best first. A caption is kept when every object it names has
+   support (its recognition group at or above `support`; for people, the people model at or above its
+   `support`; or, for an object no recognizer covers, the caption's own word probability at or above its
+   calibrated threshold) and, when something is confident, it names at least one confident object. So a
+   caption that contradicts a confident recognition loses to it, and re-ranking by agreement is the same
+   rule applied down the n-best list. Confident objects the kept caption missed are added.
+3. With no caption kept, the confident objects are said on their own ("A cup of coffee.").
+4. With nothing confident either: "I can't tell what this is."
+Every threshold comes from model/data/calibration.json (training/calibrate_recognition.py), none from code.
+
+A text reader (any object with `read(image) -> list of lines with .text and .confidence`) adds
+"It says: ..." when it finds text.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .captioner import Caption, Captioner
+from .images import ImageLike, to_rgb_image
+from .lexicon import Lexicon, Mention
+from .people import PeopleDetector, PeopleEvidence, people_features, person_probability
+from .recognition import DATA, Calibration, Recognition, Recognizer, load_groups
+
+OBJECT_WORDS_FILE = DATA / "object_words.json"
+PERSON = "person"
+NOTHING = "I can't tell what this is."
+
+
+class TextLine(Protocol):
+    """A line of text found in a photo (model/text_reader.py)."""
+
+    text: str
+    confidence: float
+
+
+class TextReader(Protocol):
+    """Anything that reads the text in a photo."""
+
+    def read(self, image: Image.Image) -> Sequence[TextLine]: ...
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of the spoken sentence and where it came from."""
+
+    text: str
+    source: str  # "caption", "recognition", "people", "text" or "none"
+
+
+@dataclass(frozen=True)
+class Description:
+    """What seesay says about one photo, and the evidence behind it."""
+
+    caption: Caption  # the captioner's best caption, as the model wrote it
+    objects: tuple[Recognition, ...]  # the top recognitions, most probable first (empty without a recognizer)
+    person: float | None  # calibrated probability of a person (None without people evidence)
+    sentence: str  # what is spoken
+    parts: tuple[Part, ...]  # the sentence piece by piece, with sources
+    kept_caption: str | None = None  # the n-best caption the sentence uses, if any
+    text_lines: tuple[str, ...] = ()  # text read in the photo
+    seconds: float = 0.0  # this photo's share of the describe time
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for `--json`."""
+        return {
+            "sentence": self.sentence,
+            "parts": [{"text": p.text, "source": p.source} for p in self.parts],
+            "caption": self.caption.text,
+            "caption_confidence": round(self.caption.confidence, 4),
+            "kept_caption": self.kept_caption,
+            "objects": [
+                {"name": r.name, "say": r.say, "probability": round(r.probability, 4), "confident": r.confident,
+                 "top_class": r.top_class}
+                for r in self.objects
+            ],
+            "person_probability": None if self.person is None else round(self.person, 4),
+            "text": list(self.text_lines),
+            "seconds": round(self.seconds, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Concepts:
+    """What the describer can name: every concept, the phrases that name it, and its evidence source."""
+
+    lexicon: Lexicon
+    say: dict[str, str]  # concept -> spoken phrase
+    group: dict[str, int] = field(default_factory=dict)  # concept -> recognizer group index
+
+    @classmethod
+    def load(cls) -> Concepts:
+        """Recognition groups first (so "dog" is the dog group), then people, then caption-only objects."""
+        return _concepts()
+
+
+@lru_cache(maxsize=1)
+def _concepts() -> Concepts:
+    _, groups = load_groups()
+    extra = json.loads(Path(OBJECT_WORDS_FILE).read_text())
+    phrases: dict[str, list[str]] = {g.name: list(g.words) for g in groups}
+    phrases[PERSON] = phrases.get(PERSON, []) + list(extra["person"])
+    for name, words in extra["caption_only"].items():
+        phrases.setdefault(name, []).extend(words)
+    say = {g.name: g.say for g in groups}
+    say[PERSON] = "a person"
+    return Concepts(Lexicon(phrases), say, {g.name: i for i, g in enumerate(groups)})
+
+
+def person_word_probability(candidates: Sequence[Caption], concepts: Concepts) -> float:
+    """The best caption's belief in a person: the highest probability of a people word in it (0 if none)."""
+    if not candidates:
+        return 0.0
+    return max((_mention_probability(candidates[0], m) for m in concepts.lexicon.mentions(candidates[0].text)
+                if m.concept == PERSON), default=0.0)
+
+
+def _mention_probability(caption: Caption, mention: Mention) -> float:
+    """Probability the captioner gave the words of a mention (their minimum; 0 without word probabilities)."""
+    probs = caption.word_probs[mention.start : mention.end]
+    return float(min(probs)) if len(probs) == mention.end - mention.start and probs else 0.0
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return f"{text[0].upper()}{text[1:]}." if text else ""
+
+
+def _join(phrases: Sequence[str]) -> str:
+    if len(phrases) <= 1:
+        return "".join(phrases)
+    return ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+class Describer:
+    """Turns photos into spoken descriptions; the one describer every command and screen uses."""
+
+    def __init__(
+        self, captioner: Captioner, recognizer: Recognizer | None = None, people: PeopleDetector | None = None,
+        *, reader: TextReader | None = None, calibration: Calibration | None = None, max_objects: int = 2,
+    ) -> None:
+        """recognizer None: no ImageNet evidence (e.g. a ResNet checkpoint); people None: no detectors.
+        calibration: thresholds (default: the recognizer's, else model/data/calibration.json)."""
+        self.captioner = captioner
+        self.recognizer = recognizer
+        self.people = people
+        self.reader = reader
+        self.calibration = calibration or (recognizer.calibration if recognizer else Calibration.load())
+        self.concepts = Concepts.load()
+        self.max_objects = max_objects
+        cal = self.calibration
+        self.no_repeat_ngram = int(cal.caption.get("no_repeat_ngram", 0))
+        self.word_support = float(cal.caption.get("word_support", 1.01))  # > 1: caption words never suffice
+        self.people_model = dict(cal.people.get("model", {}))
+        self.people_say = float(cal.people.get("say", 1.01))
+        self.people_support = float(cal.people.get("support", 1.01))
+        if recognizer is not None:
+            self.say_thr = np.array([cal.say_threshold(g.name) for g in recognizer.groups])  # (G,)
+            self.support_thr = np.array([cal.support_threshold(g.name) for g in recognizer.groups])  # (G,)
+            self.clothing = np.array([g.kind == "clothing" for g in recognizer.groups])  # (G,)
+            self.speakable = np.array([g.kind not in ("clothing", "person") for g in recognizer.groups])  # (G,)
+
+    @classmethod
+    def for_captioner(cls, captioner: Captioner, *, people: bool = True, reader: TextReader | None = None) -> Describer:
+        """The describer with every evidence source this captioner's encoder and this install allow."""
+        return cls(captioner, Recognizer.from_encoder(captioner.encoder), PeopleDetector() if people else None,
+                   reader=reader)
+
+    def describe(self, images: Sequence[ImageLike], beam_size: int = 3) -> list[Description]:
+        """Describe photos (paths, PIL images or RGB arrays), one Description each, in order.
+
+        Each photo is decoded once; the encoder runs once per batch and its features feed both the
+        captioner and the recognizer. Raises ImageError for an unreadable photo.
+        """
+        if not images:
+            return []
+        start = time.perf_counter()
+        pictures = [to_rgb_image(img) for img in images]
+        features = self.captioner.encode(pictures)  # (B, P, E)
+        return self.describe_features(pictures, features, beam_size, started=start)
+
+    def describe_features(
+        self, pictures: Sequence[Image.Image], features: torch.Tensor, beam_size: int = 3, *,
+        started: float | None = None,
+    ) -> list[Description]:
+        """Describe photos already decoded (RGB) and encoded (features (B, P, E) from captioner.encode)."""
+        start = time.perf_counter() if started is None else started
+        candidates = self.captioner.n_best(features, beam_size, no_repeat_ngram=self.no_repeat_ngram, started=start)
+        if self.recognizer is not None:
+            class_probs = self.recognizer.class_probabilities(features)  # (B, K)
+            groups = class_probs @ self.recognizer.member  # (B, G)
+            recognized = [self.recognizer.recognitions(c, g, top=5) for c, g in zip(class_probs, groups)]
+            group_probs = groups.numpy()
+        else:
+            group_probs, recognized = None, [[] for _ in pictures]
+        found = [self.people.detect(p) for p in pictures] if self.people is not None else [None] * len(pictures)
+        lines = [self.reader.read(p) for p in pictures] if self.reader is not None else [()] * len(pictures)
+        out = [
+            self.compose(cands, None if group_probs is None else group_probs[i], found[i], recognized[i], lines[i])
+            for i, cands in enumerate(candidates)
+        ]
+        share = (time.perf_counter() - start) / len(out)
+        return [replace(d, seconds=share) for d in out]
+
+    def person_probability(self, candidates: Sequence[Caption], group_probs: np.ndarray | None,
+                           evidence: PeopleEvidence | None) -> float | None:
+        """Calibrated probability of a person from the detectors, the caption and clothing recognised."""
+        if not self.people_model:
+            return None
+        clothing = float(group_probs[self.clothing].sum()) if group_probs is not None else 0.0
+        feats = people_features(evidence, person_word_probability(candidates, self.concepts), clothing)
+        return person_probability(feats, self.people_model)
+
+    def supported(self, concept: str, caption: Caption, mention: Mention, group_probs: np.ndarray | None,
+                  person: float | None) -> bool:
+        """Whether the evidence backs this caption's mention of a concept."""
+        if _mention_probability(caption, mention) >= self.word_support:
+            return True
+        if concept == PERSON:
+            return person is not None and person >= self.people_support
+        j = self.concepts.group.get(concept)
+        return j is not None and group_probs is not None and bool(group_probs[j] >= self.support_thr[j])
+
+    def compose(
+        self, candidates: Sequence[Caption], group_probs: np.ndarray | None, evidence: PeopleEvidence | None,
+        recognized: Sequence[Recognition] = (), lines: Sequence[TextLine] = (),
+    ) -> Description:
+        """The description of one photo from its n-best captions (best first), group probabilities (G,),
+        people evidence, recognitions (for the record) and text lines."""
+        person = self.person_probability(candidates, group_probs, evidence)
+        confident: list[tuple[float, str]] = []  # (probability, concept)
+        if group_probs is not None:
+            ok = (group_probs >= self.say_thr) & self.speakable  # (G,)
+            confident += [(float(group_probs[j]), self.recognizer.groups[j].name) for j in np.flatnonzero(ok)]
+        if person is not None and person >= self.people_say:
+            confident.append((person, PERSON))
+        confident.sort(reverse=True)
+        confident = confident[: self.max_objects]
+        wanted = {c for _, c in confident}
+
+        parts: list[Part] = []
+        kept = None
+        for cand in candidates:
+            mentions = self.concepts.lexicon.mentions(cand.text)
+            named = {m.concept for m in mentions}
+            if not named or (wanted and not named & wanted):
+                continue
+            if all(self.supported(m.concept, cand, m, group_probs, person) for m in mentions):
+                kept = cand
+                parts.append(Part(_sentence(cand.text), "caption"))
+                missed = [c for _, c in confident if c not in named]
+                if missed:
+                    parts.append(Part(f"I also see {_join([self._say(c, evidence) for c in missed])}.",
+                                      "people" if missed == [PERSON] else "recognition"))
+                break
+        if kept is None and confident:
+            for i, (_, c) in enumerate(confident):
+                text = self._say(c, evidence)
+                if i == 0:
+                    text = text[0].upper() + text[1:]
+                text += "." if i == len(confident) - 1 else (" and" if i == len(confident) - 2 else ",")
+                parts.append(Part(text, "people" if c == PERSON else "recognition"))
+        if not parts:
+            parts.append(Part(NOTHING, "none"))
+        texts = tuple(line.text.strip() for line in lines if line.text.strip())
+        if texts:
+            said = "; ".join(texts[:2])
+            rest = len(texts) - 2
+            more = f" and {rest} more line{'s' if rest > 1 else ''}" if rest > 0 else ""
+            parts.append(Part(f"It says: {said}{more}.", "text"))
+        best = candidates[0] if candidates else Caption([], 0.0, 0.0, np.zeros((0, 1, 1)), True, 0.0)
+        return Description(
+            caption=best, objects=tuple(recognized), person=person, sentence=" ".join(p.text for p in parts),
+            parts=tuple(parts), kept_caption=kept.text if kept is not None else None, text_lines=texts,
+        )
+
+    def _say(self, concept: str, evidence: PeopleEvidence | None) -> str:
+        if concept == PERSON and evidence is not None and evidence.faces + evidence.bodies >= 2:
+            return "people"
+        return self.concepts.say.get(concept, concept)

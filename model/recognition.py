@@ -1,0 +1,161 @@
+"""What the photo shows, by ImageNet-1k class, computed from the captioner's own encoder features.
+
+Shapes: B images, P regions, C channels, K = 1000 ImageNet classes, G groups of classes.
+
+EfficientNet-Lite's classifier is average pooling then a linear layer (`net._fc`) over the very feature map
+the captioner attends over, so recognition costs one (B, C) x (C, K) product and no second pass over the
+photo. The classes are grouped into the words a person would use (model/data/imagenet_words.json: every dog
+breed is "a dog"); a group's probability is the sum of its classes' probabilities. When a group is
+probable enough to be said is calibrated on labelled dev photos (model/data/calibration.json, written by
+`python -m training.calibrate_recognition`), never set by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+DATA = Path(__file__).parent / "data"
+WORDS_FILE = DATA / "imagenet_words.json"
+CALIBRATION_FILE = DATA / "calibration.json"
+
+
+@dataclass(frozen=True)
+class Group:
+    """A set of ImageNet classes a person would call by one name."""
+
+    name: str  # key, e.g. "dog"
+    say: str  # spoken phrase, e.g. "a dog"
+    words: tuple[str, ...]  # what captions call it, e.g. ("dog", "puppy", "terrier")
+    kind: str  # animal, person, vehicle, food, thing, clothing, scene
+    classes: tuple[int, ...]  # ImageNet class indices
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """One group recognised in one photo."""
+
+    name: str
+    say: str
+    probability: float  # summed probability of the group's classes
+    confident: bool  # probability at or above the group's calibrated threshold to be said on its own
+    top_class: str  # the group's most probable ImageNet class, e.g. "Egyptian cat"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibrated thresholds (model/data/calibration.json): when each piece of evidence may be spoken."""
+
+    say: float  # a group probability from which a recognition is said on its own
+    support: float  # a group probability from which it backs a caption that names it
+    say_by_group: dict[str, float] = field(default_factory=dict)  # per-group overrides of `say`
+    support_by_group: dict[str, float] = field(default_factory=dict)
+    people: dict[str, Any] = field(default_factory=dict)  # people-evidence model and thresholds (model/people.py)
+    caption: dict[str, Any] = field(default_factory=dict)  # caption-word thresholds (model/describer.py)
+    provenance: dict[str, Any] = field(default_factory=dict)  # dataset, date, numbers
+
+    @classmethod
+    def load(cls, path: str | os.PathLike = CALIBRATION_FILE) -> Calibration:
+        """Read a calibration file; ValueError when it lacks the global thresholds."""
+        data = json.loads(Path(path).read_text())
+        rec = data.get("recognition", {})
+        if "say" not in rec or "support" not in rec:
+            raise ValueError(f"{path} has no recognition thresholds (say, support); got keys {sorted(rec)!r}")
+        return cls(
+            say=float(rec["say"]), support=float(rec["support"]),
+            say_by_group={k: float(v) for k, v in rec.get("say_by_group", {}).items()},
+            support_by_group={k: float(v) for k, v in rec.get("support_by_group", {}).items()},
+            people=dict(data.get("people", {})), caption=dict(data.get("caption", {})),
+            provenance=dict(data.get("provenance", {})),
+        )
+
+    def say_threshold(self, group: str) -> float:
+        """Probability from which this group is said on its own."""
+        return self.say_by_group.get(group, self.say)
+
+    def support_threshold(self, group: str) -> float:
+        """Probability from which this group backs a caption that names it."""
+        return self.support_by_group.get(group, self.support)
+
+
+def load_groups(path: str | os.PathLike = WORDS_FILE) -> tuple[list[str], list[Group]]:
+    """ImageNet class names and their groups from the data file."""
+    data = json.loads(Path(path).read_text())
+    groups = [Group(g["name"], g["say"], tuple(g["words"]), g["kind"], tuple(g["classes"])) for g in data["groups"]]
+    return list(data["classes"]), groups
+
+
+class Recognizer:
+    """ImageNet head over region features (B, P, C) -> group probabilities and recognitions."""
+
+    def __init__(self, head: nn.Linear, classes: list[str], groups: list[Group], calibration: Calibration) -> None:
+        if head.out_features != len(classes):
+            raise ValueError(f"the head has {head.out_features} outputs but there are {len(classes)} class names")
+        self.head = head.eval()
+        self.classes = classes
+        self.groups = groups
+        self.calibration = calibration
+        self.index = {g.name: i for i, g in enumerate(groups)}
+        member = torch.zeros(len(classes), len(groups))  # (K, G)
+        for j, g in enumerate(groups):
+            member[list(g.classes), j] = 1.0
+        if not torch.equal(member.sum(1), torch.ones(len(classes))):
+            raise ValueError("every ImageNet class must be in exactly one group")
+        self.member = member
+        self.say_thresholds = torch.tensor([calibration.say_threshold(g.name) for g in groups])  # (G,)
+
+    @classmethod
+    def from_encoder(
+        cls, encoder: nn.Module, *, calibration: Calibration | None = None, words: str | os.PathLike = WORDS_FILE,
+    ) -> Recognizer | None:
+        """The recognizer of an encoder whose ImageNet head is real (EfficientNet-Lite's `net._fc`), else None.
+
+        A ResNet encoder keeps no classifier (its head is dropped and may never have been loaded), so it has
+        no recognizer and the describer falls back to the caption alone.
+        """
+        net = getattr(encoder, "net", None)
+        head = getattr(net, "_fc", None)
+        if not isinstance(head, nn.Linear) or head.in_features != getattr(encoder, "out_channels", None):
+            return None
+        classes, groups = load_groups(words)
+        if head.out_features != len(classes):
+            return None
+        return cls(head, classes, groups, calibration or Calibration.load())
+
+    def class_probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        """ImageNet class probabilities (B, K) from region features (B, P, C)."""
+        with torch.inference_mode():
+            logits = self.head(features.float().mean(dim=1))  # (B, K): avg-pool then the classifier
+            return logits.softmax(dim=-1)  # (B, K)
+
+    def group_probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        """Group probabilities (B, G): each the sum of its classes' probabilities."""
+        return self.class_probabilities(features) @ self.member  # (B, G)
+
+    def probability(self, probs: torch.Tensor, group: str) -> float:
+        """One image's probability (from group_probabilities' row) of a named group; 0 for an unknown name."""
+        i = self.index.get(group)
+        return 0.0 if i is None else float(probs[i])
+
+    def recognize(self, features: torch.Tensor, top: int = 5) -> list[list[Recognition]]:
+        """The top groups of each photo, most probable first."""
+        class_probs = self.class_probabilities(features)  # (B, K)
+        group_probs = class_probs @ self.member  # (B, G)
+        return [self.recognitions(c, g, top) for c, g in zip(class_probs, group_probs)]
+
+    def recognitions(self, class_probs: torch.Tensor, group_probs: torch.Tensor, top: int = 5) -> list[Recognition]:
+        """One photo's top groups from its class (K,) and group (G,) probabilities."""
+        p, idx = group_probs.topk(min(top, len(self.groups)))
+        out = []
+        for prob, j in zip(p.tolist(), idx.tolist()):
+            g = self.groups[j]
+            members = list(g.classes)
+            best = members[int(class_probs[members].argmax())]
+            out.append(Recognition(g.name, g.say, prob, prob >= float(self.say_thresholds[j]), self.classes[best]))
+        return out

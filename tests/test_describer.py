@@ -1,0 +1,161 @@
+"""The describer says only what has support: constructed evidence for each rule, and real photos that
+scikit-image ships (skimage.data.chelsea(), a cat; skimage.data.coffee(), a cup of coffee)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from skimage import data
+
+from model import Caption
+from model.describer import NOTHING, Describer
+from model.people import PeopleEvidence
+from model.recognition import CALIBRATION_FILE, Calibration, Recognizer
+from training.hallucination import coco_objects
+
+RULES = {
+    "recognition": {"say": 0.5, "support": 0.2},
+    "people": {"model": {"weights": {"faces": 3.0, "caption_person": 0.0}, "bias": -2.0}, "say": 0.7, "support": 0.5},
+    "caption": {"word_support": 0.95},
+}
+
+
+def caption(text: str, p: float = 0.6) -> Caption:
+    words = text.split()
+    return Caption(words, p, len(words) * float(np.log(p)), np.zeros((len(words), 7, 7)), False, 0.0, (p,) * len(words))
+
+
+def calibration(tmp_path, **changes) -> Calibration:
+    rules = json.loads(json.dumps(RULES))
+    for section, values in changes.items():
+        rules[section].update(values)
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(rules))
+    return Calibration.load(path)
+
+
+@pytest.fixture(scope="module")
+def recognizer(default_captioner):
+    return Recognizer.from_encoder(default_captioner.encoder)
+
+
+@pytest.fixture
+def describer(tmp_path, default_captioner, recognizer):
+    return Describer(default_captioner, recognizer, calibration=calibration(tmp_path))
+
+
+def groups(recognizer, **probs) -> np.ndarray:
+    g = np.zeros(len(recognizer.groups))  # (G,)
+    for name, p in probs.items():
+        g[recognizer.index[name.replace("_", " ")]] = p
+    return g
+
+
+NO_ONE = PeopleEvidence(hog=0.0, bodies=0, faces=0)
+FACE = PeopleEvidence(hog=0.0, bodies=0, faces=1)
+
+
+def test_a_confident_recognition_wins_over_a_caption_that_contradicts_it(describer, recognizer):
+    d = describer.compose([caption("a man is riding a bike")], groups(recognizer, dog=0.9), NO_ONE)
+    assert d.sentence == "A dog."
+    assert [p.source for p in d.parts] == ["recognition"] and d.kept_caption is None
+    assert coco_objects(d.sentence) == {"dog"}
+
+
+def test_with_nothing_confident_it_says_it_cannot_tell(describer, recognizer):
+    d = describer.compose([caption("a man is riding a bike")], groups(recognizer, dog=0.1, bicycle=0.1), NO_ONE)
+    assert d.sentence == NOTHING and [p.source for p in d.parts] == ["none"]
+    assert coco_objects(d.sentence) == set()
+
+
+def test_a_caption_the_recognition_agrees_with_is_kept(describer, recognizer):
+    d = describer.compose([caption("a dog is running through the grass")], groups(recognizer, dog=0.9), NO_ONE)
+    assert d.sentence == "A dog is running through the grass."
+    assert [p.source for p in d.parts] == ["caption"]
+
+
+def test_the_n_best_list_is_searched_for_a_caption_whose_every_object_has_support(describer, recognizer):
+    cands = [caption("a dog is chasing a cat"), caption("a dog is running on the grass")]
+    d = describer.compose(cands, groups(recognizer, dog=0.9, cat=0.01), NO_ONE)
+    assert d.sentence == "A dog is running on the grass." and d.kept_caption == cands[1].text
+    assert "cat" not in d.sentence
+
+
+def test_a_confident_object_the_kept_caption_missed_is_added(describer, recognizer):
+    d = describer.compose([caption("a dog is lying on a couch")], groups(recognizer, dog=0.3, couch=0.6, cat=0.0),
+                          NO_ONE)
+    assert d.sentence == "A dog is lying on a couch."  # the dog has support, the couch is confident
+    d = describer.compose([caption("a man sits at a table")], groups(recognizer, coffee=0.8, table=0.3), FACE)
+    assert d.sentence == "A man sits at a table. I also see a cup of coffee."
+    assert [p.source for p in d.parts] == ["caption", "recognition"]
+
+
+def test_people_are_said_on_the_people_evidence_alone(describer, recognizer):
+    d = describer.compose([caption("a dog is running")], groups(recognizer), FACE)
+    assert d.sentence == "A person." and [p.source for p in d.parts] == ["people"]
+    d = describer.compose([caption("a man is running")], groups(recognizer), NO_ONE)
+    assert d.sentence == NOTHING
+
+
+def test_thresholds_come_from_the_calibration_file(tmp_path, default_captioner, recognizer):
+    said = {}
+    for say in (0.5, 0.95):
+        describer = Describer(default_captioner, recognizer, calibration=calibration(tmp_path, recognition={"say": say}))
+        said[say] = describer.compose([caption("a man is riding a bike")], groups(recognizer, dog=0.9), NO_ONE).sentence
+    assert said == {0.5: "A dog.", 0.95: NOTHING}
+    strict = Describer(default_captioner, recognizer, calibration=calibration(tmp_path, caption={"word_support": 0.5}))
+    assert strict.compose([caption("a man is riding a bike")], groups(recognizer), NO_ONE).kept_caption is not None
+
+
+def test_without_a_recognizer_only_captions_the_calibration_trusts_are_said(tmp_path, default_captioner):
+    describer = Describer(default_captioner, None, calibration=calibration(tmp_path))
+    assert describer.compose([caption("a dog runs", 0.99)], None, None).sentence == "A dog runs."
+    assert describer.compose([caption("a dog runs", 0.6)], None, None).sentence == NOTHING
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    confidence: float
+
+
+class Reader:
+    def read(self, image):
+        return [Line("EXIT", 0.9), Line("Push to open", 0.8), Line("Fire door", 0.7)]
+
+
+def test_text_found_in_the_photo_is_read_out(tmp_path, default_captioner, recognizer):
+    describer = Describer(default_captioner, recognizer, reader=Reader(), calibration=calibration(tmp_path))
+    [d] = describer.describe([data.coffee()])
+    assert d.sentence.endswith("It says: EXIT; Push to open and 1 more line.")
+    assert d.parts[-1].source == "text" and d.text_lines == ("EXIT", "Push to open", "Fire door")
+
+
+def test_real_photos_are_described_by_what_they_show_with_one_encoder_pass(default_captioner, recognizer, monkeypatch):
+    calls = []
+    encode = default_captioner.encode
+    monkeypatch.setattr(default_captioner, "encode", lambda images: calls.append(len(images)) or encode(images))
+    describer = Describer(default_captioner, recognizer, calibration=Calibration.load(CALIBRATION_FILE))
+    cat, coffee = describer.describe([data.chelsea(), data.coffee()])
+    assert calls == [2]
+    assert "cat" in cat.sentence and coco_objects(cat.sentence) == {"cat"}
+    assert "coffee" in coffee.sentence and coco_objects(coffee.sentence) <= {"cup"}
+    record = cat.to_json()
+    assert record["objects"][0]["name"] == "cat" and record["caption"] == cat.caption.text
+    assert {p["source"] for p in record["parts"]} <= {"caption", "recognition", "people"}
+    assert json.loads(json.dumps(record)) == record
+
+
+def test_the_n_best_list_starts_with_the_caption_and_blocked_repeats_never_recur(default_captioner):
+    features = default_captioner.encode([data.chelsea(), data.coffee()])  # (2, P, E)
+    best = default_captioner.caption_features(features, 3)
+    nbest = default_captioner.n_best(features, 3)
+    assert [c[0].text for c in nbest] == [c.text for c in best] and all(len(c) == 3 for c in nbest)
+    assert all(a.log_prob >= b.log_prob for c in nbest for a, b in zip(c, c[1:]))
+    for cands in default_captioner.n_best(features, 3, no_repeat_ngram=2):
+        for c in cands:
+            pairs = list(zip(c.words, c.words[1:]))
+            assert len(pairs) == len(set(pairs)) and len(c.word_probs) == len(c.words)

@@ -1,0 +1,77 @@
+"""Recognition from the captioner's own encoder features, on real photos that scikit-image ships:
+skimage.data.chelsea() (a tabby cat) and skimage.data.coffee() (a cup of coffee on a saucer)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from skimage import data
+
+from model import build_encoder
+from model.recognition import CALIBRATION_FILE, Calibration, Recognizer, load_groups
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return {"cat": data.chelsea(), "coffee": data.coffee()}
+
+
+@pytest.fixture(scope="module")
+def recognizer(default_captioner):
+    r = Recognizer.from_encoder(default_captioner.encoder)
+    assert r is not None
+    return r
+
+
+def test_recognition_from_the_captions_features_equals_the_encoders_own_classifier(default_captioner, recognizer, photos):
+    pictures = list(photos.values())
+    features = default_captioner.encode(pictures)  # (B, P, C): what the captioner attends over
+    batch = torch.stack([default_captioner.encoder.preprocess(p) for p in pictures])
+    with torch.inference_mode():
+        direct = default_captioner.encoder.net.eval()(batch).softmax(-1)  # a second, full pass
+    torch.testing.assert_close(recognizer.class_probabilities(features), direct, atol=1e-4, rtol=1e-3)
+
+
+def test_the_cat_and_the_coffee_are_named_the_way_a_person_would(default_captioner, recognizer, photos):
+    top = recognizer.recognize(default_captioner.encode([photos["cat"], photos["coffee"]]), top=3)
+    assert (top[0][0].name, top[0][0].say) == ("cat", "a cat") and top[0][0].probability > 0.8
+    assert top[0][0].top_class in {"tabby", "tiger cat", "Egyptian cat"}
+    assert (top[1][0].name, top[1][0].say) == ("coffee", "a cup of coffee") and top[1][0].top_class == "espresso"
+    assert top[0][0].confident and top[1][0].confident
+
+
+def test_every_imagenet_class_is_in_exactly_one_group_and_groups_sum_to_one(default_captioner, recognizer, photos):
+    classes, groups = load_groups()
+    members = sorted(i for g in groups for i in g.classes)
+    assert len(classes) == 1000 and members == list(range(1000))
+    dog = next(g for g in groups if g.name == "dog")
+    assert set(range(151, 269)) <= set(dog.classes)  # every ImageNet dog breed, Chihuahua to Mexican hairless
+    assert classes[151] == "Chihuahua" and classes[268] == "Mexican hairless"
+    probs = recognizer.group_probabilities(default_captioner.encode([photos["cat"]]))  # (1, G)
+    assert float(probs.sum()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_an_encoder_without_an_imagenet_head_has_no_recognizer():
+    assert Recognizer.from_encoder(build_encoder("resnet18", pretrained=False)) is None
+
+
+def test_when_a_recognition_is_confident_is_read_from_the_calibration_file(tmp_path, default_captioner, photos):
+    features = default_captioner.encode([photos["cat"]])
+    shipped = json.loads(CALIBRATION_FILE.read_text())
+    confident = {}
+    for say in (0.5, 0.999):
+        cal = dict(shipped, recognition={"say": say, "support": 0.1})
+        path = tmp_path / f"calibration-{say}.json"
+        path.write_text(json.dumps(cal))
+        r = Recognizer.from_encoder(default_captioner.encoder, calibration=Calibration.load(path))
+        confident[say] = r.recognize(features, top=1)[0][0].confident
+    assert confident == {0.5: True, 0.999: False}
+
+
+def test_a_calibration_file_without_thresholds_is_refused(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"recognition": {"say": 0.5}}))
+    with pytest.raises(ValueError, match="no recognition thresholds"):
+        Calibration.load(path)

@@ -1,0 +1,333 @@
+"""Calibrating what the describer may say: recognition, people and caption-word thresholds (issue 16).
+
+    python -m training.calibrate_recognition [--data ../shared/data] [--target 0.9]
+
+Builds a labelled dev set from the data we have: the Flickr8k val split (1,000 photos) and the COCO-mini
+train split (80 photos), five reference captions each. A photo is labelled as showing a concept when one
+of its references names it (the describer's own words for it: model/data/imagenet_words.json and
+object_words.json). Never calibrate on COCO-mini val or Flickr8k test: they are for reporting.
+
+Every threshold is the lowest value at which the evidence above it is right at least `target` of the time
+on *each* dev source (so a threshold that holds on Flickr8k but not on everyday COCO photos is raised to
+the COCO one):
+- recognition `say`: the summed probability of an ImageNet group, over (photo, group) pairs; per group
+  where the dev set has enough of that group, else one global value;
+- recognition `support`: the same, but only where a caption names the group (caption and recognition agree);
+- caption `word_support`: the captioner's probability of an object word it wrote;
+- people: a logistic model over the HOG and face detectors, the caption's people-word probability and
+  recognised clothing, fitted on the dev set; then its `say` and `support` probabilities as above.
+Then the target itself is chosen: the one giving the most informative spoken descriptions on the dev set
+whose hallucination rate (training/hallucination.py) stays within `--max-hallucination`.
+The result goes to model/data/calibration.json with the numbers behind it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model import Caption, Captioner, load_image
+from model.describer import PERSON, Concepts, Describer, person_word_probability
+from model.people import PEOPLE_FEATURES, PeopleDetector, PeopleEvidence, feature_matrix, people_features
+from model.recognition import CALIBRATION_FILE, Calibration, Recognizer
+
+from .data import ImageRecord, data_root, load_records, select_split
+from .hallucination import hallucination_scores
+
+MIN_PAIRS = 12  # dev pairs above the floor a group needs for a threshold of its own
+FLOOR = 0.05  # group probabilities below this are not candidates for being said
+
+
+@dataclass(frozen=True)
+class DevPhoto:
+    """One photo's raw evidence, computed once, and its references."""
+
+    image_id: int
+    source: str
+    references: tuple[str, ...]
+    candidates: tuple[Caption, ...]  # n-best, best first
+    group_probs: np.ndarray  # (G,)
+    people: PeopleEvidence
+
+
+def dev_sources(data: Path) -> dict[str, list[ImageRecord]]:
+    """The calibration photos: Flickr8k val and COCO-mini train."""
+    flickr = data / "flickr8k"
+    coco = data / "coco-mini"
+    return {
+        "flickr8k-val": select_split(load_records(flickr / "captions_flickr8k.json", flickr / "images"), "val"),
+        "coco-mini-train": load_records(coco / "annotations" / "captions_train2017.json", coco / "train2017"),
+    }
+
+
+def collect(
+    captioner: Captioner, recognizer: Recognizer, detector: PeopleDetector, records: Sequence[ImageRecord],
+    source: str, *, beam_size: int, no_repeat_ngram: int, batch_size: int = 16,
+) -> list[DevPhoto]:
+    """Each photo's n-best captions, group probabilities and people evidence (photos decoded once)."""
+    out = []
+    for lo in range(0, len(records), batch_size):
+        chunk = records[lo : lo + batch_size]
+        pictures = [load_image(r.path) for r in chunk]
+        features = captioner.encode(pictures)  # (B, P, E)
+        groups = recognizer.group_probabilities(features).numpy()  # (B, G)
+        nbest = captioner.n_best(features, beam_size, no_repeat_ngram=no_repeat_ngram)
+        for r, pic, g, cands in zip(chunk, pictures, groups, nbest):
+            out.append(DevPhoto(r.image_id, source, r.captions, tuple(cands), g, detector.detect(pic)))
+    return out
+
+
+def concept_labels(photo: DevPhoto, concepts: Concepts) -> set[str]:
+    """The describer's concepts that some reference of the photo names."""
+    return set().union(*(concepts.lexicon.find(r) for r in photo.references))
+
+
+def lowest_precise_threshold(scores: np.ndarray, labels: np.ndarray, target: float, min_count: int = 5) -> float:
+    """The lowest score s such that the items scoring >= s are right >= target of the time (and number at
+    least min_count); 1.01 (never) when no such score exists."""
+    if len(scores) == 0:
+        return 1.01
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], labels[order].astype(float)
+    precision = np.cumsum(y) / np.arange(1, len(y) + 1)
+    ok = (precision >= target) & (np.arange(1, len(y) + 1) >= min_count)
+    # only cut between distinct scores
+    last_of_value = np.r_[s[1:] != s[:-1], True]
+    ok &= last_of_value
+    if not ok.any():
+        return 1.01
+    return float(s[np.flatnonzero(ok)[-1]])
+
+
+def robust_threshold(per_source: dict[str, tuple[np.ndarray, np.ndarray]], target: float, min_count: int = 5):
+    """The strictest of the sources' thresholds (a source too small to say anything is skipped)."""
+    found = {}
+    for name, (s, y) in per_source.items():
+        if len(s) >= min_count:
+            found[name] = lowest_precise_threshold(s, y, target, min_count)
+    return (max(found.values()) if found else 1.01), found
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2: float = 1e-2, steps: int = 50,
+) -> tuple[np.ndarray, float]:
+    """Weights and bias of an L2-regularised, sample-weighted logistic regression (Newton's method)."""
+    n, f = x.shape
+    sw = np.ones(n) if weights is None else weights / weights.mean()  # (N,)
+    xb = np.c_[x, np.ones(n)]  # (N, F+1)
+    w = np.zeros(f + 1)
+    reg = np.r_[np.full(f, l2), 0.0]
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-xb @ w))
+        grad = xb.T @ (sw * (p - y)) / n + reg * w
+        hess = (xb * (sw * p * (1 - p))[:, None]).T @ xb / n + np.diag(reg + 1e-9)
+        w -= np.linalg.solve(hess, grad)
+    return w[:-1], float(w[-1])
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney form, ties counted half)."""
+    labels = np.asarray(labels, bool)
+    if labels.all() or not labels.any():
+        return float("nan")
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2)[inverse]  # average rank of tied scores
+    n_pos, n_neg = labels.sum(), (~labels).sum()
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def calibrate(photos: Sequence[DevPhoto], recognizer: Recognizer, concepts: Concepts, target: float,
+              feature_names: Sequence[str] = PEOPLE_FEATURES) -> tuple[Calibration, dict]:
+    """Thresholds for one precision target; also the numbers behind them."""
+    labels = [concept_labels(p, concepts) for p in photos]
+    rec = _recognition_thresholds(photos, labels, recognizer, concepts, target)
+    people, people_numbers = _people_thresholds(photos, labels, recognizer, concepts, target, feature_names)
+    cal = Calibration(
+        say=round(rec["say"], 4), support=round(rec["support"], 4), say_by_group=rec["say_by_group"],
+        people=people, caption={"word_support": round(rec["word_support"], 4)},
+    )
+    numbers = {
+        "recognition_say_by_source": rec["say_found"], "recognition_support_by_source": rec["support_found"],
+        "caption_word_support_by_source": rec["word_found"], **people_numbers,
+    }
+    return cal, numbers
+
+
+def _recognition_thresholds(photos: Sequence[DevPhoto], labels: list, recognizer: Recognizer, concepts: Concepts,
+                            target: float) -> dict:
+    """When a recognition is said alone, when it backs a caption, per group where the dev data allow."""
+    sources = sorted({p.source for p in photos})
+    groups = recognizer.groups
+    speakable = np.array([g.kind not in ("clothing", "person") for g in groups])
+    names = [g.name for g in groups]
+
+    # recognition say: (photo, group) pairs above the floor
+    pairs = {s: ([], [], []) for s in sources}  # source -> (scores, labels, group index)
+    for p, lab in zip(photos, labels):
+        for j in np.flatnonzero((p.group_probs >= FLOOR) & speakable):
+            pairs[p.source][0].append(p.group_probs[j])
+            pairs[p.source][1].append(names[j] in lab)
+            pairs[p.source][2].append(j)
+    arr = {s: (np.array(v[0]), np.array(v[1], bool), np.array(v[2], int)) for s, v in pairs.items()}
+    say, say_found = robust_threshold({s: (a[0], a[1]) for s, a in arr.items()}, target)
+    # recognition support first: per-group `say` values never go below it (a few dev pairs can make a
+    # group's own threshold fall to the floor by chance)
+    sup = {s: ([], []) for s in sources}
+    words = {s: ([], []) for s in sources}
+    for p, lab in zip(photos, labels):
+        best = p.candidates[0]
+        for m in concepts.lexicon.mentions(best.text):
+            probs = best.word_probs[m.start : m.end]
+            if probs:
+                words[p.source][0].append(min(probs))
+                words[p.source][1].append(m.concept in lab)
+            j = concepts.group.get(m.concept)
+            if j is not None and m.concept != PERSON:
+                sup[p.source][0].append(p.group_probs[j])
+                sup[p.source][1].append(m.concept in lab)
+    to_np = lambda d: {s: (np.array(v[0], float), np.array(v[1], bool)) for s, v in d.items()}  # noqa: E731
+    support, support_found = robust_threshold(to_np(sup), target)
+    support = min(support, say)  # agreeing with a caption never needs more than being said alone
+    word_support, word_found = robust_threshold(to_np(words), target)
+
+    say_by_group = {}
+    for j, name in enumerate(names):
+        per = {s: (a[0][a[2] == j], a[1][a[2] == j]) for s, a in arr.items()}
+        if sum(len(v[0]) for v in per.values()) >= MIN_PAIRS:
+            pooled = (np.concatenate([v[0] for v in per.values()]), np.concatenate([v[1] for v in per.values()]))
+            t = max(lowest_precise_threshold(*pooled, target, min_count=5), support)
+            if abs(t - say) > 1e-9:
+                say_by_group[name] = round(t, 4)
+    return {"say": say, "support": support, "say_by_group": say_by_group, "word_support": word_support,
+            "say_found": say_found, "support_found": support_found, "word_found": word_found}
+
+
+def _people_thresholds(photos: Sequence[DevPhoto], labels: list, recognizer: Recognizer, concepts: Concepts,
+                       target: float, feature_names: Sequence[str]) -> tuple[dict, dict]:
+    """The logistic people model, its say and support thresholds; and how well each signal separates."""
+    sources = sorted({p.source for p in photos})
+    clothing = np.array([g.kind == "clothing" for g in recognizer.groups])
+    rows = [people_features(p.people, person_word_probability(p.candidates, concepts),
+                            float(p.group_probs[clothing].sum())) for p in photos]
+    x = feature_matrix(rows, feature_names)
+    y = np.array([PERSON in lab for lab in labels])
+    src = np.array([p.source for p in photos])
+    balance = np.array([1.0 / (src == s).sum() for s in src])  # each dev source weighs the same
+    w, b = fit_logistic(x, y.astype(float), balance)
+    model = {"weights": {n: round(float(v), 5) for n, v in zip(feature_names, w)}, "bias": round(b, 5)}
+    prob = 1 / (1 + np.exp(-(x @ w + b)))
+    people_say, people_say_found = robust_threshold({s: (prob[src == s], y[src == s]) for s in sources}, target)
+    names_person = np.array([PERSON in concepts.lexicon.find(p.candidates[0].text) for p in photos])
+    people_support, people_support_found = robust_threshold(
+        {s: (prob[(src == s) & names_person], y[(src == s) & names_person]) for s in sources}, target)
+    people_support = min(people_support, people_say)
+    people = {"model": model, "say": round(people_say, 4), "support": round(people_support, 4)}
+    numbers = {
+        "people_say_by_source": people_say_found, "people_support_by_source": people_support_found,
+        "people_auc": {s: {n: auc(x[src == s, i], y[src == s]) for i, n in enumerate(feature_names)}
+                       | {"model": auc(prob[src == s], y[src == s])} for s in sources},
+        "people_base_rate": {s: float(y[src == s].mean()) for s in sources},
+    }
+    return people, numbers
+
+
+def spoken(describer: Describer, photos: Sequence[DevPhoto]) -> list[str]:
+    """The describer's sentences for cached evidence."""
+    return [describer.compose(p.candidates, p.group_probs, p.people).sentence for p in photos]
+
+
+def score(describer: Describer, photos: Sequence[DevPhoto]) -> dict[str, float]:
+    """Hallucination scores of the spoken descriptions of photos."""
+    return hallucination_scores(spoken(describer, photos), [p.references for p in photos])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.calibrate_recognition")
+    p.add_argument("--data", default=str(data_root()), help="the shared data folder (default: %(default)s)")
+    p.add_argument("--model", help="checkpoint (default: the bundled model)")
+    p.add_argument("--beam", type=int, default=3)
+    p.add_argument("--no-repeat-ngram", type=int, default=2)
+    p.add_argument("--targets", default="0.6,0.65,0.7,0.75,0.8,0.85,0.9", help="precision targets to try")
+    p.add_argument("--max-hallucination", type=float, default=0.2,
+                   help="highest dev hallucination rate a chosen target may give (issue 16 asks <= 0.2)")
+    p.add_argument("--cache", default="cache/truth_dev.pkl", help="where the dev evidence is kept between runs")
+    p.add_argument("--out", default=str(CALIBRATION_FILE))
+    args = p.parse_args(argv)
+    torch.set_num_threads(os.cpu_count() or 1)
+    captioner = Captioner.from_checkpoint(args.model) if args.model else Captioner.default()
+    placeholder = Calibration(say=1.01, support=1.01)
+    recognizer = Recognizer.from_encoder(captioner.encoder, calibration=placeholder)
+    if recognizer is None:
+        raise SystemExit("error: this checkpoint's encoder has no ImageNet head to calibrate")
+    photos = _dev_photos(args, captioner, recognizer)
+    data = _choose(args, captioner, recognizer, photos)
+    Path(args.out).write_text(json.dumps(data, indent=1, default=float) + "\n")
+    print(f"chose target {data['provenance']['target']}; wrote {args.out}")
+    return 0
+
+
+def _dev_photos(args: argparse.Namespace, captioner: Captioner, recognizer: Recognizer) -> list[DevPhoto]:
+    """The dev photos' evidence: read from the cache when it was collected with the same settings."""
+    cache = Path(args.cache)
+    key = (args.model or "default", args.beam, args.no_repeat_ngram)
+    photos = None
+    if cache.is_file():
+        saved = pickle.loads(cache.read_bytes())  # our own cache, written below
+        photos = saved["photos"] if saved.get("key") == key else None
+    if photos is None:
+        detector = PeopleDetector()
+        photos = []
+        for source, records in dev_sources(Path(args.data)).items():
+            photos += collect(captioner, recognizer, detector, records, source, beam_size=args.beam,
+                              no_repeat_ngram=args.no_repeat_ngram)
+            print(f"collected {source}: {len(records)} photos")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps({"key": key, "photos": photos}))
+    return photos
+
+
+def _choose(args: argparse.Namespace, captioner: Captioner, recognizer: Recognizer, photos: list[DevPhoto]) -> dict:
+    """Calibrate at every target; keep the most informative within the hallucination bound, with provenance."""
+    concepts = Concepts.load()
+    sources = sorted({ph.source for ph in photos})
+    tried = {}
+    for target in (float(t) for t in args.targets.split(",")):
+        cal, numbers = calibrate(photos, recognizer, concepts, target)
+        describer = Describer(captioner, recognizer, calibration=cal)
+        tried[target] = (cal, numbers, {s: score(describer, [ph for ph in photos if ph.source == s]) for s in sources})
+        print(f"target {target}: " + "; ".join(
+            f"{s} hallucinated {v['hallucinated']:.3f} informative {v['informative']:.3f}"
+            for s, v in tried[target][2].items()))
+    within = [t for t, v in tried.items() if all(x["hallucinated"] <= args.max_hallucination for x in v[2].values())]
+    best = max(within, key=lambda t: min(x["informative"] for x in tried[t][2].values())) if within else max(tried)
+    cal, numbers, dev_scores = tried[best]
+    data = {
+        "recognition": {"say": cal.say, "support": cal.support, "say_by_group": cal.say_by_group},
+        "people": cal.people,
+        "caption": {**cal.caption, "no_repeat_ngram": args.no_repeat_ngram, "beam_size": args.beam},
+        "provenance": {
+            "written_by": "python -m training.calibrate_recognition",
+            "date": datetime.date.today().isoformat(),
+            "model": args.model or "model/weights/flickr8k-default.pt",
+            "dev_set": {s: sum(ph.source == s for ph in photos) for s in sources},
+            "rule": "lowest threshold whose evidence is right >= target on each dev source; target chosen as "
+                    f"the most informative with dev hallucination <= {args.max_hallucination}",
+            "target": best,
+            "numbers": numbers,
+            "dev_scores_by_target": {str(t): v[2] for t, v in tried.items()},
+        },
+    }
+    return data
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Object hallucination in descriptions, CHAIR-style (Rohrbach et al. 2018, "Object Hallucination in Image
+Captioning"): which of MS-COCO's 80 object categories a description names that none of its photo's
+reference captions name.
+
+Per description: *hallucinated* when it names at least one category the references do not; *informative*
+when it names at least one category the references do. Over a set: the shares of both (CHAIR-s is the
+hallucinated share), and CHAIR-i, the share of all named objects that are hallucinated. The references
+stand in for COCO's object annotations, so an object every reference left out counts as hallucinated
+even if it is in the photo; this is the measure issue 16 asks for, and it is the same for every
+describer compared. Categories and synonyms: training/coco_objects.json (its source is stated there).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from model.lexicon import Lexicon
+
+OBJECTS_FILE = Path(__file__).with_name("coco_objects.json")
+_NOT_AN_OBJECT = ""  # the concept of phrases that only stop their words from matching
+
+
+@lru_cache(maxsize=1)
+def coco_lexicon() -> Lexicon:
+    """The 80 COCO categories and their synonyms, with the blocking phrases."""
+    data = json.loads(OBJECTS_FILE.read_text())
+    return Lexicon({**data["categories"], _NOT_AN_OBJECT: data.get("_not_objects", [])})
+
+
+def coco_objects(text: str) -> set[str]:
+    """The COCO categories a text names (people words are all 'person')."""
+    return coco_lexicon().find(text) - {_NOT_AN_OBJECT}
+
+
+@dataclass(frozen=True)
+class ObjectCheck:
+    """One description's named objects against its references'."""
+
+    named: frozenset[str]
+    referenced: frozenset[str]
+
+    @property
+    def hallucinated(self) -> frozenset[str]:
+        """Objects named that no reference names."""
+        return self.named - self.referenced
+
+    @property
+    def correct(self) -> frozenset[str]:
+        """Objects named that some reference names."""
+        return self.named & self.referenced
+
+
+def check_objects(texts: Sequence[str], references: Sequence[Sequence[str]]) -> list[ObjectCheck]:
+    """Per description, the COCO objects it names and those its references name."""
+    if len(texts) != len(references):
+        raise ValueError(f"one list of references per description: got {len(texts)} texts, {len(references)} lists")
+    return [
+        ObjectCheck(frozenset(coco_objects(t)), frozenset().union(*(coco_objects(r) for r in refs)))
+        for t, refs in zip(texts, references)
+    ]
+
+
+def hallucination_scores(texts: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Shares over descriptions: hallucinated (CHAIR-s), informative, silent (names no object), and CHAIR-i."""
+    checks = check_objects(texts, references)
+    if not checks:
+        raise ValueError("no descriptions to check")
+    n = len(checks)
+    named = sum(len(c.named) for c in checks)
+    return {
+        "hallucinated": sum(bool(c.hallucinated) for c in checks) / n,
+        "informative": sum(bool(c.correct) for c in checks) / n,
+        "no_object": sum(not c.named for c in checks) / n,
+        "chair_i": sum(len(c.hallucinated) for c in checks) / named if named else 0.0,
+    }
