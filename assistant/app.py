@@ -47,7 +47,8 @@ class SeesayApp(App):
     CSS = APP_CSS
     BINDINGS = [
         Binding("d", "describe", "Describe"), Binding("r", "repeat", "Repeat"), Binding("m", "mute", "Mute"),
-        Binding("slash", "search", "Find"), Binding("p", "pause", "Pause"), Binding("a", "attention", "Map"),
+        Binding("slash", "search", "Find"), Binding("p", "pause", "Pause"),
+        Binding("a", "attention", "Map", show=False),  # in the menu (ctrl+p): a picture, of least use unseen
         Binding("t", "read", "Read"), Binding("l", "log", "Log"), Binding("s", "settings", "Setup"),
         Binding("q", "quit", "Quit"), Binding("x", "text_mode", "Text mode", show=False),
         Binding("escape", "leave", "Back", show=False),

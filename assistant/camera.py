@@ -240,6 +240,14 @@ class SceneChange:
         self.mark_described(thumb, now)
         return True
 
+    def due(self, rgb: np.ndarray, now: float | None = None) -> bool:
+        """Whether min_interval has passed since the last description; if so, this frame becomes the reference."""
+        now = time.monotonic() if now is None else now
+        if self._described is None or now - self._last_time < self.min_interval:
+            return False
+        self.mark_described(rgb, now)
+        return True
+
     def mark_described(self, thumb_or_rgb: np.ndarray, now: float | None = None) -> None:
         """Make this frame the reference (e.g. after a manual "describe now")."""
         thumb = thumb_or_rgb if thumb_or_rgb.ndim == 2 else self.thumbnail(thumb_or_rgb)

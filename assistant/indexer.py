@@ -62,13 +62,12 @@ def index_folders(
     listed = list(walk_photos(folders))
     present = {info.path for _, info, _ in listed if info is not None}
     roots = [index_name(f) for f in folders]
-    t = time.perf_counter()
-    forgotten = store.forget_missing(roots, present)
-    seconds = time.perf_counter() - t
     report = index_files(store, describer, listed, embedder=embedder, batch_size=batch_size, beam_size=beam_size,
                          on_progress=on_progress, source=source)
-    report.forgotten = forgotten
-    report.seconds["database"] += seconds
+    t = time.perf_counter()  # after the new names are linked, so that a renamed photo keeps its description
+    report.forgotten = store.forget_missing(roots, present)
+    store.drop_orphans()
+    report.seconds["database"] += time.perf_counter() - t
     return report
 
 

@@ -80,6 +80,11 @@ class Narrator:
         self._candidate: tuple[str, ...] | None = None
         self._seen = 0
 
+    @property
+    def pending(self) -> bool:
+        """A change was seen once and waits to be confirmed by another description."""
+        return self._candidate is not None
+
     def judge(self, sentence: str, reason: str) -> str | None:
         """The kind to say it as (ASKED, NEW, STILL), or None to keep quiet; reason: "asked", "scene",
         "change" or "every"."""
@@ -202,6 +207,8 @@ class LiveDescriber:
             self._request(frame, "every")
         elif not self._busy and self._wanted is None and self._scene.moved(frame.rgb):
             self._request(frame, "change")
+        elif not self._busy and self._wanted is None and self._narrator.pending and self._scene.due(frame.rgb):
+            self._request(frame, "change")  # a change seen once: look again, even if nothing moves any more
 
     def _request(self, frame: Frame, reason: str) -> None:
         if self.paused and reason != "asked":

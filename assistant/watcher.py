@@ -60,6 +60,7 @@ class FolderWatcher:
         self.catch_up = catch_up
         self._pending: dict[Path, tuple[tuple[int, float], float, float]] = {}  # path: (size, mtime), since, noticed
         self._gone: list[tuple[Path, bool]] = []  # (path, is a folder) deleted or moved away, to forget
+        self._tidy = False  # files were forgotten: photos may be left without a file
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._observer = Observer()
@@ -112,7 +113,17 @@ class FolderWatcher:
             self.on_status(f"Could not update the photo index: {exc}")
             return
         if count:
+            self._tidy = True
             self.on_status(f"{count} photo{'s' * (count > 1)} gone from the watched folders and forgotten.")
+
+    def _drop_orphans(self) -> None:
+        """Once nothing is waiting to be read, forget photos no file holds (a rename has been linked by now)."""
+        if self._tidy and self.pending == 0:
+            self._tidy = False
+            try:
+                self.store.drop_orphans()
+            except StoreError as exc:
+                self.on_status(f"Could not update the photo index: {exc}")
 
     def _in_hidden_folder(self, path: Path) -> bool:
         for folder in self.folders:
@@ -168,6 +179,7 @@ class FolderWatcher:
             self._forget_gone()
             settled = self._settled()
             if not settled:
+                self._drop_orphans()
                 continue
             try:
                 report = index_paths(self.store, self.describer, [p for p, _ in settled], embedder=self.embedder,
@@ -178,4 +190,5 @@ class FolderWatcher:
             except Exception as exc:  # anything else must not end the watch either
                 self.on_status(f"Could not index {len(settled)} new photos: {exc}")
                 continue
+            self._tidy = True  # an overwritten file leaves its old photo without a file
             self._report(report, dict(settled))

@@ -280,9 +280,9 @@ class Describer:
                     text = text[0].upper() + text[1:]
                 text += "." if i == len(confident) - 1 else (" and" if i == len(confident) - 2 else ",")
                 parts.append(Part(text, "people" if c == PERSON else "recognition"))
-        if not parts:
-            parts.append(Part(NOTHING, "none"))
         texts = tuple(line.text.strip() for line in lines if line.text.strip())
+        if not parts and not texts:  # with text to read, what it says is the description
+            parts.append(Part(NOTHING, "none"))
         if texts:
             said = "; ".join(texts[:2])
             rest = len(texts) - 2

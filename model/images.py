@@ -95,7 +95,7 @@ def load_image(path: str | os.PathLike, max_side: int | None = DEFAULT_MAX_SIDE)
         except UnidentifiedImageError:
             reason = "not an image file"
             if _is_heif(f):
-                heif = "pillow_heif" in sys.modules
+                heif = sys.modules.get("pillow_heif") is not None  # imported (None: known to be missing)
                 reason = "damaged HEIC photo" if heif else "HEIC photos need the package pillow-heif"
             raise ImageError(f"{name}: {reason}") from None
         except Image.DecompressionBombError:

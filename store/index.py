@@ -138,8 +138,8 @@ class Store:
             failures: Sequence[Failed] = ()) -> int:
         """Store a batch in one transaction; returns how many new descriptions were added.
 
-        A file now holding other content than before (overwritten) is moved to its new photo, and a photo
-        left with no file is forgotten with its descriptions.
+        A file now holding other content than before (overwritten) is moved to its new photo; a photo left with
+        no file is forgotten by drop_orphans().
         """
         added = 0
         with self._write() as conn:
@@ -169,34 +169,33 @@ class Store:
         if not links:
             return
         paths = [link.file.path for link in links]
-        before = set(conn.execute(select(File.photo_id).where(File.path.in_(paths))).scalars())
         for link in links:
             photo_id = conn.execute(select(Photo.id).where(Photo.sha256 == link.sha256)).scalar_one()
             values = {"photo_id": photo_id, "size": link.file.size, "mtime": link.file.mtime, "last_seen": utcnow()}
             conn.execute(insert(File).values(path=link.file.path, source=link.source, **values)
                          .on_conflict_do_update(index_elements=["path"], set_=values))
         conn.execute(delete(Failure).where(Failure.path.in_(paths)))
-        self._drop_orphans(conn, before)
-
-    def _unlink(self, conn: Connection, paths: Sequence[str]) -> int:
-        photo_ids = set(conn.execute(select(File.photo_id).where(File.path.in_(paths))).scalars())
-        gone = conn.execute(delete(File).where(File.path.in_(paths))).rowcount
-        self._drop_orphans(conn, photo_ids)
-        return gone
 
     @staticmethod
-    def _drop_orphans(conn: Connection, photo_ids: set[int]) -> None:
-        if photo_ids:
-            kept = select(File.photo_id).where(File.photo_id.in_(photo_ids))
-            conn.execute(delete(Photo).where(Photo.id.in_(photo_ids), Photo.id.not_in(kept)))
+    def _unlink(conn: Connection, paths: Sequence[str]) -> int:
+        return conn.execute(delete(File).where(File.path.in_(paths))).rowcount
 
     def forget(self, paths: Sequence[str]) -> int:
-        """Forget files that no longer exist (and their failures); returns how many files were forgotten."""
+        """Forget files that no longer exist (and their failures); returns how many files were forgotten.
+
+        Their photos stay (unseen by search) until drop_orphans(): a file moved away may be a rename whose
+        new name has not been indexed yet, and its description is kept for it.
+        """
         if not paths:
             return 0
         with self._write() as conn:
             conn.execute(delete(Failure).where(Failure.path.in_(list(paths))))
             return self._unlink(conn, list(paths))
+
+    def drop_orphans(self) -> int:
+        """Forget photos (and their descriptions) that no file holds any more; returns how many."""
+        with self._write() as conn:
+            return conn.execute(delete(Photo).where(Photo.id.not_in(select(File.photo_id)))).rowcount
 
     def forget_missing(self, roots: Sequence[str | os.PathLike], present: set[str]) -> int:
         """Forget the files under roots that are not in present (deleted or moved away since last seen)."""
@@ -215,7 +214,7 @@ class Store:
     def counts(self) -> dict[str, int]:
         with self._read() as s:
             return {
-                "photos": s.scalar(select(func.count(Photo.id))) or 0,
+                "photos": s.scalar(select(func.count(func.distinct(File.photo_id)))) or 0,  # held by a file
                 "files": s.scalar(select(func.count(File.id))) or 0,
                 "captions": s.scalar(select(func.count(CaptionRecord.id))) or 0,
                 "models": s.scalar(select(func.count(ModelVersion.id))) or 0,

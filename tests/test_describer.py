@@ -159,3 +159,10 @@ def test_the_n_best_list_starts_with_the_caption_and_blocked_repeats_never_recur
         for c in cands:
             pairs = list(zip(c.words, c.words[1:]))
             assert len(pairs) == len(set(pairs)) and len(c.word_probs) == len(c.words)
+
+
+def test_a_photo_with_text_and_nothing_else_recognised_is_described_by_its_text(default_captioner):
+    describer = Describer(default_captioner, None, reader=Reader())
+    [d] = describer.describe([np.full((224, 224, 3), 255, dtype=np.uint8)])  # a blank page
+    assert d.sentence == "It says: EXIT; Push to open and 1 more line."
+    assert [p.source for p in d.parts] == ["text"]

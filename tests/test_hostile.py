@@ -83,7 +83,8 @@ def test_index_reports_each_bad_file_once_and_indexes_every_good_photo(hostile_f
     assert not any("passwd" in p or p.startswith("/usr/share") for p in paths)
     # A rerun reads nothing again and repeats no complaint: failures are retried only once the file changes.
     again = _run("index", str(folder), "--no-embeddings", "--no-text", "--quiet", tmp_path=tmp_path)
-    assert again.returncode == 0 and "skipping" not in again.stderr.replace("linked-folder", ""), again.stderr
+    repeated = [line for line in again.stderr.splitlines() if "skipping" in line and "linked-folder" not in line]
+    assert again.returncode == 0 and not repeated, again.stderr
     (folder / "text.jpg").write_bytes(b"still not a photo, but changed")
     changed = _run("index", str(folder), "--no-embeddings", "--no-text", "--quiet", tmp_path=tmp_path)
     assert [line for line in changed.stderr.splitlines() if "text.jpg" in line], changed.stderr
@@ -92,12 +93,13 @@ def test_index_reports_each_bad_file_once_and_indexes_every_good_photo(hostile_f
 def test_caption_goes_on_past_bad_files_and_keeps_one_line_per_photo(hostile_folder, tmp_path):
     folder, good = hostile_folder
     names = ["bomb.png", "fifo.jpg", "loop.jpg", "empty.jpg", "folder.jpg", "new\nline.jpg", "good one.jpg"]
+    # folder.jpg is a folder: caption describes the photos in it, of which there are none
     run = _run("caption", "--no-text", *(str(folder / n) for n in names), tmp_path=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     out = run.stdout.splitlines()
     assert len(out) == 2 and out[0].startswith(str(folder / "new\\nline.jpg") + "\t"), out
-    assert len([line for line in run.stderr.splitlines() if line.startswith("skipping")]) == 5, run.stderr
+    assert len([line for line in run.stderr.splitlines() if line.startswith("skipping")]) == 4, run.stderr
 
 
 def test_database_errors_are_one_line_and_a_non_zero_exit(tmp_path):

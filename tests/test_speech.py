@@ -127,7 +127,7 @@ def test_a_long_text_is_saved_as_the_chunks_joined(speaker, tmp_path):
     whole = wav_seconds(speaker.save(text, tmp_path / "whole.wav"))
     parts = sum(wav_seconds(speaker.save(c, tmp_path / f"{i}.wav")) for i, c in enumerate(split_text(text)))
     assert len(split_text(text)) >= 4
-    assert abs(whole - parts) < 0.01
+    assert abs(whole - parts) < 0.1  # a lost or doubled chunk would be seconds
 
 
 def test_text_over_the_limit_is_refused_at_once_with_the_limit(speaker, tmp_path):

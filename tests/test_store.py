@@ -187,6 +187,7 @@ def test_search_follows_renames_copies_overwrites_and_deletions(tmp_path, embedd
         assert [h.path for h in store.text_search("car")] == ["/p/b.jpg"]
         store.forget(["/p/c.jpg"])
         assert store.text_search("dog") == [] and store.counts()["photos"] == 1
+        assert store.drop_orphans() == 1
 
 
 def test_text_read_in_a_photo_and_recognised_objects_are_searchable(tmp_path):
