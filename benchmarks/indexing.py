@@ -40,6 +40,7 @@ def main() -> None:
     add_data_argument(p)
     p.add_argument("--photos", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--no-text", action="store_true", help="index without reading text (what reading costs)")
     p.add_argument("--out", default="benchmarks/results/indexing_cpu.json")
     args = p.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -51,7 +52,8 @@ def main() -> None:
     for n in names:  # hard links: seesay does not follow symbolic links out of a folder
         link_or_copy(flickr / "images" / n, folder / n)
     megabytes = sum((flickr / "images" / n).stat().st_size for n in names) / 1e6
-    argv = ["index", str(folder), "--db", str(tmp / "index.sqlite"), "--quiet", "--batch-size", str(args.batch_size)]
+    argv = ["index", str(folder), "--db", str(tmp / "index.sqlite"), "--quiet", "--batch-size", str(args.batch_size),
+            *(["--no-text"] if args.no_text else [])]
     first_s, first_out = run(argv)
     second_s, _ = run(argv)
     split = {k: float(v) for k, v in re.findall(r"(decode|describe|embed|database) ([\d.]+)s", first_out)}

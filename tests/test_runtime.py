@@ -72,3 +72,42 @@ def test_settings_out_of_range_fall_back_with_a_warning_naming_the_file(tmp_path
     assert (settings.beam_size, settings.volume, settings.rate, settings.min_interval) == (3, 1.0, 175, 2.0)
     assert settings.scene_threshold == 18.0
     assert len(warnings) == 5 and all(str(config) in w for w in warnings)
+
+
+def test_the_coco_export_loads_with_pycocotools(tmp_path):
+    from pycocotools.coco import COCO
+
+    from assistant.commands.export import coco_results
+    from store import Entry, FileInfo, Store
+
+    with Store(tmp_path / "i.sqlite") as store:
+        model = store.model_id("flickr8k-default", "1" * 64)
+        store.add(model, [Entry(FileInfo(f"/p/{i}.jpg", 1, 1.0), f"{i:064x}", 224, 224, f"a dog number {i}", 0.5)
+                          for i in range(3)])
+        rows = store.export_rows()
+    results = coco_results(rows)
+    truth = COCO()
+    truth.dataset = {"images": [{"id": r["image_id"]} for r in results], "annotations": [], "type": "captions"}
+    truth.createIndex()
+    loaded = truth.loadRes(results)
+    assert sorted(loaded.getImgIds()) == [1, 2, 3]
+    assert {a["caption"] for a in loaded.dataset["annotations"]} == {"a dog number 0", "a dog number 1", "a dog number 2"}
+    assert {r["model"] for r in results} == {"flickr8k-default"}  # the model's name, not a file's
+
+
+def test_seesay_index_reads_text_so_a_word_only_written_in_a_photo_finds_it(tmp_path, flickr_records):
+    from PIL import Image, ImageDraw, ImageFont
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(next(r.path for r in flickr_records if r.split == "test"), folder / "beach.jpg")
+    page = Image.new("RGB", (800, 400), "white")
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 56)
+    ImageDraw.Draw(page).text((40, 150), "INVOICE 4711", font=font, fill="black")
+    page.save(folder / "scan.png")
+    env = {**os.environ, "SEESAY_DB": str(tmp_path / "index.sqlite")}
+    index = _seesay("index", str(folder), "--no-embeddings", "--quiet", env=env)
+    assert index.returncode == 0, index.stderr
+    found = _seesay("search", "invoice", "--mode", "text", "--json", env=env)
+    assert [json.loads(line)["path"] for line in found.stdout.splitlines()] == [str(folder / "scan.png")]
+    assert "INVOICE" in json.loads(found.stdout.splitlines()[0])["text"]
