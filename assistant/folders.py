@@ -14,7 +14,6 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from model.images import display_path as printable  # noqa: F401  (one way to print a path)
 from store import FileInfo
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".heic", ".heif"})

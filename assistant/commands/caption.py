@@ -38,8 +38,8 @@ def photo_paths(names: list[str]) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     from model import ImageError, load_image
     from model.attention_map import render_attention
+    from model.images import display_path as printable
 
-    from ..folders import printable
     from ..runtime import Runtime
 
     runtime = Runtime(args)

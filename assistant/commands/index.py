@@ -26,9 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from model.images import display_path as printable
     from store import StoreError
 
-    from ..folders import printable
     from ..indexer import index_folders
     from ..runtime import Runtime
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ..folders import printable
+from model.images import display_path as printable
 
 
 class LineOutput:

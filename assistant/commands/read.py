@@ -19,9 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from model import ImageError, load_image
+    from model.images import display_path as printable
     from model.text_reader import spoken_text
 
-    from ..folders import printable
     from ..runtime import Runtime
     from .caption import photo_paths
 

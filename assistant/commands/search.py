@@ -22,9 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from model.images import display_path as printable
     from store import StoreError, fts_query
 
-    from ..folders import printable
     from ..runtime import Runtime
 
     if fts_query(args.query) is None and args.mode != "semantic":

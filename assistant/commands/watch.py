@@ -26,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..folders import printable
+    from model.images import display_path as printable
+
     from ..runtime import Runtime
     from ..watcher import FolderWatcher
     from .lines import LineOutput
