@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from model import Captioner, load_checkpoint
+from model import Captioner, Vocabulary, build_model, load_checkpoint, tokenize
 from training.config import TrainConfig
 from training.contrastive import caption_embeddings, info_nce, pretrain_image_embedding
 from training.data import data_root, load_records, select_split
@@ -179,3 +179,66 @@ def test_hard_attention_samples_regions_and_learns_with_reinforce(overfit_captio
     assert ces[-1] < 0.5 * ces[0]
     model.eval()
     assert model.decoder(feats, caps).regions is None  # inference uses the expected context
+
+
+def test_corpus_cider_is_pycocoevalcaps_cider_when_the_corpus_is_the_scored_set():
+    from pycocoevalcap.cider.cider import Cider
+
+    from training.scst import CorpusCider
+
+    recs = load_records(COCO_MINI / "annotations" / "captions_val2017.json", COCO_MINI / "val2017")[:12]
+    refs = [[" ".join(tokenize(c)) for c in r.captions] for r in recs]
+    hyps = [refs[(i + 1) % len(refs)][0] if i % 3 else refs[i][1] for i in range(len(refs))]  # some right
+    ours = CorpusCider([r.captions for r in recs]).scores(hyps, list(range(len(recs))))
+    _, theirs = Cider().compute_score(dict(enumerate(refs)), {i: [h] for i, h in enumerate(hyps)})
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+    assert ours[0] > ours[1]  # a reference of its own photo beats one of another photo
+
+
+def test_self_critical_stage_follows_cross_entropy_and_selects_by_cider(tmp_path, coco_cache):
+    cfg = coco_config(tmp_path, coco_cache, epochs=2, scst_epochs=2, select_metric="CIDEr", patience=10)
+    state = fit(cfg)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    scst = [r for r in log if "reward_cider" in r]
+    assert [r["epoch"] for r in scst] == [3, 4] and state.stage == "self-critical"
+    assert all(np.isfinite(r["loss"]) and r["reward_cider"] >= 0 for r in scst)
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert best.metadata["val_scores"]["CIDEr"] == pytest.approx(max(r["val_CIDEr"] for r in log), abs=1e-5)
+    assert best.metadata["scst_epochs"] == 2
+
+
+def test_a_self_critical_step_makes_better_rewarded_samples_more_likely():
+    from model.config import CaptionerConfig
+    from training.scst import CorpusCider, sample_captions, scst_loss
+
+    recs = load_records(COCO_MINI / "annotations" / "captions_val2017.json", COCO_MINI / "val2017")[:2]
+    vocab = Vocabulary.build((c for r in recs for c in r.captions), 1)  # few words: samples share some
+    torch.manual_seed(0)
+    model = build_model(CaptionerConfig(encoder="efficientnet-lite0", **TINY), len(vocab))
+    decoder = model.decoder.train()
+    feats = torch.randn(2, 49, decoder.encoder_dim)
+    cider = CorpusCider([r.captions for r in recs])
+
+    def log_probs(words: torch.Tensor) -> torch.Tensor:  # teacher-forced log p of each sampled caption
+        caps = torch.cat([torch.full((len(words), 1), vocab.bos_id), words], 1)
+        logits = decoder(feats.repeat_interleave(4, 0), torch.cat([caps, caps[:, -1:]], 1)).logits[:, :-1]
+        logits = logits.index_fill(2, torch.tensor([vocab.pad_id, vocab.bos_id, vocab.unk_id]), float("-inf"))
+        lp = logits.log_softmax(-1).gather(2, words.unsqueeze(-1)).squeeze(-1)
+        return (lp * (words != vocab.pad_id)).sum(1)
+
+    torch.manual_seed(1)
+    words, _, _ = sample_captions(decoder, feats, vocab, samples=4, max_length=8)
+    reward = torch.from_numpy(cider.scores([" ".join(vocab.decode(w)) for w in words.tolist()], [0] * 4 + [1] * 4))
+    advantage = (reward.view(2, 4) - reward.view(2, 4).mean(1, keepdim=True)).flatten()
+    assert advantage.abs().sum() > 0  # the samples differ in reward
+    with torch.no_grad():
+        before = log_probs(words)
+    torch.manual_seed(1)  # the same samples again
+    loss, _ = scst_loss(decoder, feats, [0, 1], vocab, cider, samples=4, max_length=8)
+    opt = torch.optim.SGD(decoder.parameters(), lr=0.05)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        after = log_probs(words)
+    assert float((advantage * (after - before)).sum()) > 0

@@ -96,7 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     cfg = train_config(args)
     state = fit(cfg, resume=args.resume, on_log=None if args.quiet else print)
-    print(f"best validation BLEU-4 {state.best_score:.4f} at epoch {state.best_epoch}; "
+    print(f"best validation {cfg.select_metric} {state.best_score:.4f} at epoch {state.best_epoch}; "
           f"checkpoint: {Path(cfg.out_dir) / 'best.pt'}")
     return 0
 

@@ -31,12 +31,16 @@ class TrainConfig:
     grad_clip: float = 5.0
     alpha_c: float = 1.0  # weight of the doubly stochastic attention penalty (Xu et al. eq. 14)
     label_smoothing: float = 0.0
-    patience: int = 3  # epochs without a better validation BLEU-4 before stopping
+    patience: int = 3  # epochs without a better validation score (select_metric) before stopping
+    select_metric: str = "BLEU-4"  # the validation score that picks best.pt
     fine_tune_encoder: bool = False
     cache_features: bool = True  # ignored when fine-tuning the encoder
     contrastive_epochs: int = 0  # 0 turns the contrastive sentence-embedding stage off
     contrastive_lr: float = 1e-3
     contrastive_temperature: float = 0.05
+    scst_epochs: int = 0  # self-critical epochs (CIDEr-D reward) after cross-entropy; 0 turns them off
+    scst_lr: float = 5e-5  # Rennie et al. 2017
+    scst_samples: int = 5  # captions sampled per photo; the others' mean reward is each one's baseline
     eval_beam_size: int = 3
     eval_max_images: int = 0  # 0: the whole validation split
     max_steps: int = 0  # stop after this many optimiser steps in total (0: no limit); for smoke tests
@@ -51,6 +55,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.scst_epochs and self.scst_samples < 2:
+            raise ValueError(f"scst_samples must be >= 2, got {self.scst_samples!r}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
 

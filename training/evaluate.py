@@ -16,8 +16,8 @@ from model.recognition import Recognizer
 from .data import ImageRecord, load_records, select_split
 from .feature_cache import build_feature_cache
 from .hallucination import hallucination_scores
-from .loop import validate
 from .metrics import METRICS, java_available
+from .validation import validate
 
 # The truth measures (training/hallucination.py) as they appear beside BLEU and CIDEr in the scores.
 TRUTH_METRICS = ("hallucinated (caption)", "informative (caption)", "hallucinated (spoken)", "informative (spoken)")

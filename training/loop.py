@@ -1,4 +1,5 @@
-"""The training loop as importable functions: fit -> build_parts -> train_one_epoch -> end_of_epoch.
+"""The training loop as importable functions: fit -> build_parts -> train_one_epoch (steps.py) -> end_of_epoch,
+then the optional self-critical stage (scst.py).
 
 Shapes: B batch, T caption steps, P regions, E channels, V vocabulary.
 """
@@ -8,16 +9,13 @@ from __future__ import annotations
 import json
 import math
 import random
-import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
@@ -30,10 +28,9 @@ from .config import TrainConfig
 from .contrastive import caption_embeddings, pretrain_image_embedding
 from .data import ImageRecord, train_and_val_records, train_loader
 from .feature_cache import FeatureCache, FeaturesByIndex, build_rank_caches
-from .loss import caption_loss, reinforce_loss
-from .metrics import score_captions
-
-VAL_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr")  # METEOR is slow; test-time only
+from .scst import CorpusCider, self_critical_epoch
+from .steps import TrainStep, train_one_epoch
+from .validation import VAL_METRICS, validate
 
 Log = Callable[[str], None]
 
@@ -49,6 +46,8 @@ class RunState:
     bad_epochs: int = 0
     contrastive_losses: list[float] = field(default_factory=list)
     reinforce_baseline: float = 0.0  # moving average of the hard-attention reward
+    stage: str = "cross-entropy"  # then "self-critical"
+    scst_from_epoch: int = 0  # the epoch the self-critical stage started after
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -69,13 +68,6 @@ def lr_lambda(warmup: int, total: int) -> Callable[[int], float]:
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
     return f
-
-
-def autocast(cfg: TrainConfig, device: torch.device):
-    """bf16 autocast on CUDA when enabled; nothing on CPU."""
-    if cfg.amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
 
 
 def set_train_mode(model: CaptionModel, cfg: TrainConfig) -> None:
@@ -138,117 +130,6 @@ def restore_training_state(resumed: CheckpointData, optimizer: torch.optim.Optim
     torch.set_rng_state(resumed.extra["rng"][d.rank % len(resumed.extra["rng"])])
 
 
-class StepResult(NamedTuple):
-    """One batch's loss to back-propagate, its parts, and how many images and tokens it held."""
-
-    loss: torch.Tensor
-    ce: torch.Tensor
-    penalty: torch.Tensor
-    images: int
-    tokens: int
-
-
-class TrainStep:
-    """The forward pass and loss of one batch: cached features, photos through a frozen or a tuned encoder."""
-
-    def __init__(self, model: CaptionModel, wrapped: torch.nn.Module, vocab: Vocabulary, cfg: TrainConfig,
-                 device: torch.device, cache: FeatureCache | None) -> None:
-        self.model, self.wrapped, self.vocab, self.cfg = model, wrapped, vocab, cfg
-        self.device, self.cache = device, cache
-
-    def forward(self, batch):
-        """(decoder output, captions (B, T)) for a batch from data.train_loader."""
-        if self.cache is not None:
-            idx, caps = batch
-            feats, caps = self.cache.batch(idx).to(self.device, non_blocking=True), caps.to(self.device)  # (B, P, E)
-            return self.wrapped(feats, caps), caps
-        images, caps = (x.to(self.device) for x in batch)  # (B, 3, H, W), (B, T)
-        if self.cfg.fine_tune_encoder:
-            return self.wrapped(images, caps), caps
-        with torch.no_grad():
-            feats = self.model.encoder(images)  # (B, P, E)
-        return self.wrapped(feats, caps), caps
-
-    def __call__(self, batch, state: RunState) -> StepResult:
-        """Loss of one batch; hard attention adds REINFORCE and moves state.reinforce_baseline."""
-        pad = self.vocab.pad_id
-        with autocast(self.cfg, self.device):
-            out, caps = self.forward(batch)
-            targets = caps[:, 1:]  # (B, T-1)
-            loss, ce, pen = caption_loss(out.logits, targets, out.alphas, pad_id=pad, alpha_c=self.cfg.alpha_c,
-                                         label_smoothing=self.cfg.label_smoothing)
-            if out.regions is not None:
-                policy, reward = reinforce_loss(out.logits, targets, out.alphas, out.regions,
-                                                state.reinforce_baseline, pad_id=pad)
-                loss = loss + policy
-                state.reinforce_baseline = 0.9 * state.reinforce_baseline + 0.1 * reward if state.step else reward
-        return StepResult(loss, ce, pen, caps.size(0), int((targets != pad).sum()))
-
-
-def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler,
-                   params: list[torch.nn.Parameter], grad_clip: float) -> None:
-    """Back-propagate, clip, step the optimiser and the learning-rate schedule."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(params, grad_clip)
-    optimizer.step()
-    scheduler.step()
-
-
-def train_one_epoch(
-    step: Callable[[Any, RunState], StepResult], loader: DataLoader, optimizer: torch.optim.Optimizer, scheduler,
-    params: list[torch.nn.Parameter], cfg: TrainConfig, state: RunState, *, show: bool,
-) -> dict[str, float]:
-    """One pass over the loader (or up to cfg.max_steps); mean losses and throughput."""
-    totals = {"loss": 0.0, "ce": 0.0, "penalty": 0.0}
-    n_batches = images = tokens = 0
-    start = time.perf_counter()
-    with Progress(
-        TextColumn(f"epoch {state.epoch + 1}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("loss {task.fields[loss]:.3f}  {task.fields[speed]:.0f} img/s"), TimeElapsedColumn(),
-        disable=not show,
-    ) as bar:
-        task = bar.add_task("train", total=len(loader), loss=float("nan"), speed=0.0)
-        for batch in loader:
-            r = step(batch, state)
-            optimizer_step(r.loss, optimizer, scheduler, params, cfg.grad_clip)
-            state.step += 1
-            totals["loss"] += float(r.loss.detach())
-            totals["ce"] += float(r.ce)
-            totals["penalty"] += float(r.penalty)
-            n_batches, images, tokens = n_batches + 1, images + r.images, tokens + r.tokens
-            bar.update(task, advance=1, loss=totals["loss"] / n_batches, speed=images / (time.perf_counter() - start))
-            if cfg.max_steps and state.step >= cfg.max_steps:
-                break
-    seconds = time.perf_counter() - start
-    out = {k: v / max(n_batches, 1) for k, v in totals.items()}
-    out.update(images_per_s=images / seconds, tokens_per_s=tokens / seconds, seconds=seconds, batches=n_batches)
-    return out
-
-
-def validate(
-    captioner: Captioner, records: Sequence[ImageRecord], features: FeatureCache | None, *, beam_size: int,
-    metrics: Sequence[str] = VAL_METRICS, batch_size: int = 64,
-) -> tuple[dict[str, float], dict[int, str]]:
-    """Beam-search captions for records (from cached features when given) and their scores."""
-    hyps: dict[int, str] = {}
-    was_training = captioner.model.training
-    captioner.model.eval()
-    try:
-        for lo in range(0, len(records), batch_size):
-            chunk = records[lo : lo + batch_size]
-            if features is not None:
-                caps = captioner.caption_features(features.batch(torch.arange(lo, lo + len(chunk))), beam_size)
-            else:
-                caps = captioner.caption([r.path for r in chunk], beam_size)
-            hyps.update({r.image_id: c.text for r, c in zip(chunk, caps)})
-    finally:
-        captioner.model.train(was_training)
-    refs = {r.image_id: list(r.captions) for r in records}
-    return score_captions(refs, hyps, metrics=metrics), hyps
-
-
 @dataclass
 class Parts:
     """The running pieces of one fit, built once by build_parts and used every epoch."""
@@ -262,6 +143,7 @@ class Parts:
     loader: DataLoader
     sampler: DistributedSampler
     captioner: Captioner
+    train_records: list[ImageRecord]
     val_records: list[ImageRecord]
     val_cache: FeatureCache | None
     metadata: dict[str, Any]
@@ -272,7 +154,7 @@ def run_metadata(cfg: TrainConfig, source: str, n_train: int, n_val: int) -> dic
     return {
         "training_data": source, "train_images": n_train, "val_images": n_val, "seed": cfg.seed,
         "encoder": cfg.model.encoder, "fine_tuned_encoder": cfg.fine_tune_encoder,
-        "contrastive_epochs": cfg.contrastive_epochs, "train_config": cfg.to_dict(), "torch": torch.__version__,
+        "contrastive_epochs": cfg.contrastive_epochs, "scst_epochs": cfg.scst_epochs, "train_config": cfg.to_dict(), "torch": torch.__version__,
     }
 
 
@@ -302,7 +184,7 @@ def build_parts(
         restore_training_state(resumed, optimizer, scheduler, d)
     parts = Parts(
         model, vocab, TrainStep(model, wrapped, vocab, cfg, device, train_cache), optimizer, scheduler, params,
-        loader, sampler, Captioner(model, vocab, device=device), val_recs, val_cache,
+        loader, sampler, Captioner(model, vocab, device=device), train_recs, val_recs, val_cache,
         run_metadata(cfg, source, len(train_recs), len(val_recs)),
     )
     return parts, state
@@ -343,7 +225,7 @@ def end_of_epoch(cfg: TrainConfig, d: distributed.Dist, parts: Parts, state: Run
                  stats: dict[str, float], log: Log) -> None:
     """Validate, keep score, save checkpoints and append the epoch's row to out_dir/log.jsonl."""
     scores = validate_on_main(cfg, d, parts)
-    improved = record_score(state, scores.get("BLEU-4", 0.0))
+    improved = record_score(state, scores.get(cfg.select_metric, 0.0))
     row = {"epoch": state.epoch, "step": state.step, "lr": parts.scheduler.get_last_lr()[0],
            "world_size": d.world_size, **{k: round(v, 5) for k, v in stats.items()},
            **{f"val_{k}": round(v, 5) for k, v in scores.items()}}
@@ -360,9 +242,12 @@ def end_of_epoch(cfg: TrainConfig, d: distributed.Dist, parts: Parts, state: Run
 
 def train(cfg: TrainConfig, d: distributed.Dist, device: torch.device, *, resume: bool, log: Log) -> RunState:
     """Build the parts, then train epoch by epoch until cfg.epochs, cfg.max_steps or early stopping."""
+    if cfg.select_metric not in VAL_METRICS:
+        raise ValueError(f"select_metric must be one of {VAL_METRICS}, got {cfg.select_metric!r}")
     parts, state = build_parts(cfg, d, device, resume, log)
     set_train_mode(parts.model, cfg)
-    while state.epoch < cfg.epochs and not (cfg.max_steps and state.step >= cfg.max_steps):
+    while (state.stage == "cross-entropy" and state.epoch < cfg.epochs and state.bad_epochs < cfg.patience
+           and not (cfg.max_steps and state.step >= cfg.max_steps)):
         parts.sampler.set_epoch(state.epoch)
         stats = train_one_epoch(parts.step, parts.loader, parts.optimizer, parts.scheduler, parts.params, cfg,
                                 state, show=cfg.progress and d.is_main)
@@ -370,7 +255,31 @@ def train(cfg: TrainConfig, d: distributed.Dist, device: torch.device, *, resume
         end_of_epoch(cfg, d, parts, state, stats, log)
         if state.bad_epochs >= cfg.patience:
             break
+    if cfg.scst_epochs:
+        self_critical_stage(cfg, d, parts, state, log)
     return state
+
+
+def self_critical_stage(cfg: TrainConfig, d: distributed.Dist, parts: Parts, state: RunState, log: Log) -> None:
+    """Self-critical epochs from the best cross-entropy weights, at a constant learning rate, each validated
+    and saved like a cross-entropy epoch (training/scst.py)."""
+    if d.enabled or parts.step.cache is None:
+        raise ValueError("self-critical training needs cached features and one process (not torchrun)")
+    if state.stage == "cross-entropy":
+        best = load_checkpoint(Path(cfg.out_dir) / "best.pt")
+        parts.model.decoder.load_state_dict({k[len("decoder."):]: v for k, v in best.state_dict.items()
+                                             if k.startswith("decoder.")})
+        state.stage, state.scst_from_epoch, state.bad_epochs = "self-critical", state.epoch, 0
+    for group in parts.optimizer.param_groups:
+        group["lr"] = cfg.scst_lr
+    cider = CorpusCider([r.captions for r in parts.train_records])
+    photos = np.flatnonzero(parts.step.cache.ok)
+    while state.epoch < state.scst_from_epoch + cfg.scst_epochs and state.bad_epochs < cfg.patience:
+        parts.model.decoder.train()
+        stats = self_critical_epoch(parts.model.decoder, parts.step.cache, photos, parts.vocab, cider,
+                                    parts.optimizer, parts.params, cfg, state)
+        state.epoch += 1
+        end_of_epoch(cfg, d, parts, state, stats, log)
 
 
 def fit(cfg: TrainConfig, *, resume: bool = True, on_log: Log | None = None) -> RunState:
