@@ -111,3 +111,16 @@ def test_seesay_index_reads_text_so_a_word_only_written_in_a_photo_finds_it(tmp_
     found = _seesay("search", "invoice", "--mode", "text", "--json", env=env)
     assert [json.loads(line)["path"] for line in found.stdout.splitlines()] == [str(folder / "scan.png")]
     assert "INVOICE" in json.loads(found.stdout.splitlines()[0])["text"]
+
+
+def test_captioning_a_photo_loads_only_what_describing_it_needs(flickr_records):
+    """Cold start (issue 15): no index (SQLAlchemy) for photo files, no OCR engine without reading."""
+    photo = next(r.path for r in flickr_records if r.split == "test")
+    probe = ("import sys; from assistant.cli import main; main(sys.argv[1:]); "
+             "print(sorted({'sqlalchemy', 'rapidocr', 'onnxruntime', 'sentence_transformers'} & set(sys.modules)))")
+    for flags, loaded in ((["--no-text"], "[]"), ([], "['onnxruntime', 'rapidocr']")):
+        run = subprocess.run([sys.executable, "-c", probe, "caption", *flags, str(photo)], capture_output=True,
+                             text=True, timeout=180)
+        assert run.returncode == 0 and run.stderr == "", run.stderr
+        said, modules = run.stdout.strip().splitlines()
+        assert said.startswith(f"{photo}\t") and modules == loaded

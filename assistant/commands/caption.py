@@ -23,12 +23,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def photo_paths(names: list[str]) -> list[Path]:
     """Files as given; folders replaced by the photos inside them (the same rules as `seesay index`)."""
-    from ..folders import walk_photos
-
     out = []
     for name in names:
         path = Path(name)
         if path.is_dir():
+            from ..folders import walk_photos  # only for folders: it brings the index's SQLAlchemy (0.3 s)
+
             out += [p for p, _, why in walk_photos([path]) if why is None]
         else:
             out.append(path)
