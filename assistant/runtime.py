@@ -93,10 +93,12 @@ class Runtime:
 
     @cached_property
     def describer(self):
-        """The one describer: caption, recognition and (where wanted) reading, composed into what is said."""
+        """The one describer: caption, recognition and (where wanted) reading, composed into what is said.
+        With --json every piece of evidence is measured, so that each record has its person probability."""
         from model.describer import Describer
 
-        return Describer.for_captioner(self.captioner, reader=self.reader if self.reading else None)
+        return Describer.for_captioner(self.captioner, reader=self.reader if self.reading else None,
+                                       all_evidence=bool(self._arg("json", False)))
 
     @cached_property
     def reader(self):

@@ -39,7 +39,7 @@ from PIL import Image
 from .captioner import Caption, Captioner
 from .images import ImageLike, to_rgb_image
 from .lexicon import Lexicon, Mention
-from .people import PeopleDetector, PeopleEvidence, people_features, person_probability
+from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .recognition import DATA, Calibration, Recognition, Recognizer, load_groups
 
 OBJECT_WORDS_FILE = DATA / "object_words.json"
@@ -74,7 +74,8 @@ class Description:
 
     caption: Caption  # the captioner's best caption, as the model wrote it
     objects: tuple[Recognition, ...]  # the top recognitions, most probable first (empty without a recognizer)
-    person: float | None  # calibrated probability of a person (None without people evidence)
+    person: float | None  # calibrated probability of a person (None without people evidence, or when the
+    # face count could not change what is said and was not looked for: Describer's all_evidence)
     sentence: str  # what is spoken
     parts: tuple[Part, ...]  # the sentence piece by piece, with sources
     kept_caption: str | None = None  # the n-best caption the sentence uses, if any
@@ -146,6 +147,11 @@ def _sentence(text: str) -> str:
     return f"{text[0].upper()}{text[1:]}." if text else ""
 
 
+def _said(d: Description) -> tuple:
+    """What a description says, part by part, and the caption it keeps: all that a listener or the index sees."""
+    return d.sentence, d.parts, d.kept_caption, d.text_lines
+
+
 def _join(phrases: Sequence[str]) -> str:
     if len(phrases) <= 1:
         return "".join(phrases)
@@ -158,13 +164,17 @@ class Describer:
     def __init__(
         self, captioner: Captioner, recognizer: Recognizer | None = None, people: PeopleDetector | None = None,
         *, reader: TextReader | None = None, calibration: Calibration | None = None, max_objects: int = 2,
+        all_evidence: bool = False,
     ) -> None:
         """recognizer None: no ImageNet evidence (e.g. a ResNet checkpoint); people None: no detectors.
-        calibration: thresholds (default: the recognizer's, else model/data/calibration.json)."""
+        calibration: thresholds (default: the recognizer's, else model/data/calibration.json).
+        all_evidence: count faces in every photo, even where the count cannot change what is said (the face
+        detector is the slowest part of describing on a CPU); needed for an exact `person` in every Description."""
         self.captioner = captioner
         self.recognizer = recognizer
         self.people = people
         self.reader = reader
+        self.all_evidence = all_evidence
         self.calibration = calibration or (recognizer.calibration if recognizer else Calibration.load())
         self.concepts = Concepts.load()
         self.max_objects = max_objects
@@ -181,10 +191,11 @@ class Describer:
             self.speakable = np.array([g.kind not in ("clothing", "person") for g in recognizer.groups])  # (G,)
 
     @classmethod
-    def for_captioner(cls, captioner: Captioner, *, people: bool = True, reader: TextReader | None = None) -> Describer:
+    def for_captioner(cls, captioner: Captioner, *, people: bool = True, reader: TextReader | None = None,
+                      all_evidence: bool = False) -> Describer:
         """The describer with every evidence source this captioner's encoder and this install allow."""
         return cls(captioner, Recognizer.from_encoder(captioner.encoder), PeopleDetector() if people else None,
-                   reader=reader)
+                   reader=reader, all_evidence=all_evidence)
 
     def describe(self, images: Sequence[ImageLike], beam_size: int = 3) -> list[Description]:
         """Describe photos (paths, PIL images or RGB arrays), one Description each, in order.
@@ -213,14 +224,33 @@ class Describer:
             group_probs = groups.numpy()
         else:
             group_probs, recognized = None, [[] for _ in pictures]
-        found = [self.people.detect(p) for p in pictures] if self.people is not None else [None] * len(pictures)
         lines = [self.reader.read(p) for p in pictures] if self.reader is not None else [()] * len(pictures)
         out = [
-            self.compose(cands, None if group_probs is None else group_probs[i], found[i], recognized[i], lines[i])
+            self._describe_one(pictures[i], cands, None if group_probs is None else group_probs[i], recognized[i],
+                               lines[i])
             for i, cands in enumerate(candidates)
         ]
         share = (time.perf_counter() - start) / len(out)
         return [replace(d, seconds=share) for d in out]
+
+    def _describe_one(self, picture: Image.Image, candidates: Sequence[Caption], group_probs: np.ndarray | None,
+                      recognized: Sequence[Recognition], lines: Sequence[TextLine]) -> Description:
+        """compose() with the people evidence of one photo, looking for faces only where they could matter.
+
+        The face count reaches the sentence only through min(faces, MAX_FACES) (the people model) and faces +
+        bodies >= 2 ("people"), so composing with 0 to MAX_FACES faces covers every count: when all say the same,
+        the face detector is not run and `person`, which the count would change, is left unknown (None).
+        """
+        if self.people is None:
+            return self.compose(candidates, group_probs, None, recognized, lines)
+        bodies = self.people.detect(picture, faces=False)  # faces=0
+        if not self.all_evidence:
+            said = [self.compose(candidates, group_probs, replace(bodies, faces=n), recognized, lines)
+                    for n in range(MAX_FACES + 1)]
+            if len({_said(d) for d in said}) == 1:
+                return replace(said[0], person=None)
+        evidence = replace(bodies, faces=self.people.count_faces(picture))
+        return self.compose(candidates, group_probs, evidence, recognized, lines)
 
     def person_probability(self, candidates: Sequence[Caption], group_probs: np.ndarray | None,
                            evidence: PeopleEvidence | None) -> float | None:

@@ -4,13 +4,13 @@ scikit-image ships (skimage.data.chelsea(), a cat; skimage.data.coffee(), a cup 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
 from skimage import data
 
-from model import Caption
+from model import Caption, load_image
 from model.describer import NOTHING, Describer
 from model.people import PeopleEvidence
 from model.recognition import CALIBRATION_FILE, Calibration, Recognizer
@@ -166,3 +166,55 @@ def test_a_photo_with_text_and_nothing_else_recognised_is_described_by_its_text(
     [d] = describer.describe([np.full((224, 224, 3), 255, dtype=np.uint8)])  # a blank page
     assert d.sentence == "It says: EXIT; Push to open and 1 more line."
     assert [p.source for p in d.parts] == ["text"]
+
+
+class CountingDetector:
+    """People evidence as given, counting how often faces were looked for."""
+
+    def __init__(self, faces: int) -> None:
+        self.faces, self.face_counts = faces, 0
+
+    def detect(self, image, *, faces: bool = True):
+        return PeopleEvidence(hog=0.0, bodies=0, faces=self.count_faces(image) if faces else 0)
+
+    def count_faces(self, image) -> int:
+        self.face_counts += 1
+        return self.faces
+
+
+def test_faces_are_looked_for_only_where_their_count_could_change_what_is_said(tmp_path, default_captioner,
+                                                                               recognizer):
+    faint = calibration(tmp_path, people={"model": {"weights": {"faces": 0.1}, "bias": -2.0}})  # p < 0.15 always
+    detector = CountingDetector(faces=1)
+    [d] = Describer(default_captioner, recognizer, detector, calibration=faint).describe([data.coffee()])
+    assert detector.face_counts == 0 and d.person is None and "person" not in d.sentence
+    detector = CountingDetector(faces=1)
+    [d] = Describer(default_captioner, recognizer, detector, calibration=calibration(tmp_path)).describe(
+        [data.coffee()])
+    assert detector.face_counts == 1 and d.person > 0.7 and "a person" in d.sentence  # one face makes the person
+    detector = CountingDetector(faces=1)
+    [d] = Describer(default_captioner, recognizer, detector, calibration=faint, all_evidence=True).describe(
+        [data.coffee()])
+    assert detector.face_counts == 1 and 0.1 < d.person < 0.15
+
+
+def test_leaving_the_face_detector_out_never_changes_what_is_said_about_real_photos(default_captioner, recognizer,
+                                                                                   flickr_records):
+    from model.people import PeopleDetector
+
+    photos = [r.path for r in flickr_records if r.split == "test"][:12] + [data.chelsea(), data.coffee()]
+    lazy, full = (Describer(default_captioner, recognizer, PeopleDetector(), all_evidence=a) for a in (False, True))
+    quick, exact = lazy.describe(photos), full.describe(photos)
+    for q, e in zip(quick, exact):
+        assert (q.sentence, q.parts, q.kept_caption) == (e.sentence, e.parts, e.kept_caption)
+        assert q.person in (None, e.person) and e.person is not None
+    assert any(q.person is None for q in quick)  # some photos were described without the face detector
+
+
+def test_the_face_count_of_detect_is_count_faces(flickr_records):
+    from model.people import PeopleDetector
+
+    detector = PeopleDetector()
+    for path in [r.path for r in flickr_records if r.split == "test"][:6]:
+        image = load_image(path)
+        assert detector.detect(image) == replace(detector.detect(image, faces=False), faces=detector.count_faces(image))
