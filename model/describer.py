@@ -222,19 +222,20 @@ class Describer:
             groups = class_probs @ self.recognizer.member  # (B, G)
             recognized = [self.recognizer.recognitions(c, g, top=5) for c, g in zip(class_probs, groups)]
             group_probs = groups.numpy()
+            probes = self.recognizer.person_logits(features)  # (B,) or None
         else:
-            group_probs, recognized = None, [[] for _ in pictures]
+            group_probs, recognized, probes = None, [[] for _ in pictures], None
         lines = [self.reader.read(p) for p in pictures] if self.reader is not None else [()] * len(pictures)
         out = [
             self._describe_one(pictures[i], cands, None if group_probs is None else group_probs[i], recognized[i],
-                               lines[i])
+                               lines[i], 0.0 if probes is None else float(probes[i]))
             for i, cands in enumerate(candidates)
         ]
         share = (time.perf_counter() - start) / len(out)
         return [replace(d, seconds=share) for d in out]
 
     def _describe_one(self, picture: Image.Image, candidates: Sequence[Caption], group_probs: np.ndarray | None,
-                      recognized: Sequence[Recognition], lines: Sequence[TextLine]) -> Description:
+                      recognized: Sequence[Recognition], lines: Sequence[TextLine], probe: float) -> Description:
         """compose() with the people evidence of one photo, looking for faces only where they could matter.
 
         The face count reaches the sentence only through min(faces, MAX_FACES) (the people model) and faces +
@@ -243,7 +244,7 @@ class Describer:
         """
         if self.people is None:
             return self.compose(candidates, group_probs, None, recognized, lines)
-        bodies = self.people.detect(picture, faces=False)  # faces=0
+        bodies = replace(self.people.detect(picture, faces=False), probe=probe)  # faces=0
         if not self.all_evidence:
             said = [self.compose(candidates, group_probs, replace(bodies, faces=n), recognized, lines)
                     for n in range(MAX_FACES + 1)]

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 # The order of the features the calibrated logistic model weighs (model/data/calibration.json "people").
-PEOPLE_FEATURES = ("hog", "faces", "caption_person", "clothing")
+PEOPLE_FEATURES = ("hog", "faces", "caption_person", "clothing", "probe")
 MAX_FACES = 3  # the people model counts more faces than this as this many
 
 
@@ -29,6 +29,7 @@ class PeopleEvidence:
     hog: float  # best HOG pedestrian SVM score (0 when nothing was found)
     bodies: int  # HOG detections
     faces: int  # frontal face detections
+    probe: float = 0.0  # the person probe's logit on the encoder's pooled features (Recognizer.person_logits)
 
 
 class PeopleDetector:
@@ -101,6 +102,7 @@ def people_features(evidence: PeopleEvidence | None, caption_person: float, clot
         "faces": float(min(evidence.faces, MAX_FACES)) if evidence else 0.0,
         "caption_person": caption_person,
         "clothing": clothing,
+        "probe": evidence.probe if evidence else 0.0,
     }
 
 

@@ -24,6 +24,7 @@ from torch import nn
 DATA = Path(__file__).parent / "data"
 WORDS_FILE = DATA / "imagenet_words.json"
 CALIBRATION_FILE = DATA / "calibration.json"
+PROBE_FILE = DATA / "person_probe.json"  # a linear person probe on the same pooled features (training/person_probe.py)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,10 @@ def load_groups(path: str | os.PathLike = WORDS_FILE) -> tuple[list[str], list[G
 class Recognizer:
     """ImageNet head over region features (B, P, C) -> group probabilities and recognitions."""
 
-    def __init__(self, head: nn.Linear, classes: list[str], groups: list[Group], calibration: Calibration) -> None:
+    def __init__(self, head: nn.Linear, classes: list[str], groups: list[Group], calibration: Calibration,
+                 person_probe: tuple[torch.Tensor, float] | None = None) -> None:
+        """person_probe: (weights (C,), bias) of a person logit on the pooled features, or None."""
+        self.person_probe = person_probe
         if head.out_features != len(classes):
             raise ValueError(f"the head has {head.out_features} outputs but there are {len(classes)} class names")
         self.head = head.eval()
@@ -126,13 +130,20 @@ class Recognizer:
         classes, groups = load_groups(words)
         if head.out_features != len(classes):
             return None
-        return cls(head, classes, groups, calibration or Calibration.load())
+        return cls(head, classes, groups, calibration or Calibration.load(), load_person_probe(encoder))
 
     def class_probabilities(self, features: torch.Tensor) -> torch.Tensor:
         """ImageNet class probabilities (B, K) from region features (B, P, C)."""
         with torch.inference_mode():
             logits = self.head(features.float().mean(dim=1))  # (B, K): avg-pool then the classifier
             return logits.softmax(dim=-1)  # (B, K)
+
+    def person_logits(self, features: torch.Tensor) -> torch.Tensor | None:
+        """The person probe's logit (B,) from region features (B, P, C); None without a probe."""
+        if self.person_probe is None:
+            return None
+        weights, bias = self.person_probe
+        return features.float().mean(dim=1) @ weights + bias  # (B,)
 
     def group_probabilities(self, features: torch.Tensor) -> torch.Tensor:
         """Group probabilities (B, G): each the sum of its classes' probabilities."""
@@ -159,3 +170,15 @@ class Recognizer:
             best = members[int(class_probs[members].argmax())]
             out.append(Recognition(g.name, g.say, prob, prob >= float(self.say_thresholds[j]), self.classes[best]))
         return out
+
+
+def load_person_probe(encoder: nn.Module, path: str | os.PathLike = PROBE_FILE) -> tuple[torch.Tensor, float] | None:
+    """The person probe fitted on this encoder's features, or None (no file, or fitted on another encoder)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    weights = torch.tensor(data["weights"], dtype=torch.float32)
+    if data.get("encoder") != getattr(encoder, "name", None) or len(weights) != getattr(encoder, "out_channels", -1):
+        return None
+    return weights, float(data["bias"])

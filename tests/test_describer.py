@@ -218,3 +218,12 @@ def test_the_face_count_of_detect_is_count_faces(flickr_records):
     for path in [r.path for r in flickr_records if r.split == "test"][:6]:
         image = load_image(path)
         assert detector.detect(image) == replace(detector.detect(image, faces=False), faces=detector.count_faces(image))
+
+
+def test_the_person_probe_is_people_evidence_the_calibrated_model_weighs(default_captioner, recognizer):
+    describer = Describer(default_captioner, recognizer)  # the shipped calibration
+    assert describer.people_model["weights"]["probe"] > 0  # fitted on the dev photos, read from the file
+    probe = PeopleEvidence(hog=0.0, bodies=0, faces=0, probe=8.0)  # the probe alone, very sure
+    assert describer.compose([caption("a dog is running")], groups(recognizer), probe).sentence == "A person."
+    against = PeopleEvidence(hog=0.0, bodies=0, faces=0, probe=-8.0)
+    assert describer.compose([caption("a man is running")], groups(recognizer), against).sentence == NOTHING

@@ -75,3 +75,24 @@ def test_a_calibration_file_without_thresholds_is_refused(tmp_path):
     path.write_text(json.dumps({"recognition": {"say": 0.5}}))
     with pytest.raises(ValueError, match="no recognition thresholds"):
         Calibration.load(path)
+
+
+def test_the_person_probe_scores_photos_of_people_above_photos_without(default_captioner, recognizer):
+    import numpy as np
+
+    people = [data.astronaut(), np.stack([data.camera()] * 3, axis=-1)]  # an astronaut, a cameraman
+    others = [data.chelsea(), data.coffee(), data.rocket()]  # a cat, a cup of coffee, a rocket on its pad
+    logits = recognizer.person_logits(default_captioner.encode(people + others))
+    assert logits is not None and logits.shape == (5,)
+    assert float(logits[:2].min()) > float(logits[2:].max())
+
+
+def test_a_person_probe_fitted_on_another_encoder_is_not_used(tmp_path, default_captioner):
+    from model.recognition import PROBE_FILE, load_person_probe
+
+    probe = json.loads(PROBE_FILE.read_text())
+    assert probe["encoder"] == default_captioner.encoder.name and load_person_probe(default_captioner.encoder)
+    other = tmp_path / "probe.json"
+    other.write_text(json.dumps({**probe, "encoder": "efficientnet-lite2"}))
+    assert load_person_probe(default_captioner.encoder, other) is None
+    assert load_person_probe(default_captioner.encoder, tmp_path / "missing.json") is None

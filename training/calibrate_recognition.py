@@ -14,8 +14,9 @@ the COCO one):
   where the dev set has enough of that group, else one global value;
 - recognition `support`: the same, but only where a caption names the group (caption and recognition agree);
 - caption `word_support`: the captioner's probability of an object word it wrote;
-- people: a logistic model over the HOG and face detectors, the caption's people-word probability and
-  recognised clothing, fitted on the dev set; then its `say` and `support` probabilities as above.
+- people: a logistic model over the HOG and face detectors, the caption's people-word probability,
+  recognised clothing and the person probe on the encoder's features (training/person_probe.py, fitted
+  first, on Flickr8k train), fitted on the dev set; then its `say` and `support` probabilities as above.
 Then the target itself is chosen: the one giving the most informative spoken descriptions on the dev set
 whose hallucination rate (training/hallucination.py) stays within `--max-hallucination`.
 The result goes to model/data/calibration.json with the numbers behind it.
@@ -25,11 +26,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,7 @@ import torch
 from model import Caption, Captioner, load_image
 from model.describer import PERSON, Concepts, Describer, person_word_probability
 from model.people import PEOPLE_FEATURES, PeopleDetector, PeopleEvidence, feature_matrix, people_features
-from model.recognition import CALIBRATION_FILE, Calibration, Recognizer
+from model.recognition import CALIBRATION_FILE, PROBE_FILE, Calibration, Recognizer
 
 from .data import ImageRecord, data_root, load_records, select_split
 from .hallucination import hallucination_scores
@@ -80,9 +82,12 @@ def collect(
         pictures = [load_image(r.path) for r in chunk]
         features = captioner.encode(pictures)  # (B, P, E)
         groups = recognizer.group_probabilities(features).numpy()  # (B, G)
+        probes = recognizer.person_logits(features)  # (B,) or None
+        probes = [0.0] * len(chunk) if probes is None else probes.tolist()
         nbest = captioner.n_best(features, beam_size, no_repeat_ngram=no_repeat_ngram)
-        for r, pic, g, cands in zip(chunk, pictures, groups, nbest):
-            out.append(DevPhoto(r.image_id, source, r.captions, tuple(cands), g, detector.detect(pic)))
+        for r, pic, g, cands, probe in zip(chunk, pictures, groups, nbest, probes):
+            evidence = replace(detector.detect(pic), probe=probe)
+            out.append(DevPhoto(r.image_id, source, r.captions, tuple(cands), g, evidence))
     return out
 
 
@@ -278,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dev_photos(args: argparse.Namespace, captioner: Captioner, recognizer: Recognizer) -> list[DevPhoto]:
     """The dev photos' evidence: read from the cache when it was collected with the same settings."""
     cache = Path(args.cache)
-    key = (args.model or "default", args.beam, args.no_repeat_ngram)
+    probe = hashlib.sha1(PROBE_FILE.read_bytes()).hexdigest()[:12] if PROBE_FILE.is_file() else None
+    key = (args.model or "default", args.beam, args.no_repeat_ngram, probe)
     photos = None
     if cache.is_file():
         saved = pickle.loads(cache.read_bytes())  # our own cache, written below
