@@ -10,7 +10,7 @@ import json
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,26 +29,10 @@ from .contrastive import caption_embeddings, pretrain_image_embedding
 from .data import ImageRecord, train_and_val_records, train_loader
 from .feature_cache import FeatureCache, FeaturesByIndex, build_rank_caches
 from .scst import CorpusCider, self_critical_epoch
-from .steps import TrainStep, train_one_epoch
+from .steps import RunState, TrainStep, train_one_epoch
 from .validation import VAL_METRICS, validate
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class RunState:
-    """Progress of a run, saved in every epoch checkpoint."""
-
-    epoch: int = 0  # epochs finished
-    step: int = 0  # optimiser steps taken
-    best_score: float = -1.0
-    best_epoch: int = 0
-    bad_epochs: int = 0
-    contrastive_losses: list[float] = field(default_factory=list)
-    reinforce_baseline: float = 0.0  # moving average of the hard-attention reward
-    stage: str = "cross-entropy"  # then "self-critical"
-    scst_from_epoch: int = 0  # the epoch the self-critical stage started after
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def seed_everything(seed: int) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,10 +22,7 @@ from model.decoder import AttentionDecoder
 
 from .config import TrainConfig
 from .feature_cache import FeatureCache
-from .steps import autocast, optimizer_step
-
-if TYPE_CHECKING:
-    from .loop import RunState
+from .steps import RunState, autocast, optimizer_step
 
 
 class CorpusCider(CiderScorer):

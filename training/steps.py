@@ -1,4 +1,4 @@
-"""One optimisation step and one cross-entropy epoch: the forward pass, the loss, back-propagation.
+"""One optimisation step and one cross-entropy epoch, and the run state they move: forward pass, loss, back-propagation.
 
 Shapes: B batch, T caption steps, P regions, E channels, V vocabulary.
 """
@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,8 +21,21 @@ from .config import TrainConfig
 from .feature_cache import FeatureCache
 from .loss import caption_loss, reinforce_loss
 
-if TYPE_CHECKING:
-    from .loop import RunState
+
+@dataclass
+class RunState:
+    """Progress of a run, saved in every epoch checkpoint."""
+
+    epoch: int = 0  # epochs finished
+    step: int = 0  # optimiser steps taken
+    best_score: float = -1.0
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    contrastive_losses: list[float] = field(default_factory=list)
+    reinforce_baseline: float = 0.0  # moving average of the hard-attention reward
+    stage: str = "cross-entropy"  # then "self-critical"
+    scst_from_epoch: int = 0  # the epoch the self-critical stage started after
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def autocast(cfg: TrainConfig, device: torch.device):
