@@ -250,9 +250,7 @@ def self_critical_stage(cfg: TrainConfig, d: distributed.Dist, parts: Parts, sta
     if d.enabled or parts.step.cache is None:
         raise ValueError("self-critical training needs cached features and one process (not torchrun)")
     if state.stage == "cross-entropy":
-        best = load_checkpoint(Path(cfg.out_dir) / "best.pt")
-        parts.model.decoder.load_state_dict({k[len("decoder."):]: v for k, v in best.state_dict.items()
-                                             if k.startswith("decoder.")})
+        parts.model.load_state_dict(load_checkpoint(Path(cfg.out_dir) / "best.pt").state_dict, strict=False)
         state.stage, state.scst_from_epoch, state.bad_epochs = "self-critical", state.epoch, 0
     for group in parts.optimizer.param_groups:
         group["lr"] = cfg.scst_lr
