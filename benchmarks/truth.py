@@ -9,6 +9,8 @@ hallucinated = names a COCO object none of the five references names; informativ
 that they do. "today" is Captioner.caption at beam 3, as seesay spoke before the describer; "spoken" is
 Describer.describe. Latency: batch 1, model loaded, photo file to sentence (decode, encoder, beam search,
 recognition, people detectors, composition), median over COCO-mini val photos in several rounds.
+Details (training/hallucination.py detail_scores): the words that are neither objects nor function words,
+per description, and the share of them for which no reference has a word of the same stem.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import os
 import statistics
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -27,24 +30,49 @@ from model.describer import Describer
 from model.people import PeopleDetector
 from model.recognition import Recognizer
 from training.data import load_records, select_split
-from training.hallucination import hallucination_scores
+from training.hallucination import detail_scores, hallucination_scores
 
 
-def run_set(describer: Describer, records, beam: int, batch: int = 16) -> dict:
-    """Today's captions and the spoken descriptions of records, and their scores."""
-    today, spoken = [], []
+@dataclass
+class Said:
+    """What was said about a set of photos, beside their references."""
+
+    records: list
+    today: list[str] = field(default_factory=list)  # Captioner.caption at the beam size
+    spoken: list[str] = field(default_factory=list)  # Describer sentences
+    from_caption: list[str] = field(default_factory=list)  # the part of each sentence that comes from a caption
+
+    def __add__(self, other: Said) -> Said:
+        return Said(self.records + other.records, self.today + other.today, self.spoken + other.spoken,
+                    self.from_caption + other.from_caption)
+
+
+def describe_set(describer: Describer, records, beam: int, batch: int = 16) -> Said:
+    """Today's captions and the spoken descriptions of records."""
+    said = Said(list(records))
     for lo in range(0, len(records), batch):
         chunk = records[lo : lo + batch]
         pictures = [load_image(r.path) for r in chunk]
         features = describer.captioner.encode(pictures)  # (B, P, E)
-        today += [c.text for c in describer.captioner.caption_features(features, beam)]
-        spoken += [d.sentence for d in describer.describe_features(pictures, features, beam)]
-    refs = [r.captions for r in records]
+        said.today += [c.text for c in describer.captioner.caption_features(features, beam)]
+        described = describer.describe_features(pictures, features, beam)
+        said.spoken += [d.sentence for d in described]
+        said.from_caption += [" ".join(p.text for p in d.parts if p.source == "caption") for d in described]
+    return said
+
+
+def scores(said: Said, describer: Describer) -> dict:
+    """Hallucination scores of today's captions and the spoken descriptions; details (what people do, where,
+    colours, counts) in today's caption and in the part of the spoken description that comes from a caption
+    (the rest of it names objects, which the hallucination scores cover)."""
+    refs = [r.captions for r in said.records]
+    objects = describer.concepts.lexicon
     return {
-        "photos": len(records),
-        "today": hallucination_scores(today, refs),
-        "spoken": hallucination_scores(spoken, refs),
-        "examples": [{"image_id": r.image_id, "today": t, "spoken": s} for r, t, s in list(zip(records, today, spoken))[:12]],
+        "photos": len(said.records),
+        "today": hallucination_scores(said.today, refs) | detail_scores(said.today, refs, objects),
+        "spoken": hallucination_scores(said.spoken, refs) | detail_scores(said.from_caption, refs, objects),
+        "examples": [{"image_id": r.image_id, "today": t, "spoken": s}
+                     for r, t, s in list(zip(said.records, said.today, said.spoken))[:12]],
     }
 
 
@@ -90,17 +118,9 @@ def main() -> None:
     describer = Describer(captioner, Recognizer.from_encoder(captioner.encoder), PeopleDetector())
     sets = {"coco-mini val (79)": coco_val, "coco-mini train (80, calibration dev)": coco_train,
             "flickr8k test (1000)": flickr_test}
-    results = {name: run_set(describer, recs, args.beam) for name, recs in sets.items()}
-    n_val, n_train = len(coco_val), len(coco_train)
-    results = {  # all 159 = the two COCO-mini splits pooled, weighted by their sizes
-        "coco-mini all (159)": {
-            "photos": n_val + n_train,
-            **{k: {m: (results["coco-mini val (79)"][k][m] * n_val
-                       + results["coco-mini train (80, calibration dev)"][k][m] * n_train) / (n_val + n_train)
-                   for m in results["coco-mini val (79)"][k]} for k in ("today", "spoken")},
-        },
-        **results,
-    }
+    said = {name: describe_set(describer, recs, args.beam) for name, recs in sets.items()}
+    said = {"coco-mini all (159)": said["coco-mini val (79)"] + said["coco-mini train (80, calibration dev)"], **said}
+    results = {name: scores(s, describer) for name, s in said.items()}
     lat = {}
     for threads in (int(t) for t in args.threads.split(",")):
         torch.set_num_threads(threads)
@@ -110,10 +130,14 @@ def main() -> None:
 
     rows = [[name, r["photos"], f"{r['today']['hallucinated']:.1%}", f"{r['spoken']['hallucinated']:.1%}",
              f"{r['today']['informative']:.1%}", f"{r['spoken']['informative']:.1%}",
-             f"{r['spoken']['no_object']:.1%}"] for name, r in results.items()]
+             f"{r['spoken']['no_object']:.1%}",
+             f"{r['today']['details_per_description']:.2f} / {r['spoken']['details_per_description']:.2f}",
+             f"{r['today']['details_unfounded']:.1%} / {r['spoken']['details_unfounded']:.1%}"]
+            for name, r in results.items()]
     show(f"saying only what is true: bundled captioner, beam {args.beam}",
          ("set", "photos", "hallucinated today", "hallucinated spoken", "informative today", "informative spoken",
-          "spoken names no object"), rows,
+          "spoken names no object", "details per description today / spoken",
+          "details no reference has, today / spoken"), rows,
          *(f"describe latency, batch 1, {t} torch thread(s), {v['runs']} runs: median {v['median_s']:.3f} s "
            f"(p10 {v['p10_s']:.3f}, p90 {v['p90_s']:.3f}; round medians "
            f"{', '.join(f'{x:.3f}' for x in v['round_medians_s'])}; load average {v['load_average_1min'][0]:.1f})"

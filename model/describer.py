@@ -39,11 +39,15 @@ from PIL import Image
 from .captioner import Caption, Captioner
 from .images import ImageLike, to_rgb_image
 from .lexicon import Lexicon, Mention
+from .phrasing import Span, render, supported_prefix
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .recognition import DATA, Calibration, Recognition, Recognizer, load_groups
+from .vocabulary import tokenize
 
 OBJECT_WORDS_FILE = DATA / "object_words.json"
 PERSON = "person"
+# People words said as they are: the plain ones, and collectives, which "a crowd of people" needs whole.
+PLAIN_PEOPLE = frozenset({"person", "people", "crowd", "team", "couple", "family", "audience"})
 NOTHING = "I can't tell what this is."
 
 
@@ -142,6 +146,15 @@ def _mention_probability(caption: Caption, mention: Mention) -> float:
     return float(min(probs)) if len(probs) == mention.end - mention.start and probs else 0.0
 
 
+def _plain(mention: Mention, tokens: Sequence[str]) -> str | None:
+    """The plain word for a people word whose role, age or gender is a claim of its own ("skateboarder",
+    "woman", "boys" -> "person", "people"); None for other objects and for the plain words themselves."""
+    if mention.concept != PERSON or mention.phrase in PLAIN_PEOPLE:
+        return None
+    plural = tokens[mention.end - 1] != mention.phrase.split()[-1]  # "men" was folded to "man"
+    return "people" if plural else "person"
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return f"{text[0].upper()}{text[1:]}." if text else ""
@@ -181,6 +194,7 @@ class Describer:
         cal = self.calibration
         self.no_repeat_ngram = int(cal.caption.get("no_repeat_ngram", 0))
         self.word_support = float(cal.caption.get("word_support", 1.01))  # > 1: caption words never suffice
+        self.detail_support = float(cal.caption.get("detail_support", 1.01))  # > 1: no detail is ever said
         self.people_model = dict(cal.people.get("model", {}))
         self.people_say = float(cal.people.get("say", 1.01))
         self.people_support = float(cal.people.get("support", 1.01))
@@ -290,20 +304,14 @@ class Describer:
         wanted = {c for _, c in confident}
 
         parts: list[Part] = []
-        kept = None
-        for cand in candidates:
-            mentions = self.concepts.lexicon.mentions(cand.text)
-            named = {m.concept for m in mentions}
-            if not named or (wanted and not named & wanted):
-                continue
-            if all(self.supported(m.concept, cand, m, group_probs, person) for m in mentions):
-                kept = cand
-                parts.append(Part(_sentence(cand.text), "caption"))
-                missed = [c for _, c in confident if c not in named]
-                if missed:
-                    parts.append(Part(f"I also see {_join([self._say(c, evidence) for c in missed])}.",
-                                      "people" if missed == [PERSON] else "recognition"))
-                break
+        kept, said = self._keep_caption(candidates, group_probs, person, wanted)
+        if kept is not None:
+            parts.append(Part(_sentence(said), "caption"))
+            named = self.concepts.lexicon.find(said)
+            missed = [c for _, c in confident if c not in named]
+            if missed:
+                parts.append(Part(f"I also see {_join([self._say(c, evidence) for c in missed])}.",
+                                  "people" if missed == [PERSON] else "recognition"))
         if kept is None and confident:
             for i, (_, c) in enumerate(confident):
                 text = self._say(c, evidence)
@@ -315,15 +323,39 @@ class Describer:
         if not parts and not texts:  # with text to read, what it says is the description
             parts.append(Part(NOTHING, "none"))
         if texts:
-            said = "; ".join(texts[:2])
+            read = "; ".join(texts[:2])
             rest = len(texts) - 2
             more = f" and {rest} more line{'s' if rest > 1 else ''}" if rest > 0 else ""
-            parts.append(Part(f"It says: {said}{more}.", "text"))
+            parts.append(Part(f"It says: {read}{more}.", "text"))
         best = candidates[0] if candidates else Caption([], 0.0, 0.0, np.zeros((0, 1, 1)), True, 0.0)
         return Description(
             caption=best, objects=tuple(recognized), person=person, sentence=" ".join(p.text for p in parts),
             parts=tuple(parts), kept_caption=kept.text if kept is not None else None, text_lines=texts,
         )
+
+    def trimmed(self, caption: Caption, group_probs: np.ndarray | None, person: float | None) -> str:
+        """The part of a caption its evidence supports (model/phrasing.py): its objects checked, its other
+        words kept only where the captioner was sure of them. Empty when not even its subject is."""
+        tokens = tokenize(caption.text)
+        spans = [Span(m.start, m.end, self.supported(m.concept, caption, m, group_probs, person), _plain(m, tokens))
+                 for m in self.concepts.lexicon.mentions(caption.text)]
+        return render(supported_prefix(tokens, caption.word_probs, spans, self.detail_support))
+
+    def _keep_caption(self, candidates: Sequence[Caption], group_probs: np.ndarray | None, person: float | None,
+                      wanted: set[str]) -> tuple[Caption | None, str]:
+        """The n-best caption to say and what of it is said: the first one said whole, else the first with a
+        supported part. A kept part names an object, and a confident one when anything is confident."""
+        fallback: tuple[Caption | None, str] = (None, "")
+        for cand in candidates:
+            said = self.trimmed(cand, group_probs, person)
+            named = self.concepts.lexicon.find(said)
+            if not named or (wanted and not named & wanted):
+                continue
+            if said == " ".join(tokenize(cand.text)):
+                return cand, said
+            if fallback[0] is None:
+                fallback = (cand, said)
+        return fallback
 
     def _say(self, concept: str, evidence: PeopleEvidence | None) -> str:
         if concept == PERSON and evidence is not None and evidence.faces + evidence.bodies >= 2:

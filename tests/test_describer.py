@@ -19,7 +19,7 @@ from training.hallucination import coco_objects
 RULES = {
     "recognition": {"say": 0.5, "support": 0.2},
     "people": {"model": {"weights": {"faces": 3.0, "caption_person": 0.0}, "bias": -2.0}, "say": 0.7, "support": 0.5},
-    "caption": {"word_support": 0.95},
+    "caption": {"word_support": 0.95, "detail_support": 0.5},
 }
 
 
@@ -93,6 +93,32 @@ def test_a_confident_object_the_kept_caption_missed_is_added(describer, recogniz
     assert [p.source for p in d.parts] == ["caption", "recognition"]
 
 
+def caption_with(text: str, sure: dict[str, float], p: float = 0.3) -> Caption:
+    """A caption whose words have probability p except those given."""
+    words = text.split()
+    probs = tuple(sure.get(w, p) for w in words)
+    return Caption(words, p, float(np.log(probs).sum()), np.zeros((len(words), 7, 7)), False, 0.0, probs)
+
+
+def test_details_the_captioner_was_unsure_of_are_left_out(describer, recognizer):
+    g = groups(recognizer, dog=0.9)
+    d = describer.compose([caption_with("a dog is running through the grass", {"running": 0.8})], g, NO_ONE)
+    assert d.sentence == "A dog is running." and d.kept_caption == "a dog is running through the grass"
+    d = describer.compose([caption_with("a black and white dog is running", {"white": 0.9})], g, NO_ONE)
+    assert d.sentence == "A dog."  # "black and white" is said whole or not at all; an unsure verb ends it
+    d = describer.compose([caption_with("two dogs are playing in the snow", {"snow": 0.9})], g, NO_ONE)
+    assert d.sentence == "Dogs."  # the count was unsure, and the verb; "in the snow" cannot follow alone
+    d = describer.compose([caption_with("an old dog", {})], g, NO_ONE)
+    assert d.sentence == "A dog."  # the article agrees with what is left
+
+
+def test_a_caption_is_cut_before_an_object_without_support(describer, recognizer):
+    cand = caption_with("a dog is running with a frisbee", {"running": 0.9})
+    d = describer.compose([cand], groups(recognizer, dog=0.9), NO_ONE)
+    assert d.sentence == "A dog is running."  # frisbee: no recognizer covers it, its word is unsure
+    assert coco_objects(d.sentence) == {"dog"}
+
+
 def test_people_are_said_on_the_people_evidence_alone(describer, recognizer):
     d = describer.compose([caption("a dog is running")], groups(recognizer), FACE)
     assert d.sentence == "A person." and [p.source for p in d.parts] == ["people"]
@@ -108,6 +134,9 @@ def test_thresholds_come_from_the_calibration_file(tmp_path, default_captioner, 
     assert said == {0.5: "A dog.", 0.95: NOTHING}
     strict = Describer(default_captioner, recognizer, calibration=calibration(tmp_path, caption={"word_support": 0.5}))
     assert strict.compose([caption("a man is riding a bike")], groups(recognizer), NO_ONE).kept_caption is not None
+    terse = Describer(default_captioner, recognizer, calibration=calibration(tmp_path, caption={"detail_support": 0.95}))
+    cand = [caption("a dog is running through the grass")]
+    assert terse.compose(cand, groups(recognizer, dog=0.9), NO_ONE).sentence == "A dog."
 
 
 def test_without_a_recognizer_only_captions_the_calibration_trusts_are_said(tmp_path, default_captioner):

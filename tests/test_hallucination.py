@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.hallucination import check_objects, coco_objects, hallucination_scores
+from training.hallucination import check_objects, coco_objects, detail_scores, hallucination_scores
 
 
 def test_people_words_fold_into_person_and_plurals_into_their_singular():
@@ -36,3 +36,17 @@ def test_scores_count_hallucinated_informative_and_silent_descriptions():
 def test_mismatched_lists_are_refused():
     with pytest.raises(ValueError, match="one list of references per description"):
         hallucination_scores(["a dog"], [])
+
+
+def test_details_are_founded_by_a_reference_word_of_the_same_stem():
+    from model.describer import Concepts
+
+    objects = Concepts.load().lexicon
+    refs = [["A black dog runs on the grass .", "A dog is running outside ."],
+            ["A woman rides a skateboard down a ramp ."]]
+    texts = ["a brown dog is running through the grass", "a skateboarder is jumping"]
+    s = detail_scores(texts, refs, objects)
+    # details: brown (no), running (runs), grass (yes); skateboarder (skateboard), jumping (no)
+    assert s["details_per_description"] == pytest.approx(5 / 2)
+    assert s["details_unfounded"] == pytest.approx(2 / 5)
+    assert detail_scores(["a person", "a dog"], refs, objects)["details_per_description"] == 0.0

@@ -14,6 +14,9 @@ the COCO one):
   where the dev set has enough of that group, else one global value;
 - recognition `support`: the same, but only where a caption names the group (caption and recognition agree);
 - caption `word_support`: the captioner's probability of an object word it wrote;
+- caption `detail_support`: its probability of a detail (what people do, where, colours, counts), right
+  when a reference has a word of the same stem; below it the describer trims the caption
+  (model/phrasing.py);
 - people: a logistic model over the HOG and face detectors, the caption's people-word probability,
   recognised clothing and the person probe on the encoder's features (training/person_probe.py, fitted
   first, on Flickr8k train), fitted on the dev set; then its `say` and `support` probabilities as above.
@@ -43,7 +46,7 @@ from model.people import PEOPLE_FEATURES, PeopleDetector, PeopleEvidence, featur
 from model.recognition import CALIBRATION_FILE, PROBE_FILE, Calibration, Recognizer
 
 from .data import ImageRecord, data_root, load_records, select_split
-from .hallucination import hallucination_scores
+from .hallucination import founded_details, hallucination_scores
 
 MIN_PAIRS = 12  # dev pairs above the floor a group needs for a threshold of its own
 FLOOR = 0.05  # group probabilities below this are not candidates for being said
@@ -156,13 +159,15 @@ def calibrate(photos: Sequence[DevPhoto], recognizer: Recognizer, concepts: Conc
     labels = [concept_labels(p, concepts) for p in photos]
     rec = _recognition_thresholds(photos, labels, recognizer, concepts, target)
     people, people_numbers = _people_thresholds(photos, labels, recognizer, concepts, target, feature_names)
+    detail, detail_found = _detail_threshold(photos, concepts, target)
     cal = Calibration(
         say=round(rec["say"], 4), support=round(rec["support"], 4), say_by_group=rec["say_by_group"],
-        people=people, caption={"word_support": round(rec["word_support"], 4)},
+        people=people, caption={"word_support": round(rec["word_support"], 4), "detail_support": round(detail, 4)},
     )
     numbers = {
         "recognition_say_by_source": rec["say_found"], "recognition_support_by_source": rec["support_found"],
-        "caption_word_support_by_source": rec["word_found"], **people_numbers,
+        "caption_word_support_by_source": rec["word_found"], "caption_detail_support_by_source": detail_found,
+        **people_numbers,
     }
     return cal, numbers
 
@@ -214,6 +219,21 @@ def _recognition_thresholds(photos: Sequence[DevPhoto], labels: list, recognizer
                 say_by_group[name] = round(t, 4)
     return {"say": say, "support": support, "say_by_group": say_by_group, "word_support": word_support,
             "say_found": say_found, "support_found": support_found, "word_found": word_found}
+
+
+def _detail_threshold(photos: Sequence[DevPhoto], concepts: Concepts, target: float) -> tuple[float, dict]:
+    """When the captioner's probability of a detail (model/phrasing.py: a word that is neither an object nor
+    a function word) is enough to say it: details of the best caption, right when a reference has the
+    word's stem (training/hallucination.py; synonyms count as wrong, so this errs towards saying less)."""
+    per = {s: ([], []) for s in sorted({p.source for p in photos})}
+    for p in photos:
+        best = p.candidates[0]
+        if len(best.word_probs) != len(best.words):
+            continue
+        for i, founded in founded_details(best.text, p.references, concepts.lexicon):
+            per[p.source][0].append(best.word_probs[i])
+            per[p.source][1].append(founded)
+    return robust_threshold({s: (np.array(v[0], float), np.array(v[1], bool)) for s, v in per.items()}, target)
 
 
 def _people_thresholds(photos: Sequence[DevPhoto], labels: list, recognizer: Recognizer, concepts: Concepts,

@@ -8,6 +8,12 @@ hallucinated share), and CHAIR-i, the share of all named objects that are halluc
 stand in for COCO's object annotations, so an object every reference left out counts as hallucinated
 even if it is in the photo; this is the measure issue 16 asks for, and it is the same for every
 describer compared. Categories and synonyms: training/coco_objects.json (its source is stated there).
+
+Details: the words of a caption that are neither objects the describer checks nor function words
+(model/phrasing.py): what people are doing, where, colours, counts; and people words that say more than
+"person" (gender, age, role: "woman", "skateboarder"). A detail is *founded* when some
+reference has a word with the same Porter stem ("running" ~ "runs"). Synonyms count as unfounded
+("grass" vs "lawn"), so the unfounded share overstates what is false; it is the same for every describer.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from model.describer import PERSON, PLAIN_PEOPLE
 from model.lexicon import Lexicon
+from model.phrasing import is_detail
+from model.vocabulary import tokenize
 
 OBJECTS_FILE = Path(__file__).with_name("coco_objects.json")
 _NOT_AN_OBJECT = ""  # the concept of phrases that only stop their words from matching
@@ -76,4 +85,46 @@ def hallucination_scores(texts: Sequence[str], references: Sequence[Sequence[str
         "informative": sum(bool(c.correct) for c in checks) / n,
         "no_object": sum(not c.named for c in checks) / n,
         "chair_i": sum(len(c.hallucinated) for c in checks) / named if named else 0.0,
+    }
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    from nltk.stem.porter import PorterStemmer  # rule-based: needs none of nltk's downloadable data
+
+    return PorterStemmer()
+
+
+def stems(texts: Sequence[str]) -> frozenset[str]:
+    """The Porter stems of every word of some texts."""
+    stem = _stemmer().stem
+    return frozenset(stem(w) for t in texts for w in tokenize(t))
+
+
+def detail_positions(text: str, objects: Lexicon) -> list[int]:
+    """Positions (in tokenize(text)) of a caption's details: words outside the objects' phrases that are not
+    function words, and people words that say more than "person" ("woman", "skateboarder")."""
+    mentions = objects.mentions(text)
+    inside = {i for m in mentions for i in range(m.start, m.end)}
+    specific = {m.start for m in mentions if m.concept == PERSON and m.phrase not in PLAIN_PEOPLE and m.end == m.start + 1}
+    return [i for i, w in enumerate(tokenize(text)) if (i not in inside and is_detail(w)) or i in specific]
+
+
+def founded_details(text: str, references: Sequence[str], objects: Lexicon) -> list[tuple[int, bool]]:
+    """Each detail of a caption and whether some reference has a word of its stem."""
+    ref = stems(references)
+    stem = _stemmer().stem
+    words = tokenize(text)
+    return [(i, stem(words[i]) in ref) for i in detail_positions(text, objects)]
+
+
+def detail_scores(texts: Sequence[str], references: Sequence[Sequence[str]], objects: Lexicon) -> dict[str, float]:
+    """Details per description and the share of details no reference founds (module docstring)."""
+    if len(texts) != len(references):
+        raise ValueError(f"one list of references per description: got {len(texts)} texts, {len(references)} lists")
+    checked = [founded_details(t, refs, objects) for t, refs in zip(texts, references)]
+    total = sum(len(c) for c in checked)
+    return {
+        "details_per_description": total / len(texts) if texts else 0.0,
+        "details_unfounded": sum(not ok for c in checked for _, ok in c) / total if total else 0.0,
     }

@@ -1,0 +1,57 @@
+"""Trimming a caption to what its evidence supports (model/phrasing.py), on captions the bundled model writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from model.phrasing import Span, chunks, render, supported_prefix
+
+
+def said(text: str, sure: set[str], objects: dict[str, bool]) -> str:
+    """What of a caption is said when the words in `sure` are sure and `objects` (word -> supported) are
+    the objects it names."""
+    tokens = text.split()
+    spans = [Span(i, i + 1, objects[w]) for i, w in enumerate(tokens) if w in objects]
+    probs = [0.9 if w in sure else 0.1 for w in tokens]
+    return render(supported_prefix(tokens, probs, spans, threshold=0.5))
+
+
+def test_a_caption_is_cut_into_phrases():
+    tokens = "a man in a blue shirt is standing on a mountain".split()
+    cut = chunks(tokens, [Span(1, 2, True), Span(10, 11, True)])
+    assert [" ".join(tokens[a:b]) for a, b in cut] == ["a man", "in a blue shirt", "is standing", "on a mountain"]
+    tokens = "a dog running through the grass".split()
+    assert [" ".join(tokens[a:b]) for a, b in chunks(tokens, [Span(1, 2, True)])] == [
+        "a dog", "running", "through the grass"]
+
+
+@pytest.mark.parametrize(("text", "sure", "objects", "expected"), [
+    ("a man in a blue shirt is standing on a mountain", {"shirt"}, {"man": True, "mountain": True},
+     "a man in a shirt"),
+    ("a man in a blue shirt is standing on a mountain", {"blue", "shirt", "standing"},
+     {"man": True, "mountain": True}, "a man in a blue shirt is standing on a mountain"),
+    ("a man is standing on a mountain", {"standing"}, {"man": True, "mountain": False}, "a man is standing"),
+    ("a man is standing", {"standing"}, {"man": False}, ""),  # its subject has no support: nothing
+    ("a group of people are walking", set(), {"people": True}, "people"),
+    ("a group of people are walking", {"group", "walking"}, {"people": True}, "a group of people are walking"),
+    ("two dogs are running", set(), {"dogs": True}, "dogs"),
+    ("a brown and white dog", {"brown"}, {"dog": True}, "a dog"),  # not "a brown dog"
+    ("a brown and white dog", {"brown", "white"}, {"dog": True}, "a brown and white dog"),
+    ("an orange cat", set(), {"cat": True}, "a cat"),
+])
+def test_only_sure_details_and_supported_objects_are_said(text, sure, objects, expected):
+    assert said(text, sure, objects) == expected
+
+
+def test_without_word_probabilities_no_detail_is_said():
+    tokens = "a dog is running".split()
+    assert render(supported_prefix(tokens, [], [Span(1, 2, True)], threshold=0.05)) == "a dog"
+
+
+def test_an_unsure_object_word_gives_way_to_its_plain_word():
+    tokens = "a skateboarder is jumping on a ramp".split()
+    spans = [Span(1, 2, True, plain="person")]
+    probs = [0.9, 0.2, 0.9, 0.9, 0.9, 0.9, 0.9]
+    assert render(supported_prefix(tokens, probs, spans, threshold=0.5)) == "a person is jumping on a ramp"
+    probs[1] = 0.8
+    assert render(supported_prefix(tokens, probs, spans, threshold=0.5)) == "a skateboarder is jumping on a ramp"
