@@ -24,11 +24,15 @@ class AdditiveAttention(nn.Module):
         """Per-image part of the scores, computed once per caption rather than once per word."""
         return self.key(features)  # (B, P, A)
 
+    def weights(self, keys: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """The attention alone (B, P): the context is a linear function of it (see AttentionDecoder.step)."""
+        scores = self.score(torch.tanh(keys + self.query(hidden).unsqueeze(1))).squeeze(2)  # (B, P)
+        return scores.softmax(dim=1)  # (B, P)
+
     def forward(
         self, features: torch.Tensor, keys: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        scores = self.score(torch.tanh(keys + self.query(hidden).unsqueeze(1))).squeeze(2)  # (B, P)
-        alpha = scores.softmax(dim=1)  # (B, P)
+        alpha = self.weights(keys, hidden)  # (B, P)
         context = torch.bmm(alpha.unsqueeze(1), features).squeeze(1)  # (B, E)
         return context, alpha
 

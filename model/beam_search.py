@@ -71,13 +71,13 @@ def n_best_search(
     K = beam_size
     device = features.device
     feats = features.repeat_interleave(K, dim=0)  # (B*K, P, E)
-    keys = decoder.project(feats)
+    memory = decoder.project(features).repeat_interleave(K)  # per image, then per beam
     state = decoder.init_state(feats)
     tokens = torch.full((B * K,), bos_id, dtype=torch.long, device=device)
     beams = _Beams(B, K, P, device)
     base = (torch.arange(B, device=device) * K).unsqueeze(1)  # (B, 1)
     for t in range(max_length + 1):
-        logits, state, alpha = decoder.step(tokens, state, feats, keys)
+        logits, state, alpha = decoder.step(tokens, state, feats, memory)
         logp = logits.float().log_softmax(dim=-1).view(B, K, -1)  # (B, K, V)
         _mask(logp, beams, t, eos_id=eos_id, banned=banned, no_repeat_ngram=no_repeat_ngram, last=t == max_length)
         src, word = beams.extend(logp, alpha.view(B, K, 1, P), eos_id)

@@ -100,11 +100,11 @@ def test_beam_size_one_is_greedy_decoding(overfit_captioner):
     dec, vocab = captioner.model.decoder, captioner.vocabulary
     hyps = beam_search(dec, noisy, bos_id=vocab.bos_id, eos_id=vocab.eos_id, beam_size=1, max_length=20)
     with torch.inference_mode():  # an independent greedy loop
-        state, keys = dec.init_state(noisy), dec.project(noisy)
+        state, memory = dec.init_state(noisy), dec.project(noisy)
         tokens = torch.full((len(noisy),), vocab.bos_id)
         greedy, done = [[] for _ in noisy], [False] * len(noisy)
         for _ in range(21):
-            logits, state, _ = dec.step(tokens, state, noisy, keys)
+            logits, state, _ = dec.step(tokens, state, noisy, memory)
             tokens = logits.argmax(-1)
             for i, t in enumerate(tokens.tolist()):
                 if not done[i]:
@@ -169,3 +169,39 @@ def test_attention_figure_has_a_panel_per_word(overfit_captioner, overfit_batch)
     sheet = render_attention(overfit_batch[0][0], cap.words, cap.attention, columns=5)
     panels = len(cap.words) + 1
     assert sheet.size == (5 * 160, -(-panels // 5) * 182)
+
+
+def test_inference_steps_read_regions_by_linearity_and_give_the_training_steps_numbers(default_captioner):
+    dec = default_captioner.model.decoder
+    feats = default_captioner.encode([skimage.data.chelsea(), skimage.data.coffee()]).clone()  # (2, P, E)
+    tokens = torch.tensor([default_captioner.vocabulary.bos_id] * 2)
+
+    def three_steps(memory):
+        state, out = dec.init_state(feats), []
+        for word in (tokens, tokens + 7, tokens + 9):
+            logits, state, alpha = dec.step(word, state, feats, memory)
+            out.append((logits, alpha))
+        return out
+
+    with torch.inference_mode():
+        fast_memory = dec.project(feats)
+        assert fast_memory.region_gates is not None and fast_memory.region_gates.shape == (2, feats.shape[1], 4 * 512)
+        fast = three_steps(fast_memory)
+    plain_memory = dec.project(feats)  # with gradients on: no region gates, the LSTMCell path
+    assert plain_memory.region_gates is None
+    plain = three_steps(plain_memory)
+    for (a, alpha_a), (b, alpha_b) in zip(fast, plain):
+        assert torch.allclose(a, b.detach(), atol=1e-4) and torch.allclose(alpha_a, alpha_b.detach(), atol=1e-6)
+    row = int(tokens[0]) + 7
+    saved = dec.embedding.weight[row].detach().clone()
+    with torch.no_grad():  # the word table follows the weights
+        dec.embedding.weight[row] += 1.0
+    try:
+        with torch.inference_mode():
+            changed = three_steps(dec.project(feats))
+        assert not torch.allclose(changed[1][0], fast[1][0], atol=1e-3)
+    finally:
+        with torch.no_grad():
+            dec.embedding.weight[row] = saved
+    with torch.inference_mode():
+        assert torch.equal(three_steps(dec.project(feats))[1][0], fast[1][0])  # restored, and so is the table

@@ -63,14 +63,14 @@ def sample_captions(
     gradients, and a mask (B*N, T) of the steps that count (the words and the EOS that ends them).
     """
     feats = features.repeat_interleave(samples, dim=0)  # (B*N, P, E)
-    keys = decoder.project(feats)
+    memory = decoder.project(feats)
     state = decoder.init_state(feats)
     tokens = torch.full((feats.size(0),), vocab.bos_id, dtype=torch.long, device=feats.device)
     banned = torch.tensor([vocab.pad_id, vocab.bos_id, vocab.unk_id], device=feats.device)
     done = torch.zeros_like(tokens, dtype=torch.bool)
     words, log_probs, masks = [], [], []
     for _ in range(max_length + 1):
-        logits, state, _ = decoder.step(tokens, state, feats, keys)
+        logits, state, _ = decoder.step(tokens, state, feats, memory)
         logits = logits.float().index_fill(1, banned, float("-inf"))
         dist = torch.distributions.Categorical(logits=logits)
         tokens = dist.sample()
