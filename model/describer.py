@@ -39,8 +39,8 @@ from PIL import Image
 from .captioner import Caption, Captioner
 from .images import ImageLike, to_rgb_image
 from .lexicon import Lexicon, Mention
-from .phrasing import Span, render, supported_prefix
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
+from .phrasing import Span, render, supported_prefix
 from .recognition import DATA, Calibration, Recognition, Recognizer, load_groups
 from .vocabulary import tokenize
 

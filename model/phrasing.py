@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 AUXILIARIES = frozenset({"is", "are", "was", "were", "be", "being", "has", "have"})
 # Words that open a new chunk (a prepositional phrase, a verb group or a coordinated phrase).
@@ -38,7 +39,7 @@ CHUNK_OPENERS = frozenset({
 FUNCTION_WORDS = CHUNK_OPENERS | frozenset({
     "a", "an", "the", "of", "his", "her", "their", "its", "it", "him", "them", "they", "he", "she", "this",
     "these", "those", "there", "some", "each", "other", "another", "front", "top", "back", "one", "very",
-    "other", "something", "what", "which", "where", "or", "but", "so", "than", "then", "just",
+    "something", "what", "which", "where", "or", "but", "so", "than", "then", "just",
 })
 QUANTIFIERS = frozenset({"group", "couple", "pair", "crowd", "team", "herd", "flock", "bunch", "lot", "few"})
 DETERMINERS = frozenset({"a", "an", "the"})
@@ -77,7 +78,7 @@ def chunks(tokens: Sequence[str], spans: Sequence[Span]) -> list[tuple[int, int]
         if (opener or verb) and tokens[i - 1] not in CHUNK_OPENERS - AUXILIARIES:
             cuts.append(i)
     cuts.append(len(tokens))
-    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+    return [(a, b) for a, b in pairwise(cuts) if b > a]
 
 
 def supported_prefix(tokens: Sequence[str], probs: Sequence[float], spans: Sequence[Span],

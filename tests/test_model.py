@@ -9,8 +9,16 @@ import torch
 from torchvision.models import ResNet18_Weights
 
 from model import (
-    Captioner, CaptionerConfig, CheckpointError, ImageError, Vocabulary, build_model, checkpoint_data,
-    from_bgr_frame, load_checkpoint, save_checkpoint,
+    Captioner,
+    CaptionerConfig,
+    CheckpointError,
+    ImageError,
+    Vocabulary,
+    build_model,
+    checkpoint_data,
+    from_bgr_frame,
+    load_checkpoint,
+    save_checkpoint,
 )
 from model.attention_map import render_attention
 from model.beam_search import beam_search
