@@ -30,18 +30,31 @@ def load_sentence_encoder(device: str = "cpu"):
 
 
 class SentenceEmbedder:
-    """Unit-length 384-d embeddings of short texts. Loads the model (a few seconds) on first use."""
+    """Unit-length 384-d embeddings of short texts. Loads the model (a few seconds) on first use.
 
-    def __init__(self, device: str = "cpu") -> None:
+    Descriptions repeat ("A dog.", "A person." for many photos of a library), so each distinct text is
+    embedded once and remembered (up to `remember` texts, oldest forgotten first).
+    """
+
+    def __init__(self, device: str = "cpu", remember: int = 4096) -> None:
         self.device = device
+        self.remember = remember
         self._model = None
+        self._known: dict[str, np.ndarray] = {}
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """(len(texts), 384) float32, unit length."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
-        if self._model is None:
-            self._model = load_sentence_encoder(self.device)
-        return self._model.encode(
-            texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
-        ).astype(np.float32)
+        new = list(dict.fromkeys(t for t in texts if t not in self._known))
+        if new:
+            if self._model is None:
+                self._model = load_sentence_encoder(self.device)
+            vectors = self._model.encode(
+                new, batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+            ).astype(np.float32)  # (len(new), DIM)
+            self._known.update(zip(new, vectors))
+        out = np.stack([self._known[t] for t in texts])  # (len(texts), DIM)
+        while len(self._known) > self.remember:  # dicts keep insertion order: the oldest go first
+            del self._known[next(iter(self._known))]
+        return out

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy
 import pytest
 
 from assistant.indexer import index_folders
@@ -295,3 +296,21 @@ def test_kill_9_during_watch_loses_nothing_and_the_restart_catches_up(tmp_path, 
     assert done.returncode == 0, done.stderr
     assert _rows(db) == 30 and _rows(db, "files") == 30
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_repeated_descriptions_are_embedded_once(embedder, monkeypatch):
+    embedder.embed(["a sentence that loads the model"])
+    fresh = SentenceEmbedder(remember=3)
+    fresh._model = embedder._model  # the same loaded model, counted
+    calls = []
+    encode = fresh._model.encode
+    monkeypatch.setattr(fresh._model, "encode", lambda new, **kw: calls.append(list(new)) or encode(new, **kw))
+    vectors = fresh.embed(["A dog.", "A person.", "A dog.", "A cup of coffee.", "A dog."])
+    assert calls == [["A dog.", "A person.", "A cup of coffee."]]  # each distinct text once
+    assert vectors.shape == (5, 384)
+    assert numpy.array_equal(vectors[0], vectors[2]) and numpy.array_equal(vectors[0], vectors[4])
+    alone = encode(["A person."], normalize_embeddings=True, convert_to_numpy=True)[0]
+    assert numpy.allclose(vectors[1], alone, atol=1e-5)  # the vector the text gets on its own
+    fresh.embed(["A cat."])  # a fourth text: the oldest, "A dog.", is forgotten
+    fresh.embed(["A dog.", "A cup of coffee."])
+    assert calls[-1] == ["A dog."]
