@@ -112,6 +112,16 @@ def test_details_the_captioner_was_unsure_of_are_left_out(describer, recognizer)
     assert d.sentence == "A dog."  # the article agrees with what is left
 
 
+def test_people_words_the_captioner_was_unsure_of_become_person_or_people(describer, recognizer):
+    g = groups(recognizer)
+    d = describer.compose([caption_with("a skateboarder is jumping on a ramp", {"jumping": 0.9, "ramp": 0.9})], g, FACE)
+    assert d.sentence == "A person is jumping on a ramp."
+    d = describer.compose([caption_with("a man and a woman are sitting on a bench", {})], g, FACE)
+    assert d.sentence == "People."  # not "A person and a person."
+    d = describer.compose([caption_with("two men are walking", {"walking": 0.9})], g, FACE)
+    assert d.sentence == "People are walking."
+
+
 def test_a_caption_is_cut_before_an_object_without_support(describer, recognizer):
     cand = caption_with("a dog is running with a frisbee", {"running": 0.9})
     d = describer.compose([cand], groups(recognizer, dog=0.9), NO_ONE)
