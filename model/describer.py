@@ -25,7 +25,6 @@ A text reader (any object with `read(image) -> list of lines with .text and .con
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -49,7 +48,6 @@ OBJECT_WORDS_FILE = DATA / "object_words.json"
 PERSON = "person"
 # People words said as they are: the plain ones, and collectives, which "a crowd of people" needs whole.
 PLAIN_PEOPLE = frozenset({"person", "people", "crowd", "team", "couple", "family", "audience"})
-_TWO_PLAIN_PEOPLE = re.compile(r"\b(?:an? )?(?:person|people) and (?:an? )?(?:person|people)\b")
 NOTHING = "I can't tell what this is."
 
 
@@ -341,8 +339,7 @@ class Describer:
         tokens = tokenize(caption.text)
         spans = [Span(m.start, m.end, self.supported(m.concept, caption, m, group_probs, person), _plain(m, tokens))
                  for m in self.concepts.lexicon.mentions(caption.text)]
-        said = render(supported_prefix(tokens, caption.word_probs, spans, self.detail_support))
-        return _TWO_PLAIN_PEOPLE.sub("people", said)  # "a man and a woman", both unsure: not "a person and a person"
+        return render(supported_prefix(tokens, caption.word_probs, spans, self.detail_support))
 
     def _keep_caption(self, candidates: Sequence[Caption], group_probs: np.ndarray | None, person: float | None,
                       wanted: set[str]) -> tuple[Caption | None, str]:

@@ -43,6 +43,7 @@ FUNCTION_WORDS = CHUNK_OPENERS | frozenset({
 })
 QUANTIFIERS = frozenset({"group", "couple", "pair", "crowd", "team", "herd", "flock", "bunch", "lot", "few"})
 DETERMINERS = frozenset({"a", "an", "the"})
+NUMBERS = frozenset({"two", "three", "four", "five", "six", "several", "many"})
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ def chunks(tokens: Sequence[str], spans: Sequence[Span]) -> list[tuple[int, int]
             continue
         word = tokens[i]
         opener = word in CHUNK_OPENERS and not (word in AUXILIARIES and tokens[i - 1] in AUXILIARIES)
-        if word == "and":  # "a man and a woman", "a man and woman"; not "black and white"
-            opener = i + 1 < len(tokens) and (tokens[i + 1] in DETERMINERS or i + 1 in starts)
+        if word == "and":  # "a man and a woman", "a man and woman", "and two dogs"; not "black and white"
+            opener = i + 1 < len(tokens) and (tokens[i + 1] in DETERMINERS | NUMBERS or i + 1 in starts)
         verb = word.endswith("ing") and len(word) > 4 and i in ends
         if (opener or verb) and tokens[i - 1] not in CHUNK_OPENERS - AUXILIARIES:
             cuts.append(i)
@@ -126,15 +127,38 @@ def supported_prefix(tokens: Sequence[str], probs: Sequence[float], spans: Seque
             i += 1
         if not ok or not any(is_detail(tokens[j]) or j in in_span for j, _ in chunk):
             break
+        if tokens[start] == "and" and _nouns(chunk) <= _nouns(kept):  # "a hat and a hat" once blue/black went
+            if _nouns(chunk) == {"person"}:  # "a person and a person": people
+                kept = _people(kept)
+            continue
         kept += chunk
     return kept
 
 
+def _people(said: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The last "a person" said as "people"."""
+    k = max((k for k, (_, w) in enumerate(said) if w in ("person", "people")), default=None)
+    if k is None:
+        return said
+    out = [*said[:k], (said[k][0], "people"), *said[k + 1 :]]
+    if k > 0 and out[k - 1][1] in ("a", "an"):
+        del out[k - 1]
+    return out
+
+
+def _nouns(said: Sequence[tuple[int, str]]) -> set[str]:
+    """The words that carry meaning in some said words ("people" and "person" as one)."""
+    return {"person" if w == "people" else w for _, w in said if is_detail(w)}
+
+
 def render(said: Sequence[tuple[int, str]]) -> str:
-    """The words of supported_prefix as text, with "a"/"an" agreeing with the word after them; an "and"
-    goes with either of its neighbours ("black and white dog" -> "black dog", "white dog")."""
+    """The words of supported_prefix as text, with "a"/"an" agreeing with the word after them, an "and"
+    only between kept words, and a word never twice in a row."""
     keep = {i for i, _ in said}
-    words = [w for i, w in said if not (w == "and" and not {i - 1, i + 1} <= keep)]
+    last = max(keep, default=-1)
+    # an "and" stays between two kept words: not after a dropped one, not at the end
+    words = [w for i, w in said if not (w == "and" and (i - 1 not in keep or i >= last))]
+    words = [w for k, w in enumerate(words) if k == 0 or w != words[k - 1]]  # "a car car" -> "a car"
     for k, word in enumerate(words[:-1]):
         if word in ("a", "an"):
             words[k] = "an" if words[k + 1][0] in "aeiou" else "a"
@@ -145,7 +169,10 @@ def render(said: Sequence[tuple[int, str]]) -> str:
 
 def _is_modifier(tokens: Sequence[str], i: int, end: int, in_span: set[int]) -> bool:
     """A detail right before another content word of its chunk, perhaps across "and" ("blue shirt", "two
-    dogs", "black and white dog"): the sentence reads the same without it."""
+    dogs", "black and white dog"): the sentence reads the same without it. Not a verb ("playing" in
+    "are playing basketball"): an -ing word, or the first word after "is"/"are"."""
+    if tokens[i].endswith("ing") or (i > 0 and tokens[i - 1] in AUXILIARIES):
+        return False
     j = i + 1
     while j < end and tokens[j] == "and":
         j += 1
