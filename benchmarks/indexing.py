@@ -42,6 +42,8 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3, help="whole indexing runs, each into a new database")
     p.add_argument("--out", default="benchmarks/results/indexing_cpu.json")
     args = p.parse_args()
+    if args.runs < 1:
+        p.error(f"--runs must be at least 1, got {args.runs}")
     flickr = Path(args.data) / "flickr8k"
     names = (flickr / "test.txt").read_text().split()[: args.photos]
     tmp = Path(tempfile.mkdtemp(prefix="seesay-index-bench-"))

@@ -68,6 +68,7 @@ class AttentionDecoder(nn.Module):
         self.lstm = nn.LSTMCell(config.embed_dim + encoder_dim, config.hidden_dim)
         self.dropout = nn.Dropout(config.dropout)
         self.out = nn.Linear(config.hidden_dim, vocab_size)
+        self._word_gates_cache: tuple | None = None  # step()'s word table at inference, with its weights' key
 
     def embed_image(self, features: torch.Tensor) -> torch.Tensor:
         """Whole-image embedding in the sentence space (B, S), from the mean region feature."""
@@ -92,15 +93,22 @@ class AttentionDecoder(nn.Module):
         return isinstance(self.attention, AdditiveAttention) and not self.training and not torch.is_grad_enabled()
 
     def _word_gates(self) -> torch.Tensor:
-        """W_D embedding(v) + both LSTM biases for every word v (V, 4H), kept until a weight changes."""
+        """W_D embedding(v) + both LSTM biases for every word v (V, 4H), in the weights' own dtype (never
+        autocast's), kept until a weight changes in place (optimizer steps, load_state_dict and .to() do; a
+        write through `.data` does not, so such code must call invalidate_inference_cache())."""
         params = (self.embedding.weight, self.lstm.weight_ih, self.lstm.bias_ih, self.lstm.bias_hh)
-        key = tuple((p.data_ptr(), p._version) for p in params)
-        cached = getattr(self, "_word_gates_cache", None)
+        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+        cached = self._word_gates_cache
         if cached is None or cached[0] != key:
             w_words = self.lstm.weight_ih[:, : self.embedding.embedding_dim]  # (4H, D)
-            table = torch.addmm(self.lstm.bias_ih + self.lstm.bias_hh, self.embedding.weight, w_words.T)  # (V, 4H)
+            with torch.autocast(self.embedding.weight.device.type, enabled=False):
+                table = torch.addmm(self.lstm.bias_ih + self.lstm.bias_hh, self.embedding.weight, w_words.T)  # (V, 4H)
             self._word_gates_cache = cached = (key, table)
         return cached[1]
+
+    def invalidate_inference_cache(self) -> None:
+        """Forget the word table step() keeps (see _word_gates)."""
+        self._word_gates_cache = None
 
     def attend(
         self, state: DecoderState, features: torch.Tensor, keys: torch.Tensor

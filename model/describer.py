@@ -47,7 +47,7 @@ from .vocabulary import tokenize
 OBJECT_WORDS_FILE = DATA / "object_words.json"
 PERSON = "person"
 # People words said as they are: the plain ones, and collectives, which "a crowd of people" needs whole.
-PLAIN_PEOPLE = frozenset({"person", "people", "crowd", "team", "couple", "family", "audience"})
+PLAIN_PEOPLE = frozenset({"person", "people", "someone", "crowd", "team", "couple", "family", "audience"})
 NOTHING = "I can't tell what this is."
 
 
@@ -351,7 +351,7 @@ class Describer:
             named = self.concepts.lexicon.find(said)
             if not named or (wanted and not named & wanted):
                 continue
-            if said == " ".join(tokenize(cand.text)):
+            if said == render(list(enumerate(tokenize(cand.text)))):  # nothing left out
                 return cand, said
             if fallback[0] is None:
                 fallback = (cand, said)

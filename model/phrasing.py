@@ -43,7 +43,15 @@ FUNCTION_WORDS = CHUNK_OPENERS | frozenset({
 })
 QUANTIFIERS = frozenset({"group", "couple", "pair", "crowd", "team", "herd", "flock", "bunch", "lot", "few"})
 DETERMINERS = frozenset({"a", "an", "the"})
-NUMBERS = frozenset({"two", "three", "four", "five", "six", "several", "many"})
+POSSESSIVES = frozenset({"his", "her", "their", "its"})
+NUMBERS = frozenset({"one", "two", "three", "four", "five", "six", "several", "many", "few", "dozen", "couple"})
+# Words that turn a statement around or say the thing is not the real thing: never dropped as modifiers
+# ("a man with no shirt" must not become "a man with shirt", nor "a toy car" "a car").
+NEGATIONS = frozenset({"no", "not", "never", "nothing", "nobody", "without"})
+NOT_REAL = frozenset({"toy", "fake", "stuffed", "plastic", "inflatable", "cardboard", "cartoon", "statue",
+                      "sculpture", "model", "drawing", "painting", "picture", "photo", "poster", "image", "miniature"})
+# Words said last only when they end a thought; a caption cut after "in", "a" or "and" loses them.
+DANGLING = DETERMINERS | CHUNK_OPENERS | POSSESSIVES | frozenset({"of", "very", "or", "but", "so", "than"})
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,8 @@ def chunks(tokens: Sequence[str], spans: Sequence[Span]) -> list[tuple[int, int]
         if i in inside:
             continue
         word = tokens[i]
-        opener = word in CHUNK_OPENERS and not (word in AUXILIARIES and tokens[i - 1] in AUXILIARIES)
+        opener = (word in CHUNK_OPENERS and not (word in AUXILIARIES and tokens[i - 1] in AUXILIARIES)
+                  or word in NEGATIONS and tokens[i - 1] not in AUXILIARIES)  # "a man | not wearing ..."
         if word == "and":  # "a man and a woman", "a man and woman", "and two dogs"; not "black and white"
             opener = i + 1 < len(tokens) and (tokens[i + 1] in DETERMINERS | NUMBERS or i + 1 in starts)
         verb = word.endswith("ing") and len(word) > 4 and i in ends
@@ -89,50 +98,78 @@ def supported_prefix(tokens: Sequence[str], probs: Sequence[float], spans: Seque
     replaced by its plain word. Empty when even the first chunk fails."""
     if len(probs) != len(tokens):  # no word probabilities: no detail can be trusted
         probs = [0.0] * len(tokens)
+    sure = [p >= threshold for p in probs]
     span_at = {s.start: s for s in spans}
     in_span = {i for s in spans for i in range(s.start, s.end)}
     kept: list[tuple[int, str]] = []
     for start, end in chunks(tokens, spans):
-        chunk: list[tuple[int, str]] = []
-        i, ok = start, True
-        while i < end and ok:
-            span = span_at.get(i)
-            if span is not None:
-                ok = span.supported
-                if span.plain is not None and min(probs[span.start : span.end]) < threshold:
-                    chunk.append((span.start, span.plain))
-                else:
-                    chunk += [(j, tokens[j]) for j in range(span.start, span.end)]
-                i = span.end
-                continue
-            word = tokens[i]
-            run = _coordinated(tokens, i, end, in_span)
-            if len(run) > 1 and _is_modifier(tokens, run[-1], end, in_span):  # "black and white": both or none
-                if all(probs[j] >= threshold for j in run):
-                    chunk += [(j, tokens[j]) for j in range(run[0], run[-1] + 1)]
-                i = run[-1] + 1
-                continue
-            if not is_detail(word) or probs[i] >= threshold:
-                chunk.append((i, word))
-            elif _is_quantifier(tokens, i, end, span_at):  # "a group of people" -> "people"
-                if chunk and chunk[-1][1] in DETERMINERS:
-                    chunk.pop()
-                i += 2
-                continue
-            elif _is_modifier(tokens, i, end, in_span):
-                i += 1
-                continue
-            else:
-                ok = False
-            i += 1
-        if not ok or not any(is_detail(tokens[j]) or j in in_span for j, _ in chunk):
+        chunk = _chunk(tokens, sure, start, end, span_at, in_span)
+        if chunk is None or not any(is_detail(tokens[j]) or j in in_span for j, _ in chunk):
             break
         if tokens[start] == "and" and _nouns(chunk) <= _nouns(kept):  # "a hat and a hat" once blue/black went
             if _nouns(chunk) == {"person"}:  # "a person and a person": people
                 kept = _people(kept)
-            continue
+            break  # what follows described the repeated thing, which is no longer there to attach to
         kept += chunk
     return kept
+
+
+def _chunk(tokens: Sequence[str], sure: Sequence[bool], start: int, end: int, span_at: dict[int, Span],
+           in_span: set[int]) -> list[tuple[int, str]] | None:
+    """The words of one chunk to say, or None when the chunk cannot be said."""
+    chunk: list[tuple[int, str]] = []
+    i = start
+    while i < end:
+        span = span_at.get(i)
+        if span is not None:
+            if not span.supported:
+                return None
+            if span.plain is not None and not all(sure[span.start : span.end]):
+                if chunk and chunk[-1][1] in POSSESSIVES:  # "his son" is not "his person"
+                    return None
+                while chunk and is_detail(chunk[-1][1]):  # "a little girl" is not "a little person"
+                    chunk.pop()
+                chunk.append((span.start, span.plain))
+            else:
+                chunk += [(j, tokens[j]) for j in range(span.start, span.end)]
+            i = span.end
+            continue
+        word = tokens[i]
+        run = _coordinated(tokens, i, end, in_span)
+        if len(run) > 1:  # "black and white": said whole, dropped whole as a modifier, or the chunk fails
+            if all(sure[j] for j in run):
+                chunk += [(j, tokens[j]) for j in range(run[0], run[-1] + 1)]
+            elif not _droppable(tokens, run, end, in_span):
+                return None
+            i = run[-1] + 1
+            continue
+        if not is_detail(word) or sure[i]:
+            chunk.append((i, word))
+        elif _is_quantifier(tokens, i, end, span_at):  # "a group of people" -> "people"
+            if chunk and chunk[-1][1] in DETERMINERS:
+                chunk.pop()
+            i += 2
+            continue
+        elif _droppable(tokens, [i], end, in_span):
+            if word in NUMBERS and chunk and chunk[-1][1] in ("a", "an"):  # "a few people" -> "people"
+                chunk.pop()
+        else:
+            return None
+        i += 1
+    return chunk
+
+
+def _droppable(tokens: Sequence[str], run: Sequence[int], end: int, in_span: set[int]) -> bool:
+    """Whether unsure details (one word, or words joined by "and") are modifiers the sentence reads the
+    same without: before another content word of their chunk, not a verb, not a negation or "toy"."""
+    if any(tokens[j] in NEGATIONS | NOT_REAL for j in run):
+        return False
+    return _is_modifier(tokens, run[-1], end, in_span)
+
+
+def _nouns(said: Sequence[tuple[int, str]]) -> set[str]:
+    """The words that carry meaning in some said words ("people" and "person" as one)."""
+    return {"person" if w == "people" else w for _, w in said if is_detail(w)}
 
 
 def _people(said: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -146,11 +183,6 @@ def _people(said: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return out
 
 
-def _nouns(said: Sequence[tuple[int, str]]) -> set[str]:
-    """The words that carry meaning in some said words ("people" and "person" as one)."""
-    return {"person" if w == "people" else w for _, w in said if is_detail(w)}
-
-
 def render(said: Sequence[tuple[int, str]]) -> str:
     """The words of supported_prefix as text, with "a"/"an" agreeing with the word after them, an "and"
     only between kept words, and a word never twice in a row."""
@@ -161,22 +193,26 @@ def render(said: Sequence[tuple[int, str]]) -> str:
     words = [w for k, w in enumerate(words) if k == 0 or w != words[k - 1]]  # "a car car" -> "a car"
     for k, word in enumerate(words[:-1]):
         if word in ("a", "an"):
-            words[k] = "an" if words[k + 1][0] in "aeiou" else "a"
-    while words and words[-1] in FUNCTION_WORDS:  # never end on "a" or "in"
+            words[k] = "an" if _vowel_sound(words[k + 1]) else "a"
+    while words and words[-1] in DANGLING:  # never end on "a", "in" or "his"
         words.pop()
     return " ".join(words)
 
 
+def _vowel_sound(word: str) -> bool:
+    """Whether a word starts with a vowel sound, for "a" / "an" ("an apple", "a uniform", "an hour")."""
+    if word.startswith(("uni", "use", "usu", "one", "eu")):
+        return False
+    return word[0] in "aeiou" or word.startswith(("hour", "honest", "honor", "honour"))
+
+
 def _is_modifier(tokens: Sequence[str], i: int, end: int, in_span: set[int]) -> bool:
-    """A detail right before another content word of its chunk, perhaps across "and" ("blue shirt", "two
-    dogs", "black and white dog"): the sentence reads the same without it. Not a verb ("playing" in
+    """A detail right before another content word of its chunk ("blue shirt", "two dogs", "white" in
+    "black and white dog"): the sentence reads the same without it. Not a verb ("playing" in
     "are playing basketball"): an -ing word, or the first word after "is"/"are"."""
     if tokens[i].endswith("ing") or (i > 0 and tokens[i - 1] in AUXILIARIES):
         return False
-    j = i + 1
-    while j < end and tokens[j] == "and":
-        j += 1
-    return j < end and (j in in_span or is_detail(tokens[j]))
+    return i + 1 < end and (i + 1 in in_span or is_detail(tokens[i + 1]))
 
 
 def _coordinated(tokens: Sequence[str], i: int, end: int, in_span: set[int]) -> list[int]:

@@ -44,6 +44,15 @@ def test_a_caption_is_cut_into_phrases():
      "a man in a jacket and shirt"),
     ("a man in a black hat and a hat", set(), {"man": True, "hat": True}, "a man in a hat"),  # said once
     ("a car car on a track", {"track"}, {"car": True}, "a car on a track"),
+    # what a careless trim would turn around
+    ("a man with no shirt", set(), {"man": True, "shirt": True}, "a man"),  # not "a man with shirt"
+    ("a man not wearing a shirt", {"wearing"}, {"man": True, "shirt": True}, "a man"),
+    ("a toy car on the floor", {"floor"}, {"car": True}, ""),  # not "a car on the floor"
+    ("a dog in black and white", {"white"}, {"dog": True}, "a dog"),  # not "a dog in white"
+    ("a man with a hat and a man with a hat", set(), {"man": True, "hat": True}, "a man with a hat"),
+    ("a few people are walking", {"walking"}, {"people": True}, "people are walking"),  # not "a people"
+    ("a man holding it", {"holding", "it"}, {"man": True}, "a man holding it"),
+    ("a man in a uniform", {"uniform"}, {"man": True}, "a man in a uniform"),
 ])
 def test_only_sure_details_and_supported_objects_are_said(text, sure, objects, expected):
     assert said(text, sure, objects) == expected
@@ -61,3 +70,14 @@ def test_an_unsure_object_word_gives_way_to_its_plain_word():
     assert render(supported_prefix(tokens, probs, spans, threshold=0.5)) == "a person is jumping on a ramp"
     probs[1] = 0.8
     assert render(supported_prefix(tokens, probs, spans, threshold=0.5)) == "a skateboarder is jumping on a ramp"
+
+
+def test_people_words_give_way_to_person_without_their_unsure_adjectives_or_owners():
+    tokens = tokenize("a little girl is smiling")
+    probs = [0.9, 0.9, 0.1, 0.9, 0.9]  # "little" sure, "girl" not
+    said = supported_prefix(tokens, probs, [Span(2, 3, True, plain="person")], threshold=0.5)
+    assert render(said) == "a person is smiling"  # not "a little person"
+    tokens = tokenize("a man holding his son")
+    spans = [Span(1, 2, True, plain="person"), Span(4, 5, True, plain="person")]
+    said = supported_prefix(tokens, [0.9, 0.9, 0.9, 0.9, 0.1], spans, threshold=0.5)
+    assert render(said) == "a man"  # not "a man holding his person"

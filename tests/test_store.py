@@ -311,6 +311,6 @@ def test_repeated_descriptions_are_embedded_once(embedder, monkeypatch):
     assert numpy.array_equal(vectors[0], vectors[2]) and numpy.array_equal(vectors[0], vectors[4])
     alone = encode(["A person."], normalize_embeddings=True, convert_to_numpy=True)[0]
     assert numpy.allclose(vectors[1], alone, atol=1e-5)  # the vector the text gets on its own
-    fresh.embed(["A cat."])  # a fourth text: the oldest, "A dog.", is forgotten
-    fresh.embed(["A dog.", "A cup of coffee."])
-    assert calls[-1] == ["A dog."]
+    fresh.embed(["A cat."])  # a fourth text: the least recently used, "A person.", is forgotten
+    fresh.embed(["A dog.", "A person."])
+    assert calls[-1] == ["A person."]

@@ -11,9 +11,10 @@ describer compared. Categories and synonyms: training/coco_objects.json (its sou
 
 Details: the words of a caption that are neither objects the describer checks nor function words
 (model/phrasing.py): what people are doing, where, colours, counts; and people words that say more than
-"person" (gender, age, role: "woman", "skateboarder"). A detail is *founded* when some
-reference has a word with the same Porter stem ("running" ~ "runs"). Synonyms count as unfounded
-("grass" vs "lawn"), so the unfounded share overstates what is false; it is the same for every describer.
+"person" (gender, age, role: "woman", "skateboarder"). A detail is *founded* when some reference has a
+word with the same Porter stem once plurals are folded ("running" ~ "runs", "men" ~ "man"). Synonyms
+count as unfounded ("grass" vs "lawn"), so the unfounded share overstates what is false; it is the same
+for every describer.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from model.describer import PERSON, PLAIN_PEOPLE
-from model.lexicon import Lexicon
+from model.lexicon import Lexicon, singular
 from model.phrasing import is_detail
 from model.vocabulary import tokenize
 
@@ -98,7 +99,7 @@ def _stemmer():
 def stems(texts: Sequence[str]) -> frozenset[str]:
     """The Porter stems of every word of some texts."""
     stem = _stemmer().stem
-    return frozenset(stem(w) for t in texts for w in tokenize(t))
+    return frozenset(stem(singular(w)) for t in texts for w in tokenize(t))
 
 
 def detail_positions(text: str, objects: Lexicon) -> list[int]:
@@ -106,7 +107,7 @@ def detail_positions(text: str, objects: Lexicon) -> list[int]:
     function words, and people words that say more than "person" ("woman", "skateboarder")."""
     mentions = objects.mentions(text)
     inside = {i for m in mentions for i in range(m.start, m.end)}
-    specific = {m.start for m in mentions if m.concept == PERSON and m.phrase not in PLAIN_PEOPLE and m.end == m.start + 1}
+    specific = {m.start for m in mentions if m.concept == PERSON and m.phrase not in PLAIN_PEOPLE}
     return [i for i, w in enumerate(tokenize(text)) if (i not in inside and is_detail(w)) or i in specific]
 
 
@@ -115,7 +116,7 @@ def founded_details(text: str, references: Sequence[str], objects: Lexicon) -> l
     ref = stems(references)
     stem = _stemmer().stem
     words = tokenize(text)
-    return [(i, stem(words[i]) in ref) for i in detail_positions(text, objects)]
+    return [(i, stem(singular(words[i])) in ref) for i in detail_positions(text, objects)]
 
 
 def detail_scores(texts: Sequence[str], references: Sequence[Sequence[str]], objects: Lexicon) -> dict[str, float]:
