@@ -213,3 +213,7 @@ def test_inference_steps_read_regions_by_linearity_and_give_the_training_steps_n
             dec.embedding.weight[row] = saved
     with torch.inference_mode():
         assert torch.equal(three_steps(dec.project(feats))[1][0], fast[1][0])  # restored, and so is the table
+        dec.invalidate_inference_cache()
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # a table made under autocast stays float32
+            three_steps(dec.project(feats))
+        assert torch.equal(three_steps(dec.project(feats))[1][0], fast[1][0])
