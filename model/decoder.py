@@ -32,12 +32,13 @@ class DecoderState(NamedTuple):
 class StepMemory(NamedTuple):
     """What step() needs from the image, computed once per caption rather than once per word."""
 
-    keys: torch.Tensor  # (B, P, A) the attention's per-region part
+    keys: torch.Tensor  # (B*R, P, A) the attention's per-region part, one row per caption being written
     region_gates: torch.Tensor | None = None  # (B, P, 4H) each region's share of the LSTM's input gates
+    repeats: int = 1  # R: captions written per image (beams, samples); region_gates is not copied R times
 
     def repeat_interleave(self, n: int) -> StepMemory:
         """Each image's memory n times over (for n beams or n samples per image)."""
-        return StepMemory(*(None if x is None else x.repeat_interleave(n, dim=0) for x in self))
+        return StepMemory(self.keys.repeat_interleave(n, dim=0), self.region_gates, self.repeats * n)
 
 
 class DecoderOutput(NamedTuple):
@@ -139,7 +140,8 @@ class AttentionDecoder(nn.Module):
             return logits, state, alpha
         alpha = self.attention.weights(memory.keys, state.h)  # (B, P)
         beta = torch.sigmoid(self.gate(state.h))  # (B, 1)
-        regions = torch.bmm(alpha.unsqueeze(1), memory.region_gates).squeeze(1)  # (B, 4H)
+        R = memory.repeats
+        regions = torch.bmm(alpha.view(-1, R, alpha.size(1)), memory.region_gates).view(alpha.size(0), -1)  # (B*R, 4H)
         gates = torch.addmm(self._word_gates()[tokens] + beta * regions, state.h, self.lstm.weight_hh.T)  # (B, 4H)
         i, f, g, o = gates.chunk(4, dim=1)  # nn.LSTMCell's gate order
         c = torch.sigmoid(f) * state.c + torch.sigmoid(i) * torch.tanh(g)  # (B, H)
