@@ -196,6 +196,8 @@ class Describer:
         self.word_support = float(cal.caption.get("word_support", 1.01))  # > 1: caption words never suffice
         self.detail_support = float(cal.caption.get("detail_support", 1.01))  # > 1: no detail is ever said
         self.people_model = dict(cal.people.get("model", {}))
+        weighed = self.people_model.get("weights", {})
+        self.detectors = frozenset(d for d in ("hog", "faces") if weighed.get(d))  # the only ones run
         self.people_say = float(cal.people.get("say", 1.01))
         self.people_support = float(cal.people.get("support", 1.01))
         if recognizer is not None:
@@ -250,7 +252,8 @@ class Describer:
 
     def _describe_one(self, picture: Image.Image, candidates: Sequence[Caption], group_probs: np.ndarray | None,
                       recognized: Sequence[Recognition], lines: Sequence[TextLine], probe: float) -> Description:
-        """compose() with the people evidence of one photo, looking for faces only where they could matter.
+        """compose() with the people evidence of one photo: the detectors the people model weighs (none, when
+        calibration found they add nothing to the probe), and faces only where they could matter.
 
         The face count reaches the sentence only through min(faces, MAX_FACES) (the people model) and faces +
         bodies >= 2 ("people"), so composing with 0 to MAX_FACES faces covers every count: when all say the same,
@@ -258,7 +261,12 @@ class Describer:
         """
         if self.people is None:
             return self.compose(candidates, group_probs, None, recognized, lines)
-        bodies = replace(self.people.detect(picture, faces=False), probe=probe)  # faces=0
+        if "hog" in self.detectors:
+            bodies = replace(self.people.detect(picture, faces=False), probe=probe)  # faces=0
+        else:  # the calibrated people model does not weigh the pedestrian detector: not run
+            bodies = PeopleEvidence(hog=0.0, bodies=0, faces=0, probe=probe)
+        if "faces" not in self.detectors:
+            return self.compose(candidates, group_probs, bodies, recognized, lines)
         if not self.all_evidence:
             said = [self.compose(candidates, group_probs, replace(bodies, faces=n), recognized, lines)
                     for n in range(MAX_FACES + 1)]

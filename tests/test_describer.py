@@ -237,17 +237,38 @@ def test_faces_are_looked_for_only_where_their_count_could_change_what_is_said(t
     assert detector.face_counts == 1 and 0.1 < d.person < 0.15
 
 
-def test_leaving_the_face_detector_out_never_changes_what_is_said_about_real_photos(default_captioner, recognizer,
-                                                                                   flickr_records):
+def test_leaving_the_face_detector_out_never_changes_what_is_said_about_real_photos(tmp_path, default_captioner,
+                                                                                   recognizer, flickr_records):
     from model.people import PeopleDetector
 
     photos = [r.path for r in flickr_records if r.split == "test"][:12] + [data.chelsea(), data.coffee()]
-    lazy, full = (Describer(default_captioner, recognizer, PeopleDetector(), all_evidence=a) for a in (False, True))
+    shipped = Calibration.load()
+    weighs_faces = calibration(tmp_path, people={  # the shipped people model, with faces and HOG weighed
+        "model": {"weights": {**shipped.people["model"]["weights"], "faces": 0.4, "hog": 0.2},
+                  "bias": shipped.people["model"]["bias"]},
+        "say": shipped.people["say"], "support": shipped.people["support"]})
+    lazy, full = (Describer(default_captioner, recognizer, PeopleDetector(), calibration=weighs_faces, all_evidence=a)
+                  for a in (False, True))
     quick, exact = lazy.describe(photos), full.describe(photos)
     for q, e in zip(quick, exact):
         assert (q.sentence, q.parts, q.kept_caption) == (e.sentence, e.parts, e.kept_caption)
         assert q.person in (None, e.person) and e.person is not None
     assert any(q.person is None for q in quick)  # some photos were described without the face detector
+
+
+def test_detectors_the_people_model_does_not_weigh_are_never_run(tmp_path, default_captioner, recognizer):
+    class Refusing:
+        def detect(self, image, *, faces=True):
+            raise AssertionError("the pedestrian detector ran")
+
+        def count_faces(self, image):
+            raise AssertionError("the face detector ran")
+
+    probe_only = calibration(tmp_path, people={"model": {"weights": {"probe": 1.0}, "bias": 0.0}})
+    [d] = Describer(default_captioner, recognizer, Refusing(), calibration=probe_only, all_evidence=True).describe(
+        [data.astronaut()])
+    assert d.person is not None and d.person > 0.5  # the probe alone, and an exact probability
+    assert Describer.for_captioner(default_captioner).detectors == frozenset()  # the shipped calibration's choice
 
 
 def test_the_face_count_of_detect_is_count_faces(flickr_records):

@@ -19,7 +19,8 @@ the COCO one):
   (model/phrasing.py);
 - people: a logistic model over the HOG and face detectors, the caption's people-word probability,
   recognised clothing and the person probe on the encoder's features (training/person_probe.py, fitted
-  first, on Flickr8k train), fitted on the dev set; then its `say` and `support` probabilities as above.
+  first, on Flickr8k train), fitted on the dev set, keeping only the detectors that raise its dev ROC AUC
+  (the describer runs no other); then its `say` and `support` probabilities as above.
 Then the target itself is chosen: the one giving the most informative spoken descriptions on the dev set
 whose hallucination rate (training/hallucination.py) stays within `--max-hallucination`.
 The result goes to model/data/calibration.json with the numbers behind it.
@@ -35,6 +36,7 @@ import os
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,8 @@ from .data import ImageRecord, data_root, load_records, select_split
 from .hallucination import founded_details, hallucination_scores
 
 MIN_PAIRS = 12  # dev pairs above the floor a group needs for a threshold of its own
+DETECTORS = ("hog", "faces")  # people features that cost an OpenCV detector pass per photo
+AUC_TOLERANCE = 0.005  # a detector stays in the people model only if leaving it out costs more dev AUC
 FLOOR = 0.05  # group probabilities below this are not candidates for being said
 
 
@@ -238,18 +242,43 @@ def _detail_threshold(photos: Sequence[DevPhoto], concepts: Concepts, target: fl
 
 def _people_thresholds(photos: Sequence[DevPhoto], labels: list, recognizer: Recognizer, concepts: Concepts,
                        target: float, feature_names: Sequence[str]) -> tuple[dict, dict]:
-    """The logistic people model, its say and support thresholds; and how well each signal separates."""
+    """The logistic people model, its say and support thresholds; and how well each signal separates.
+
+    The detectors (DETECTORS) cost a pass over every photo, so the model leaves out those that do not earn
+    it: the fewest detectors whose model's dev ROC AUC is within AUC_TOLERANCE of the model with all of
+    them, on each source. The describer runs only the detectors the model weighs.
+    """
     sources = sorted({p.source for p in photos})
     clothing = np.array([g.kind == "clothing" for g in recognizer.groups])
     rows = [people_features(p.people, person_word_probability(p.candidates, concepts),
                             float(p.group_probs[clothing].sum())) for p in photos]
-    x = feature_matrix(rows, feature_names)
     y = np.array([PERSON in lab for lab in labels])
     src = np.array([p.source for p in photos])
     balance = np.array([1.0 / (src == s).sum() for s in src])  # each dev source weighs the same
-    w, b = fit_logistic(x, y.astype(float), balance)
-    model = {"weights": {n: round(float(v), 5) for n, v in zip(feature_names, w)}, "bias": round(b, 5)}
-    prob = 1 / (1 + np.exp(-(x @ w + b)))
+
+    def fit(names: Sequence[str]) -> tuple[np.ndarray, float, np.ndarray, dict[str, float]]:
+        x = feature_matrix(rows, names)
+        w, b = fit_logistic(x, y.astype(float), balance)
+        prob = 1 / (1 + np.exp(-(x @ w + b)))
+        return w, b, prob, {s: auc(prob[src == s], y[src == s]) for s in sources}
+
+    full = fit(feature_names)
+    tried = {",".join(feature_names): full[3]}
+    present = [d for d in DETECTORS if d in feature_names]
+
+    def fewest_detectors() -> tuple[list[str], tuple]:
+        for k in range(len(present) + 1):
+            for keep in combinations(present, k):
+                names = [n for n in feature_names if n not in present or n in keep]
+                fitted = fit(names)
+                tried[",".join(names)] = fitted[3]
+                if all(fitted[3][s] >= full[3][s] - AUC_TOLERANCE for s in sources):
+                    return names, fitted
+        return list(feature_names), full
+
+    chosen, (w, b, prob, _) = fewest_detectors()
+    x = feature_matrix(rows, feature_names)
+    model = {"weights": {n: round(float(v), 5) for n, v in zip(chosen, w)}, "bias": round(b, 5)}
     people_say, people_say_found = robust_threshold({s: (prob[src == s], y[src == s]) for s in sources}, target)
     names_person = np.array([PERSON in concepts.lexicon.find(p.candidates[0].text) for p in photos])
     people_support, people_support_found = robust_threshold(
@@ -260,6 +289,8 @@ def _people_thresholds(photos: Sequence[DevPhoto], labels: list, recognizer: Rec
         "people_say_by_source": people_say_found, "people_support_by_source": people_support_found,
         "people_auc": {s: {n: auc(x[src == s, i], y[src == s]) for i, n in enumerate(feature_names)}
                        | {"model": auc(prob[src == s], y[src == s])} for s in sources},
+        "people_model_auc_by_features": tried,
+        "people_features": chosen,
         "people_base_rate": {s: float(y[src == s].mean()) for s in sources},
     }
     return people, numbers
