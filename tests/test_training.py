@@ -17,8 +17,9 @@ from training.config import TrainConfig
 from training.contrastive import caption_embeddings, info_nce, pretrain_image_embedding
 from training.data import data_root, load_records, select_split
 from training.evaluate import evaluate_checkpoint
-from training.loop import fit
+from training.loop import fit, record_score
 from training.metrics import score_captions
+from training.steps import RunState
 
 from .conftest import COCO_MINI
 
@@ -242,3 +243,12 @@ def test_a_self_critical_step_makes_better_rewarded_samples_more_likely():
     with torch.no_grad():
         after = log_probs(words)
     assert float((advantage * (after - before)).sum()) > 0
+
+
+def test_a_run_resumed_with_another_select_metric_chooses_best_pt_afresh():
+    state = RunState()
+    assert record_score(state, "CIDEr", 0.50) and not record_score(state, "CIDEr", 0.45)  # 0.45 < 0.50
+    assert state.bad_epochs == 1
+    assert record_score(state, "BLEU-4", 0.21)  # BLEU-4 0.21 is not worse than CIDEr 0.50: a new choice
+    assert (state.best_metric, state.best_score, state.bad_epochs) == ("BLEU-4", 0.21, 0)
+    assert not record_score(state, "BLEU-4", 0.20)

@@ -183,8 +183,15 @@ def validate_on_main(cfg: TrainConfig, d: distributed.Dist, parts: Parts) -> dic
     return distributed.broadcast_object(d, scores)
 
 
-def record_score(state: RunState, score: float) -> bool:
-    """Early-stopping bookkeeping for the epoch just finished; True when score is the best so far."""
+def record_score(state: RunState, metric: str, score: float) -> bool:
+    """Early-stopping bookkeeping for the epoch just finished; True when score is the best so far.
+
+    A run resumed with another select_metric cannot compare the new metric with the old best: the choice
+    of best.pt and the patience count start again from this epoch.
+    """
+    if state.best_metric and state.best_metric != metric:
+        state.best_score, state.bad_epochs = -1.0, 0
+    state.best_metric = metric
     if score > state.best_score:
         state.best_score, state.best_epoch, state.bad_epochs = score, state.epoch, 0
         return True
@@ -209,7 +216,7 @@ def end_of_epoch(cfg: TrainConfig, d: distributed.Dist, parts: Parts, state: Run
                  stats: dict[str, float], log: Log) -> None:
     """Validate, keep score, save checkpoints and append the epoch's row to out_dir/log.jsonl."""
     scores = validate_on_main(cfg, d, parts)
-    improved = record_score(state, scores.get(cfg.select_metric, 0.0))
+    improved = record_score(state, cfg.select_metric, scores.get(cfg.select_metric, 0.0))
     row = {"epoch": state.epoch, "step": state.step, "lr": parts.scheduler.get_last_lr()[0],
            "world_size": d.world_size, **{k: round(v, 5) for k, v in stats.items()},
            **{f"val_{k}": round(v, 5) for k, v in scores.items()}}

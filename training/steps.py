@@ -29,6 +29,7 @@ class RunState:
     epoch: int = 0  # epochs finished
     step: int = 0  # optimiser steps taken
     best_score: float = -1.0
+    best_metric: str = ""  # the validation score best_score is (TrainConfig.select_metric); "" before any
     best_epoch: int = 0
     bad_epochs: int = 0
     contrastive_losses: list[float] = field(default_factory=list)
