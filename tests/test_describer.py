@@ -287,3 +287,21 @@ def test_the_person_probe_is_people_evidence_the_calibrated_model_weighs(default
     assert describer.compose([caption("a dog is running")], groups(recognizer), probe).sentence == "A person."
     against = PeopleEvidence(hog=0.0, bodies=0, faces=0, probe=-8.0)
     assert describer.compose([caption("a man is running")], groups(recognizer), against).sentence == NOTHING
+
+
+def test_what_is_said_of_a_caption_is_its_own_words_in_order_on_real_photos(default_captioner, recognizer,
+                                                                              flickr_records):
+    from model.vocabulary import tokenize
+
+    describer = Describer.for_captioner(default_captioner)
+    photos = [r.path for r in flickr_records if r.split == "test"][:24]
+    checked = 0
+    for d in describer.describe(photos):
+        said = [p.text for p in d.parts if p.source == "caption"]
+        if not said:
+            continue
+        caption = iter(tokenize(d.kept_caption))
+        for word in tokenize(said[0]):  # a subsequence of the kept caption, people words made plain
+            assert word in ("a", "an", "person", "people") or word in caption, (said[0], d.kept_caption)
+        checked += 1
+    assert checked >= 12  # most Flickr8k photos keep part of a caption
