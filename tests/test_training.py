@@ -16,7 +16,7 @@ from model import Captioner, Vocabulary, build_model, load_checkpoint, tokenize
 from training.config import TrainConfig
 from training.contrastive import caption_embeddings, info_nce, pretrain_image_embedding
 from training.data import data_root, load_records, select_split
-from training.evaluate import evaluate_checkpoint
+from training.evaluate import TRUTH_METRICS, evaluate_checkpoint
 from training.loop import fit, record_score
 from training.metrics import score_captions
 from training.steps import RunState
@@ -71,8 +71,9 @@ def test_tiny_model_trains_on_coco_mini_and_evaluates(tmp_path, coco_cache):
     ev = evaluate_checkpoint(run / "best.pt", COCO_MINI / "annotations" / "captions_val2017.json",
                              COCO_MINI / "val2017", split="all", beam_size=2, cache_dir=coco_cache,
                              results=tmp_path / "results.json", max_images=10)
-    assert set(ev.scores) >= {"BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr"}
+    assert set(ev.scores) >= {"BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr", *TRUTH_METRICS}
     assert 0.0 < ev.scores["BLEU-1"] <= 1.0
+    assert all(0.0 <= ev.scores[m] <= 1.0 for m in TRUTH_METRICS)
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results) == 10 and {"image_id", "caption"} <= set(results[0])
     assert state.epoch == 2

@@ -9,18 +9,19 @@ from pathlib import Path
 import torch
 
 from model import Captioner, ImageError, load_image
-from model.describer import Describer
+from model.describer import Concepts, Describer
 from model.people import PeopleDetector
 from model.recognition import Recognizer
 
 from .data import ImageRecord, load_records, select_split
 from .feature_cache import build_feature_cache
-from .hallucination import hallucination_scores
+from .hallucination import detail_scores, hallucination_scores
 from .metrics import METRICS, java_available
 from .validation import validate
 
 # The truth measures (training/hallucination.py) as they appear beside BLEU and CIDEr in the scores.
-TRUTH_METRICS = ("hallucinated (caption)", "informative (caption)", "hallucinated (spoken)", "informative (spoken)")
+TRUTH_METRICS = ("hallucinated (caption)", "informative (caption)", "hallucinated (spoken)", "informative (spoken)",
+                 "unfounded details (caption)", "unfounded details (spoken)")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ def evaluate_checkpoint(
     field, such as COCO val2017). Region features are cached when the checkpoint's encoder is the frozen
     packaged one. results: where to write the captions in COCO results format ([{"image_id", "caption"}]).
     truth: also measure object hallucination and informativeness (CHAIR-style, training/hallucination.py)
-    of the raw captions and of the describer's spoken descriptions.
+    of the raw captions and of the describer's spoken descriptions, and the share of their details (what
+    people do, where, colours, counts) that no reference founds.
     """
     captioner = Captioner.from_checkpoint(model, device=device) if model else Captioner.default(device=device)
     records = select_split(load_records(annotations, images), split)
@@ -65,9 +67,13 @@ def evaluate_checkpoint(
         refs = [r.captions for r in records]
         raw = hallucination_scores([hyps[r.image_id] for r in records], refs)
         scores["hallucinated (caption)"], scores["informative (caption)"] = raw["hallucinated"], raw["informative"]
-        spoken = describe_records(captioner, records, beam_size)
+        spoken, from_caption = describe_records(captioner, records, beam_size)
         said = hallucination_scores([spoken[r.image_id] for r in records], refs)
         scores["hallucinated (spoken)"], scores["informative (spoken)"] = said["hallucinated"], said["informative"]
+        objects = Concepts.load().lexicon
+        for name, texts in (("caption", hyps), ("spoken", from_caption)):
+            scores[f"unfounded details ({name})"] = detail_scores(
+                [texts[r.image_id] for r in records], refs, objects)["details_unfounded"]
     if results:
         Path(results).parent.mkdir(parents=True, exist_ok=True)
         Path(results).write_text(json.dumps([{"image_id": k, "caption": v} for k, v in hyps.items()], indent=0))
@@ -77,10 +83,12 @@ def evaluate_checkpoint(
 
 
 def describe_records(captioner: Captioner, records: list[ImageRecord], beam_size: int,
-                     batch_size: int = 16) -> dict[int, str]:
-    """The describer's spoken sentence for each photo, with every evidence source this captioner allows."""
+                     batch_size: int = 16) -> tuple[dict[int, str], dict[int, str]]:
+    """The describer's spoken sentence for each photo, with every evidence source this captioner allows, and
+    the part of it taken from a caption ("" where none is)."""
     describer = Describer(captioner, Recognizer.from_encoder(captioner.encoder), PeopleDetector())
     out: dict[int, str] = {}
+    from_caption: dict[int, str] = {}
     for lo in range(0, len(records), batch_size):
         chunk, pictures = [], []
         for r in records[lo : lo + batch_size]:
@@ -88,7 +96,9 @@ def describe_records(captioner: Captioner, records: list[ImageRecord], beam_size
                 pictures.append(load_image(r.path))
                 chunk.append(r)
             except ImageError:  # validate() scored it from zeros; here it simply says nothing
-                out[r.image_id] = ""
+                out[r.image_id] = from_caption[r.image_id] = ""
         descriptions = describer.describe(pictures, beam_size)
         out.update({r.image_id: d.sentence for r, d in zip(chunk, descriptions)})
-    return out
+        from_caption.update({r.image_id: " ".join(p.text for p in d.parts if p.source == "caption")
+                             for r, d in zip(chunk, descriptions)})
+    return out, from_caption
