@@ -314,3 +314,24 @@ def test_repeated_descriptions_are_embedded_once(embedder, monkeypatch):
     fresh.embed(["A cat."])  # a fourth text: the least recently used, "A person.", is forgotten
     fresh.embed(["A dog.", "A person."])
     assert calls[-1] == ["A person."]
+
+
+def test_semantic_search_reads_the_kept_caption_never_a_rejected_one(tmp_path, default_describer, embedder,
+                                                                      flickr_records):
+    from PIL import Image
+    from skimage import data
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(data.chelsea()).save(folder / "cat.png")  # its caption is rejected: "A cat." is said
+    for r in [r for r in flickr_records if r.split == "test"][:3]:
+        shutil.copy(r.path, folder / r.path.name)
+    with Store(tmp_path / "i.sqlite") as store:
+        report = index_folders(store, default_describer, [folder], embedder=embedder, batch_size=4)
+        said = {Path(p).name: d for p, d in report.added}
+        assert said["cat.png"].kept_caption is None and said["cat.png"].sentence == "A cat."
+        assert any(d.kept_caption for d in said.values())  # some Flickr8k photo keeps (part of) its caption
+        for name, d in said.items():
+            [hit] = [h for h in store.semantic_search(embedder.embed([d.kept_caption or d.sentence])[0], 4)
+                     if Path(h.path).name == name]
+            assert hit.score > 0.999, (name, d.kept_caption, d.sentence)  # the stored vector is that text's
