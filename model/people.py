@@ -4,7 +4,9 @@ Haar face cascades, both shipped inside the opencv-python wheel (no download).
 The detectors' raw outputs become a person probability through a logistic model whose weights, like the
 thresholds for saying "a person", are calibrated on labelled dev photos (model/data/calibration.json,
 `python -m training.calibrate_recognition`); the describer adds the caption's own belief in its people
-words to the same model.
+words, recognised clothing and the person probe on the encoder's features to the same model. The
+calibration keeps a detector only where it adds to the others (today it keeps neither: the probe separates
+people far better), and the describer runs only the detectors the model weighs.
 """
 
 from __future__ import annotations
