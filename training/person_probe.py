@@ -27,12 +27,11 @@ import torch
 
 from model import Captioner, load_image
 from model.describer import PERSON, Concepts
-from model.recognition import DATA
+from model.recognition import PROBE_FILE
 
 from .calibrate_recognition import auc, dev_sources, fit_logistic
 from .data import ImageRecord, data_root, load_records, select_split
 
-PROBE_FILE = DATA / "person_probe.json"
 MIN_MENTIONS = 2  # of a photo's five captions, how many must name a person for the label
 
 
