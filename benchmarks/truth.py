@@ -57,7 +57,7 @@ def describe_set(describer: Describer, records, beam: int, batch: int = 16) -> S
         said.today += [c.text for c in describer.captioner.caption_features(features, beam)]
         described = describer.describe_features(pictures, features, beam)
         said.spoken += [d.sentence for d in described]
-        said.from_caption += [" ".join(p.text for p in d.parts if p.source == "caption") for d in described]
+        said.from_caption += [d.from_caption for d in described]
     return said
 
 

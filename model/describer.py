@@ -86,6 +86,11 @@ class Description:
     text_lines: tuple[str, ...] = ()  # text read in the photo
     seconds: float = 0.0  # this photo's share of the describe time
 
+    @property
+    def from_caption(self) -> str:
+        """The part of the sentence taken from a caption ("" when none is)."""
+        return " ".join(p.text for p in self.parts if p.source == "caption")
+
     def to_json(self) -> dict[str, Any]:
         """Plain data for `--json`."""
         return {
@@ -146,7 +151,7 @@ def _mention_probability(caption: Caption, mention: Mention) -> float:
     return float(min(probs)) if len(probs) == mention.end - mention.start and probs else 0.0
 
 
-def _plain(mention: Mention, tokens: Sequence[str]) -> str | None:
+def plain_word(mention: Mention, tokens: Sequence[str]) -> str | None:
     """The plain word for a people word whose role, age or gender is a claim of its own ("skateboarder",
     "woman", "boys" -> "person", "people"); None for other objects and for the plain words themselves."""
     if mention.concept != PERSON or mention.phrase in PLAIN_PEOPLE:
@@ -345,7 +350,7 @@ class Describer:
         """The part of a caption its evidence supports (model/phrasing.py): its objects checked, its other
         words kept only where the captioner was sure of them. Empty when not even its subject is."""
         tokens = tokenize(caption.text)
-        spans = [Span(m.start, m.end, self.supported(m.concept, caption, m, group_probs, person), _plain(m, tokens))
+        spans = [Span(m.start, m.end, self.supported(m.concept, caption, m, group_probs, person), plain_word(m, tokens))
                  for m in self.concepts.lexicon.mentions(caption.text)]
         return render(supported_prefix(tokens, caption.word_probs, spans, self.detail_support))
 

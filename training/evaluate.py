@@ -99,6 +99,5 @@ def describe_records(captioner: Captioner, records: list[ImageRecord], beam_size
                 out[r.image_id] = from_caption[r.image_id] = ""
         descriptions = describer.describe(pictures, beam_size)
         out.update({r.image_id: d.sentence for r, d in zip(chunk, descriptions)})
-        from_caption.update({r.image_id: " ".join(p.text for p in d.parts if p.source == "caption")
-                             for r, d in zip(chunk, descriptions)})
+        from_caption.update({r.image_id: d.from_caption for r, d in zip(chunk, descriptions)})
     return out, from_caption

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from model.describer import PERSON, PLAIN_PEOPLE
+from model.describer import plain_word
 from model.lexicon import Lexicon, singular
 from model.phrasing import is_detail
 from model.vocabulary import tokenize
@@ -105,10 +105,11 @@ def stems(texts: Sequence[str]) -> frozenset[str]:
 def detail_positions(text: str, objects: Lexicon) -> list[int]:
     """Positions (in tokenize(text)) of a caption's details: words outside the objects' phrases that are not
     function words, and people words that say more than "person" ("woman", "skateboarder")."""
+    tokens = tokenize(text)
     mentions = objects.mentions(text)
     inside = {i for m in mentions for i in range(m.start, m.end)}
-    specific = {m.start for m in mentions if m.concept == PERSON and m.phrase not in PLAIN_PEOPLE}
-    return [i for i, w in enumerate(tokenize(text)) if (i not in inside and is_detail(w)) or i in specific]
+    specific = {m.start for m in mentions if plain_word(m, tokens) is not None}  # what the describer would make plain
+    return [i for i, w in enumerate(tokens) if (i not in inside and is_detail(w)) or i in specific]
 
 
 def founded_details(text: str, references: Sequence[str], objects: Lexicon) -> list[tuple[int, bool]]:
