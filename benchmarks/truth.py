@@ -115,7 +115,7 @@ def main() -> None:
     flickr_test = select_split(load_records(flickr / "captions_flickr8k.json", flickr / "images"), "test")
 
     captioner = Captioner.default()
-    describer = Describer(captioner, Recognizer.from_encoder(captioner.encoder), PeopleDetector())
+    describer = Describer(captioner, Recognizer.for_captioner(captioner), PeopleDetector())
     sets = {"coco-mini val (79)": coco_val, "coco-mini train (80, calibration dev)": coco_train,
             "flickr8k test (1000)": flickr_test}
     said = {name: describe_set(describer, recs, args.beam) for name, recs in sets.items()}

@@ -1,26 +1,20 @@
 """Batched beam search over AttentionDecoder.step: the only decoding loop in seesay.
 
 Shapes: B images, K beams, P regions, E channels, V vocabulary, T steps so far.
-Beam size 1 is greedy decoding.
+Beam size 1 is greedy decoding. `search` runs the loop and returns the beams; `n_best_search` ranks them
+into captions (model/hypotheses.py). The ONNX Runtime engine runs this same `search`, compiled by
+training/onnx_export.py, so every operation here is one an exported graph can hold: no step depends on a
+tensor's value through Python except the early stop, which the compiled graph leaves out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from .decoder import AttentionDecoder
+from .hypotheses import Beams, Hypothesis, rank_beams
 
-
-@dataclass(frozen=True)
-class Hypothesis:
-    """One caption found for one image."""
-
-    tokens: list[int]  # word ids, without BOS and EOS
-    token_log_probs: list[float]  # log p of each word, then of EOS (len(tokens) + 1 values)
-    attention: torch.Tensor  # (len(tokens), P): where the decoder looked for each word
-    score: float  # sum of token_log_probs, divided by length ** length_penalty
+__all__ = ["Hypothesis", "beam_search", "n_best_search", "search"]
 
 
 def beam_search(
@@ -63,6 +57,29 @@ def n_best_search(
     log-probability. banned: word ids never emitted (padding, BOS, unknown-word). no_repeat_ngram = n > 0
     never repeats a run of n words within a caption ("riding a bike on a bike" with n = 2).
     """
+    found = search(decoder, features, bos_id=bos_id, eos_id=eos_id, beam_size=beam_size, max_length=max_length,
+                   banned=banned, no_repeat_ngram=no_repeat_ngram)
+    return rank_beams(Beams(*(t.cpu().numpy() for t in found)), eos_id=eos_id, length_penalty=length_penalty)
+
+
+def search(
+    decoder: AttentionDecoder,
+    features: torch.Tensor,
+    *,
+    bos_id: int,
+    eos_id: int,
+    beam_size: int = 3,
+    max_length: int = 20,
+    banned: tuple[int, ...] = (),
+    no_repeat_ngram: int = 0,
+    stop_early: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The beams of every image in features (B, P, E) once all have ended: (scores (B, K), words (B, K, T),
+    word log-probabilities (B, K, T), attention (B, K, T, P)), the fields of hypotheses.Beams.
+
+    stop_early=False takes all max_length + 1 steps even after every beam has ended, as a compiled graph
+    must (it cannot stop on a value): an ended beam only adds EOS at no cost, so the beams come out the same.
+    """
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, got {beam_size!r}")
     if no_repeat_ngram < 0:
@@ -84,9 +101,9 @@ def n_best_search(
         rows = (base + src).view(-1)  # (B*K,) rows of the state each beam continues
         state = type(state)(state.h[rows], state.c[rows])
         tokens = word.view(-1)
-        if bool(beams.finished.all()):
+        if stop_early and bool(beams.finished.all()):
             break
-    return beams.hypotheses(eos_id, length_penalty)
+    return beams.scores, beams.words, beams.word_lp, beams.alphas
 
 
 class _Beams:
@@ -119,22 +136,6 @@ class _Beams:
         self.scores = top
         return src, word
 
-    def hypotheses(self, eos_id: int, length_penalty: float) -> list[list[Hypothesis]]:
-        """Every image's finished beams, best first (at least one, even if every beam was impossible)."""
-        lengths = (self.words != eos_id).sum(dim=2) + 1  # words + the EOS (B, K)
-        ranked = self.scores / lengths.float() ** length_penalty if length_penalty else self.scores
-        order = ranked.argsort(dim=1, descending=True)  # (B, K)
-        out = []
-        for b in range(len(order)):
-            # Fewer than K distinct captions can exist (tiny vocabularies): those beams score -inf.
-            keep = [k for k in order[b].tolist() if torch.isfinite(ranked[b, k])] or order[b].tolist()[:1]
-            out.append([self._hypothesis(b, k, int(lengths[b, k]) - 1, float(ranked[b, k])) for k in keep])
-        return out
-
-    def _hypothesis(self, b: int, k: int, n: int, score: float) -> Hypothesis:
-        return Hypothesis(tokens=self.words[b, k, :n].tolist(), token_log_probs=self.word_lp[b, k, : n + 1].tolist(),
-                          attention=self.alphas[b, k, :n].cpu(), score=score)
-
 
 def _mask(logp: torch.Tensor, beams: _Beams, t: int, *, eos_id: int, banned: tuple[int, ...], no_repeat_ngram: int,
           last: bool) -> None:
@@ -153,10 +154,13 @@ def _mask(logp: torch.Tensor, beams: _Beams, t: int, *, eos_id: int, banned: tup
 
 
 def _block_repeats(logp: torch.Tensor, words: torch.Tensor, n: int) -> None:
-    """Ban, in place, every word that would complete an n-gram already in its beam's words (B, K, T)."""
-    B, K, T = words.shape
-    prefix = words[:, :, T - n + 1 :] if n > 1 else words[:, :, :0]  # (B, K, n-1) the last n-1 words
-    grams = words.unfold(2, n, 1)  # (B, K, T-n+1, n) every n-gram so far
-    match = (grams[..., :-1] == prefix.unsqueeze(2)).all(dim=-1)  # (B, K, T-n+1) n-grams sharing the prefix
-    b, k, j = match.nonzero(as_tuple=True)
-    logp[b, k, grams[b, k, j, -1]] = float("-inf")
+    """Ban, in place, every word that would complete an n-gram already in its beam's words (B, K, T).
+
+    Dense (a scatter, no nonzero) so that an exported graph holds it with the batch size left open."""
+    T = words.size(2)
+    J = T - n + 1  # n-grams so far
+    grams = torch.stack([words[:, :, i : i + J] for i in range(n)], dim=-1)  # (B, K, J, n)
+    prefix = words[:, :, J:]  # (B, K, n-1) the last n-1 words
+    match = (grams[..., :-1] == prefix.unsqueeze(2)).all(dim=-1)  # (B, K, J) n-grams sharing that prefix
+    hits = torch.zeros_like(logp).scatter_add_(2, grams[..., -1], match.to(logp.dtype))  # (B, K, V)
+    logp.masked_fill_(hits > 0, float("-inf"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .beam_search import Hypothesis, n_best_search
+from .beam_search import n_best_search
+from .caption import Caption, NoModelError
 from .checkpoint import CheckpointData, CheckpointError, load_checkpoint
 from .config import CaptionerConfig
 from .decoder import AttentionDecoder, DecoderOutput
@@ -25,10 +25,6 @@ from .images import ImageLike
 from .vocabulary import Vocabulary
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "flickr8k-default.pt"
-
-
-class NoModelError(FileNotFoundError):
-    """No captioning model is installed or given."""
 
 
 class CaptionModel(nn.Module):
@@ -63,33 +59,6 @@ def checkpoint_data(
     return CheckpointData(model.config.to_dict(), vocabulary.words, state, dict(metadata))
 
 
-@dataclass(frozen=True)
-class Caption:
-    """One photo's caption, how sure the model is, and where it looked for each word."""
-
-    words: list[str]
-    confidence: float  # exp(mean log-probability of the words and EOS): geometric-mean token probability
-    log_prob: float  # total log-probability of the caption
-    attention: np.ndarray  # (len(words), h, w), each map sums to 1
-    uncertain: bool  # confidence below the checkpoint's calibrated threshold
-    seconds: float  # this photo's share of encoder + decoder time
-    word_probs: tuple[float, ...] = ()  # p of each word given the words before it (len(words) values)
-
-    @property
-    def text(self) -> str:
-        """The caption as the model wrote it."""
-        return " ".join(self.words)
-
-    @property
-    def sentence(self) -> str:
-        """The caption as a sentence to read out; hedged when the model is unsure."""
-        if not self.words:
-            return "I can't describe this picture."
-        if self.uncertain:
-            return f"I'm not sure; it may be this: {self.text}."  # captions are clauses: "a dog runs"
-        return f"{self.text[0].upper()}{self.text[1:]}."
-
-
 class Captioner:
     """Loads a checkpoint and captions photos. The one entry point for inference."""
 
@@ -111,6 +80,37 @@ class Captioner:
     @property
     def encoder(self) -> Encoder:
         return self.model.encoder
+
+    @property
+    def encoder_name(self) -> str:
+        return self.encoder.name
+
+    @property
+    def feature_channels(self) -> int:
+        return self.encoder.out_channels
+
+    @property
+    def classes(self) -> int:
+        """ImageNet classes the encoder's own head scores (0: no real head, e.g. a ResNet encoder)."""
+        return 0 if self._head() is None else self._head().out_features
+
+    def _head(self) -> nn.Linear | None:
+        head = getattr(getattr(self.encoder, "net", None), "_fc", None)
+        ok = isinstance(head, nn.Linear) and head.in_features == self.encoder.out_channels
+        return head if ok else None
+
+    def class_logits(self, features: torch.Tensor) -> np.ndarray:
+        """ImageNet logits (B, K) of the encoder's head over region features (B, P, C): average pooling then
+        the classifier, as the encoder was trained; no second pass over the photo."""
+        head = self._head()
+        if head is None:
+            raise ValueError(f"the {self.encoder.name} encoder has no ImageNet head")
+        with torch.inference_mode():
+            return head.eval()(features.float().mean(dim=1)).cpu().numpy()  # (B, K)
+
+    def pooled_features(self, features: torch.Tensor) -> np.ndarray:
+        """The mean region feature (B, C), which the person probe reads."""
+        return features.float().mean(dim=1).cpu().numpy()
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> Captioner:
@@ -185,15 +185,6 @@ class Captioner:
                 no_repeat_ngram=no_repeat_ngram,
             )
         share = (time.perf_counter() - start) / len(hyps)
-        return [[self._caption(h, share) for h in per_image] for per_image in hyps]
-
-    def _caption(self, hyp: Hypothesis, seconds: float) -> Caption:
-        h, w = self.encoder.grid_size()
-        lp = np.asarray(hyp.token_log_probs, dtype=np.float64)
-        confidence = float(np.exp(lp.mean()))
-        attention = hyp.attention.numpy().reshape(len(hyp.tokens), h, w) if hyp.tokens else np.zeros((0, h, w))
-        return Caption(
-            words=self.vocabulary.decode(hyp.tokens), confidence=confidence, log_prob=float(lp.sum()),
-            attention=attention, uncertain=confidence < self.threshold, seconds=seconds,
-            word_probs=tuple(float(p) for p in np.exp(lp[:-1])),
-        )
+        grid = self.encoder.grid_size()
+        return [[Caption.from_hypothesis(h, self.vocabulary, grid, self.threshold, share) for h in per_image]
+                for per_image in hyps]

@@ -35,10 +35,12 @@ class StepMemory(NamedTuple):
     keys: torch.Tensor  # (B*R, P, A) the attention's per-region part, one row per caption being written
     region_gates: torch.Tensor | None = None  # (B, P, 4H) each region's share of the LSTM's input gates
     repeats: int = 1  # R: captions written per image (beams, samples); region_gates is not copied R times
+    word_gates: torch.Tensor | None = None  # (V, 4H) each word's share, with the biases (with region_gates)
 
     def repeat_interleave(self, n: int) -> StepMemory:
         """Each image's memory n times over (for n beams or n samples per image)."""
-        return StepMemory(self.keys.repeat_interleave(n, dim=0), self.region_gates, self.repeats * n)
+        return StepMemory(self.keys.repeat_interleave(n, dim=0), self.region_gates, self.repeats * n,
+                          self.word_gates)
 
 
 class DecoderOutput(NamedTuple):
@@ -86,7 +88,7 @@ class AttentionDecoder(nn.Module):
         if not self._reads_regions_linearly():
             return StepMemory(keys)
         w_regions = self.lstm.weight_ih[:, self.embedding.embedding_dim :]  # (4H, E)
-        return StepMemory(keys, features @ w_regions.T)  # (B, P, 4H)
+        return StepMemory(keys, features @ w_regions.T, word_gates=self._word_gates())  # (B, P, 4H), (V, 4H)
 
     def _reads_regions_linearly(self) -> bool:
         """Whether step() may use the region gates: additive attention, at inference (no gradients, no
@@ -96,16 +98,22 @@ class AttentionDecoder(nn.Module):
     def _word_gates(self) -> torch.Tensor:
         """W_D embedding(v) + both LSTM biases for every word v (V, 4H), in the weights' own dtype (never
         autocast's), kept until a weight changes in place (optimizer steps, load_state_dict and .to() do; a
-        write through `.data` does not, so such code must call invalidate_inference_cache())."""
+        write through `.data` does not, so such code must call invalidate_inference_cache()). While the
+        search is being exported (training/onnx_export.py) the table is a node of the graph, made once per
+        search, since an exported tensor has no storage to key a cache on."""
+        if torch.compiler.is_exporting():
+            return self._word_table()
         params = (self.embedding.weight, self.lstm.weight_ih, self.lstm.bias_ih, self.lstm.bias_hh)
         key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
         cached = self._word_gates_cache
         if cached is None or cached[0] != key:
-            w_words = self.lstm.weight_ih[:, : self.embedding.embedding_dim]  # (4H, D)
-            with torch.autocast(self.embedding.weight.device.type, enabled=False):
-                table = torch.addmm(self.lstm.bias_ih + self.lstm.bias_hh, self.embedding.weight, w_words.T)  # (V, 4H)
-            self._word_gates_cache = cached = (key, table)
+            self._word_gates_cache = cached = (key, self._word_table())
         return cached[1]
+
+    def _word_table(self) -> torch.Tensor:
+        w_words = self.lstm.weight_ih[:, : self.embedding.embedding_dim]  # (4H, D)
+        with torch.autocast(self.embedding.weight.device.type, enabled=False):
+            return torch.addmm(self.lstm.bias_ih + self.lstm.bias_hh, self.embedding.weight, w_words.T)  # (V, 4H)
 
     def invalidate_inference_cache(self) -> None:
         """Forget the word table step() keeps (see _word_gates)."""
@@ -142,7 +150,8 @@ class AttentionDecoder(nn.Module):
         beta = torch.sigmoid(self.gate(state.h))  # (B, 1)
         R = memory.repeats
         regions = torch.bmm(alpha.view(-1, R, alpha.size(1)), memory.region_gates).view(alpha.size(0), -1)  # (B*R, 4H)
-        gates = torch.addmm(self._word_gates()[tokens] + beta * regions, state.h, self.lstm.weight_hh.T)  # (B, 4H)
+        words = memory.word_gates if memory.word_gates is not None else self._word_gates()  # (V, 4H)
+        gates = torch.addmm(words[tokens] + beta * regions, state.h, self.lstm.weight_hh.T)  # (B, 4H)
         i, f, g, o = gates.chunk(4, dim=1)  # nn.LSTMCell's gate order
         c = torch.sigmoid(f) * state.c + torch.sigmoid(i) * torch.tanh(g)  # (B, H)
         h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)

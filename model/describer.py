@@ -1,7 +1,7 @@
 """The one place that decides what seesay says about a photo: caption, recognition and people evidence,
 composed so that only what has support is spoken (issue 16).
 
-    describer = Describer(captioner, Recognizer.from_encoder(captioner.encoder), PeopleDetector())
+    describer = Describer(captioner, Recognizer.for_captioner(captioner), PeopleDetector())
     [d] = describer.describe(["photo.jpg"])
     d.sentence   # "A cat." / "A man is riding a bike." / "I can't tell what this is."
 
@@ -33,10 +33,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import torch
 from PIL import Image
 
-from .captioner import Caption, Captioner
+from .caption import Caption
 from .images import ImageLike, to_rgb_image
 from .lexicon import Lexicon, Mention
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
@@ -180,11 +179,12 @@ class Describer:
     """Turns photos into spoken descriptions; the one describer every command and screen uses."""
 
     def __init__(
-        self, captioner: Captioner, recognizer: Recognizer | None = None, people: PeopleDetector | None = None,
+        self, captioner: Any, recognizer: Recognizer | None = None, people: PeopleDetector | None = None,
         *, reader: TextReader | None = None, calibration: Calibration | None = None, max_objects: int = 2,
         all_evidence: bool = False,
     ) -> None:
-        """recognizer None: no ImageNet evidence (e.g. a ResNet checkpoint); people None: no detectors.
+        """captioner: either engine, model.captioner.Captioner (PyTorch) or model.onnx_captioner.OnnxCaptioner.
+        recognizer None: no ImageNet evidence (e.g. a ResNet checkpoint); people None: no detectors.
         calibration: thresholds (default: the recognizer's, else model/data/calibration.json).
         all_evidence: count faces in every photo, even where the count cannot change what is said (the face
         detector is the slowest part of describing on a CPU); needed for an exact `person` in every Description."""
@@ -212,10 +212,10 @@ class Describer:
             self.speakable = np.array([g.kind not in ("clothing", "person") for g in recognizer.groups])  # (G,)
 
     @classmethod
-    def for_captioner(cls, captioner: Captioner, *, people: bool = True, reader: TextReader | None = None,
+    def for_captioner(cls, captioner: Any, *, people: bool = True, reader: TextReader | None = None,
                       all_evidence: bool = False) -> Describer:
         """The describer with every evidence source this captioner's encoder and this install allow."""
-        return cls(captioner, Recognizer.from_encoder(captioner.encoder), PeopleDetector() if people else None,
+        return cls(captioner, Recognizer.for_captioner(captioner), PeopleDetector() if people else None,
                    reader=reader, all_evidence=all_evidence)
 
     def describe(self, images: Sequence[ImageLike], beam_size: int = 3) -> list[Description]:
@@ -232,18 +232,18 @@ class Describer:
         return self.describe_features(pictures, features, beam_size, started=start)
 
     def describe_features(
-        self, pictures: Sequence[Image.Image], features: torch.Tensor, beam_size: int = 3, *,
+        self, pictures: Sequence[Image.Image], features: Any, beam_size: int = 3, *,
         started: float | None = None,
     ) -> list[Description]:
-        """Describe photos already decoded (RGB) and encoded (features (B, P, E) from captioner.encode)."""
+        """Describe photos already decoded (RGB) and encoded (captioner.encode: region features (B, P, E), in
+        the captioner's engine's own form)."""
         start = time.perf_counter() if started is None else started
         candidates = self.captioner.n_best(features, beam_size, no_repeat_ngram=self.no_repeat_ngram, started=start)
         if self.recognizer is not None:
-            class_probs = self.recognizer.class_probabilities(features)  # (B, K)
-            groups = class_probs @ self.recognizer.member  # (B, G)
-            recognized = [self.recognizer.recognitions(c, g, top=5) for c, g in zip(class_probs, groups)]
-            group_probs = groups.numpy()
-            probes = self.recognizer.person_logits(features)  # (B,) or None
+            class_probs = self.recognizer.class_probabilities(self.captioner.class_logits(features))  # (B, K)
+            group_probs = class_probs @ self.recognizer.member  # (B, G)
+            recognized = [self.recognizer.recognitions(c, g, top=5) for c, g in zip(class_probs, group_probs)]
+            probes = self.recognizer.person_logits(self.captioner.pooled_features(features))  # (B,) or None
         else:
             group_probs, recognized, probes = None, [[] for _ in pictures], None
         lines = [self.reader.read(p) for p in pictures] if self.reader is not None else [()] * len(pictures)

@@ -18,13 +18,11 @@ from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .images import ImageLike, to_rgb_image
+from .images import ImageLike, model_input
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 EFFICIENTNET_LITES = {"efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}  # name: side
@@ -68,17 +66,8 @@ class Encoder(nn.Module):
         self._inference = _Derived()
 
     def preprocess(self, image: ImageLike) -> torch.Tensor:
-        """One photo as a normalised (3, S, S) float tensor.
-
-        The photo is squashed to S x S rather than cropped, so nothing at the edges is cut away
-        (the Flickr8k training images were squashed the same way).
-        """
-        img = to_rgb_image(image).resize((self.image_size, self.image_size), Image.BILINEAR)
-        # torch and numpy only: torchvision's two helpers did the same arithmetic for ~1 s of import (issue 15)
-        x = torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)  # (3, S, S), [0, 1]
-        mean = torch.tensor(self.mean).view(3, 1, 1)
-        std = torch.tensor(self.std).view(3, 1, 1)
-        return x.sub_(mean).div_(std).contiguous()
+        """One photo as a normalised (3, S, S) float tensor (images.model_input: squashed, not cropped)."""
+        return torch.from_numpy(model_input(image, self.image_size, self.mean, self.std))
 
     def grid_size(self) -> tuple[int, int]:
         """(h, w) of the feature grid at this encoder's image size."""

@@ -271,6 +271,20 @@ def to_rgb_image(image: ImageLike) -> Image.Image:
     raise ImageError(f"expected a path, PIL image or RGB array, got {type(image).__name__}")
 
 
+def model_input(image: ImageLike, side: int, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """One photo as an encoder takes it: (3, side, side) float32, scaled to [0, 1], less mean, over std.
+
+    The photo is squashed to side x side rather than cropped, so nothing at the edges is cut away (the
+    Flickr8k training images were squashed the same way). NumPy only, so that both engines share it to the
+    last bit: the PyTorch encoder wraps this array, the ONNX Runtime engine feeds it as it is.
+    """
+    img = to_rgb_image(image).resize((side, side), Image.BILINEAR)
+    x = np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / np.float32(255.0)  # (3, S, S) in [0, 1]
+    m = np.asarray(mean, dtype=np.float32).reshape(3, 1, 1)
+    s = np.asarray(std, dtype=np.float32).reshape(3, 1, 1)
+    return np.ascontiguousarray((x - m) / s)
+
+
 def _rgb_array(a: np.ndarray, bgr: bool) -> np.ndarray:
     """A contiguous uint8 (H, W, 3) RGB copy of a grey, colour or colour+alpha pixel array.
 

@@ -4,7 +4,8 @@ Shapes: B images, P regions, C channels, K = 1000 ImageNet classes, G groups of 
 
 EfficientNet-Lite's classifier is average pooling then a linear layer (`net._fc`) over the very feature map
 the captioner attends over, so recognition costs one (B, C) x (C, K) product and no second pass over the
-photo. The classes are grouped into the words a person would use (model/data/imagenet_words.json: every dog
+photo; the captioner's engine computes those logits (Captioner.class_logits), and this module turns them
+into what a person would call the thing. The classes are grouped into the words a person would use (model/data/imagenet_words.json: every dog
 breed is "a dog"); a group's probability is the sum of its classes' probabilities. When a group is
 probable enough to be said is calibrated on labelled dev photos (model/data/calibration.json, written by
 `python -m training.calibrate_recognition`), never set by hand.
@@ -18,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
+import numpy as np
 
 DATA = Path(__file__).parent / "data"
 WORDS_FILE = DATA / "imagenet_words.json"
@@ -93,92 +93,88 @@ def load_groups(path: str | os.PathLike = WORDS_FILE) -> tuple[list[str], list[G
 
 
 class Recognizer:
-    """ImageNet head over region features (B, P, C) -> group probabilities and recognitions."""
+    """ImageNet logits (B, K) -> group probabilities and recognitions; pooled features (B, C) -> the person
+    probe's logit. NumPy only: both engines' encoders compute the logits (Captioner.class_logits)."""
 
-    def __init__(self, head: nn.Linear, classes: list[str], groups: list[Group], calibration: Calibration,
-                 person_probe: tuple[torch.Tensor, float] | None = None) -> None:
+    def __init__(self, classes: list[str], groups: list[Group], calibration: Calibration,
+                 person_probe: tuple[np.ndarray, float] | None = None) -> None:
         """person_probe: (weights (C,), bias) of a person logit on the pooled features, or None."""
         self.person_probe = person_probe
-        if head.out_features != len(classes):
-            raise ValueError(f"the head has {head.out_features} outputs but there are {len(classes)} class names")
-        self.head = head.eval()
         self.classes = classes
         self.groups = groups
         self.calibration = calibration
         self.index = {g.name: i for i, g in enumerate(groups)}
-        member = torch.zeros(len(classes), len(groups))  # (K, G)
+        member = np.zeros((len(classes), len(groups)), dtype=np.float32)  # (K, G)
         for j, g in enumerate(groups):
             member[list(g.classes), j] = 1.0
-        if not torch.equal(member.sum(1), torch.ones(len(classes))):
+        if not np.array_equal(member.sum(1), np.ones(len(classes), dtype=np.float32)):
             raise ValueError("every ImageNet class must be in exactly one group")
         self.member = member
-        self.say_thresholds = torch.tensor([calibration.say_threshold(g.name) for g in groups])  # (G,)
+        self.say_thresholds = np.array([calibration.say_threshold(g.name) for g in groups])  # (G,)
 
     @classmethod
-    def from_encoder(
-        cls, encoder: nn.Module, *, calibration: Calibration | None = None, words: str | os.PathLike = WORDS_FILE,
+    def for_captioner(
+        cls, captioner: Any, *, calibration: Calibration | None = None, words: str | os.PathLike = WORDS_FILE,
     ) -> Recognizer | None:
-        """The recognizer of an encoder whose ImageNet head is real (EfficientNet-Lite's `net._fc`), else None.
+        """The recognizer of a captioner whose encoder has a real ImageNet head (EfficientNet-Lite's), else None.
 
         A ResNet encoder keeps no classifier (its head is dropped and may never have been loaded), so it has
         no recognizer and the describer falls back to the caption alone.
         """
-        net = getattr(encoder, "net", None)
-        head = getattr(net, "_fc", None)
-        if not isinstance(head, nn.Linear) or head.in_features != getattr(encoder, "out_channels", None):
-            return None
         classes, groups = load_groups(words)
-        if head.out_features != len(classes):
+        if captioner.classes != len(classes):
             return None
-        return cls(head, classes, groups, calibration or Calibration.load(), load_person_probe(encoder))
+        probe = load_person_probe(captioner.encoder_name, captioner.feature_channels)
+        return cls(classes, groups, calibration or Calibration.load(), probe)
 
-    def class_probabilities(self, features: torch.Tensor) -> torch.Tensor:
-        """ImageNet class probabilities (B, K) from region features (B, P, C)."""
-        with torch.inference_mode():
-            logits = self.head(features.float().mean(dim=1))  # (B, K): avg-pool then the classifier
-            return logits.softmax(dim=-1)  # (B, K)
+    def class_probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """ImageNet class probabilities (B, K) from the encoder head's logits (B, K)."""
+        z = np.asarray(logits, dtype=np.float32)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)  # (B, K)
 
-    def person_logits(self, features: torch.Tensor) -> torch.Tensor | None:
-        """The person probe's logit (B,) from region features (B, P, C); None without a probe."""
+    def person_logits(self, pooled: np.ndarray) -> np.ndarray | None:
+        """The person probe's logit (B,) from the mean region features (B, C); None without a probe."""
         if self.person_probe is None:
             return None
         weights, bias = self.person_probe
-        return features.float().mean(dim=1) @ weights + bias  # (B,)
+        return np.asarray(pooled, dtype=np.float32) @ weights + np.float32(bias)  # (B,)
 
-    def group_probabilities(self, features: torch.Tensor) -> torch.Tensor:
+    def group_probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Group probabilities (B, G): each the sum of its classes' probabilities."""
-        return self.class_probabilities(features) @ self.member  # (B, G)
+        return self.class_probabilities(logits) @ self.member  # (B, G)
 
-    def probability(self, probs: torch.Tensor, group: str) -> float:
+    def probability(self, probs: np.ndarray, group: str) -> float:
         """One image's probability (from group_probabilities' row) of a named group; 0 for an unknown name."""
         i = self.index.get(group)
         return 0.0 if i is None else float(probs[i])
 
-    def recognize(self, features: torch.Tensor, top: int = 5) -> list[list[Recognition]]:
+    def recognize(self, logits: np.ndarray, top: int = 5) -> list[list[Recognition]]:
         """The top groups of each photo, most probable first."""
-        class_probs = self.class_probabilities(features)  # (B, K)
+        class_probs = self.class_probabilities(logits)  # (B, K)
         group_probs = class_probs @ self.member  # (B, G)
         return [self.recognitions(c, g, top) for c, g in zip(class_probs, group_probs)]
 
-    def recognitions(self, class_probs: torch.Tensor, group_probs: torch.Tensor, top: int = 5) -> list[Recognition]:
+    def recognitions(self, class_probs: np.ndarray, group_probs: np.ndarray, top: int = 5) -> list[Recognition]:
         """One photo's top groups from its class (K,) and group (G,) probabilities."""
-        p, idx = group_probs.topk(min(top, len(self.groups)))
+        idx = np.argsort(-group_probs, kind="stable")[: min(top, len(self.groups))]
         out = []
-        for prob, j in zip(p.tolist(), idx.tolist()):
-            g = self.groups[j]
+        for j in idx.tolist():
+            g, prob = self.groups[j], float(group_probs[j])
             members = list(g.classes)
             best = members[int(class_probs[members].argmax())]
             out.append(Recognition(g.name, g.say, prob, prob >= float(self.say_thresholds[j]), self.classes[best]))
         return out
 
 
-def load_person_probe(encoder: nn.Module, path: str | os.PathLike = PROBE_FILE) -> tuple[torch.Tensor, float] | None:
-    """The person probe fitted on this encoder's features, or None (no file, or fitted on another encoder)."""
+def load_person_probe(encoder: str, channels: int, path: str | os.PathLike = PROBE_FILE) -> tuple[np.ndarray, float] | None:
+    """The person probe fitted on this encoder's features (by name and channel count), or None (no file, or
+    fitted on another encoder)."""
     path = Path(path)
     if not path.is_file():
         return None
     data = json.loads(path.read_text())
-    weights = torch.tensor(data["weights"], dtype=torch.float32)
-    if data.get("encoder") != getattr(encoder, "name", None) or len(weights) != getattr(encoder, "out_channels", -1):
+    weights = np.asarray(data["weights"], dtype=np.float32)
+    if data.get("encoder") != encoder or len(weights) != channels:
         return None
     return weights, float(data["bias"])

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .captioner import NoModelError
+from .caption import NoModelError
 from .images import ImageLike, to_rgb_image
 
 # Fragments whose recognition confidence is below this are dropped as likely hallucinations.

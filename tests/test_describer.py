@@ -39,7 +39,7 @@ def calibration(tmp_path, **changes) -> Calibration:
 
 @pytest.fixture(scope="module")
 def recognizer(default_captioner):
-    return Recognizer.from_encoder(default_captioner.encoder)
+    return Recognizer.for_captioner(default_captioner)
 
 
 @pytest.fixture

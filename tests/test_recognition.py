@@ -9,7 +9,6 @@ import pytest
 import torch
 from skimage import data
 
-from model import build_encoder
 from model.recognition import CALIBRATION_FILE, Calibration, Recognizer, load_groups
 
 
@@ -20,7 +19,7 @@ def photos():
 
 @pytest.fixture(scope="module")
 def recognizer(default_captioner):
-    r = Recognizer.from_encoder(default_captioner.encoder)
+    r = Recognizer.for_captioner(default_captioner)
     assert r is not None
     return r
 
@@ -31,11 +30,13 @@ def test_recognition_from_the_captions_features_equals_the_encoders_own_classifi
     batch = torch.stack([default_captioner.encoder.preprocess(p) for p in pictures])
     with torch.inference_mode():
         direct = default_captioner.encoder.net.eval()(batch).softmax(-1)  # a second, full pass
-    torch.testing.assert_close(recognizer.class_probabilities(features), direct, atol=1e-4, rtol=1e-3)
+    probs = recognizer.class_probabilities(default_captioner.class_logits(features))  # (B, K)
+    torch.testing.assert_close(torch.from_numpy(probs), direct, atol=1e-4, rtol=1e-3)
 
 
 def test_the_cat_and_the_coffee_are_named_the_way_a_person_would(default_captioner, recognizer, photos):
-    top = recognizer.recognize(default_captioner.encode([photos["cat"], photos["coffee"]]), top=3)
+    features = default_captioner.encode([photos["cat"], photos["coffee"]])
+    top = recognizer.recognize(default_captioner.class_logits(features), top=3)
     assert (top[0][0].name, top[0][0].say) == ("cat", "a cat") and top[0][0].probability > 0.8
     assert top[0][0].top_class in {"tabby", "tiger cat", "Egyptian cat"}
     assert (top[1][0].name, top[1][0].say) == ("coffee", "a cup of coffee") and top[1][0].top_class == "espresso"
@@ -49,24 +50,29 @@ def test_every_imagenet_class_is_in_exactly_one_group_and_groups_sum_to_one(defa
     dog = next(g for g in groups if g.name == "dog")
     assert set(range(151, 269)) <= set(dog.classes)  # every ImageNet dog breed, Chihuahua to Mexican hairless
     assert classes[151] == "Chihuahua" and classes[268] == "Mexican hairless"
-    probs = recognizer.group_probabilities(default_captioner.encode([photos["cat"]]))  # (1, G)
+    probs = recognizer.group_probabilities(default_captioner.class_logits(default_captioner.encode([photos["cat"]])))
     assert float(probs.sum()) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_an_encoder_without_an_imagenet_head_has_no_recognizer():
-    assert Recognizer.from_encoder(build_encoder("resnet18", pretrained=False)) is None
+    from model import Captioner, CaptionerConfig, Vocabulary, build_model
+
+    words = ["<pad>", "<bos>", "<eos>", "<unk>", "a", "dog"]
+    captioner = Captioner(build_model(CaptionerConfig(encoder="resnet18"), len(words), pretrained=False),
+                          Vocabulary(words))
+    assert captioner.classes == 0 and Recognizer.for_captioner(captioner) is None
 
 
 def test_when_a_recognition_is_confident_is_read_from_the_calibration_file(tmp_path, default_captioner, photos):
-    features = default_captioner.encode([photos["cat"]])
+    logits = default_captioner.class_logits(default_captioner.encode([photos["cat"]]))
     shipped = json.loads(CALIBRATION_FILE.read_text())
     confident = {}
     for say in (0.5, 0.999):
         cal = dict(shipped, recognition={"say": say, "support": 0.1})
         path = tmp_path / f"calibration-{say}.json"
         path.write_text(json.dumps(cal))
-        r = Recognizer.from_encoder(default_captioner.encoder, calibration=Calibration.load(path))
-        confident[say] = r.recognize(features, top=1)[0][0].confident
+        r = Recognizer.for_captioner(default_captioner, calibration=Calibration.load(path))
+        confident[say] = r.recognize(logits, top=1)[0][0].confident
     assert confident == {0.5: True, 0.999: False}
 
 
@@ -82,7 +88,7 @@ def test_the_person_probe_scores_photos_of_people_above_photos_without(default_c
 
     people = [data.astronaut(), np.stack([data.camera()] * 3, axis=-1)]  # an astronaut, a cameraman
     others = [data.chelsea(), data.coffee(), data.rocket()]  # a cat, a cup of coffee, a rocket on its pad
-    logits = recognizer.person_logits(default_captioner.encode(people + others))
+    logits = recognizer.person_logits(default_captioner.pooled_features(default_captioner.encode(people + others)))
     assert logits is not None and logits.shape == (5,)
     assert float(logits[:2].min()) > float(logits[2:].max())
 
@@ -91,8 +97,9 @@ def test_a_person_probe_fitted_on_another_encoder_is_not_used(tmp_path, default_
     from model.recognition import PROBE_FILE, load_person_probe
 
     probe = json.loads(PROBE_FILE.read_text())
-    assert probe["encoder"] == default_captioner.encoder.name and load_person_probe(default_captioner.encoder)
+    name, channels = default_captioner.encoder_name, default_captioner.feature_channels
+    assert probe["encoder"] == name and load_person_probe(name, channels)
     other = tmp_path / "probe.json"
     other.write_text(json.dumps({**probe, "encoder": "efficientnet-lite2"}))
-    assert load_person_probe(default_captioner.encoder, other) is None
-    assert load_person_probe(default_captioner.encoder, tmp_path / "missing.json") is None
+    assert load_person_probe(name, channels, other) is None
+    assert load_person_probe(name, channels, tmp_path / "missing.json") is None

@@ -88,8 +88,8 @@ def collect(
         chunk = records[lo : lo + batch_size]
         pictures = [load_image(r.path) for r in chunk]
         features = captioner.encode(pictures)  # (B, P, E)
-        groups = recognizer.group_probabilities(features).numpy()  # (B, G)
-        probes = recognizer.person_logits(features)  # (B,) or None
+        groups = recognizer.group_probabilities(captioner.class_logits(features))  # (B, G)
+        probes = recognizer.person_logits(captioner.pooled_features(features))  # (B,) or None
         probes = [0.0] * len(chunk) if probes is None else probes.tolist()
         nbest = captioner.n_best(features, beam_size, no_repeat_ngram=no_repeat_ngram)
         for r, pic, g, cands, probe in zip(chunk, pictures, groups, nbest, probes):
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(os.cpu_count() or 1)
     captioner = Captioner.from_checkpoint(args.model) if args.model else Captioner.default()
     placeholder = Calibration(say=1.01, support=1.01)
-    recognizer = Recognizer.from_encoder(captioner.encoder, calibration=placeholder)
+    recognizer = Recognizer.for_captioner(captioner, calibration=placeholder)
     if recognizer is None:
         raise SystemExit("error: this checkpoint's encoder has no ImageNet head to calibrate")
     photos = _dev_photos(args, captioner, recognizer)

@@ -86,7 +86,7 @@ def describe_records(captioner: Captioner, records: list[ImageRecord], beam_size
                      batch_size: int = 16) -> tuple[dict[int, str], dict[int, str]]:
     """The describer's spoken sentence for each photo, with every evidence source this captioner allows, and
     the part of it taken from a caption ("" where none is)."""
-    describer = Describer(captioner, Recognizer.from_encoder(captioner.encoder), PeopleDetector())
+    describer = Describer(captioner, Recognizer.for_captioner(captioner), PeopleDetector())
     out: dict[int, str] = {}
     from_caption: dict[int, str] = {}
     for lo in range(0, len(records), batch_size):

@@ -1,0 +1,57 @@
+"""A caption as every engine returns it (model/captioner.py with PyTorch, model/onnx_captioner.py with ONNX
+Runtime): words, confidence, word probabilities and attention maps. Imports neither engine's runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .hypotheses import Hypothesis
+from .vocabulary import Vocabulary
+
+
+class NoModelError(FileNotFoundError):
+    """No captioning model is installed or given."""
+
+
+@dataclass(frozen=True)
+class Caption:
+    """One photo's caption, how sure the model is, and where it looked for each word."""
+
+    words: list[str]
+    confidence: float  # exp(mean log-probability of the words and EOS): geometric-mean token probability
+    log_prob: float  # total log-probability of the caption
+    attention: np.ndarray  # (len(words), h, w), each map sums to 1
+    uncertain: bool  # confidence below the checkpoint's calibrated threshold
+    seconds: float  # this photo's share of encoder + decoder time
+    word_probs: tuple[float, ...] = ()  # p of each word given the words before it (len(words) values)
+
+    @property
+    def text(self) -> str:
+        """The caption as the model wrote it."""
+        return " ".join(self.words)
+
+    @property
+    def sentence(self) -> str:
+        """The caption as a sentence to read out; hedged when the model is unsure."""
+        if not self.words:
+            return "I can't describe this picture."
+        if self.uncertain:
+            return f"I'm not sure; it may be this: {self.text}."  # captions are clauses: "a dog runs"
+        return f"{self.text[0].upper()}{self.text[1:]}."
+
+    @classmethod
+    def from_hypothesis(cls, hyp: Hypothesis, vocabulary: Vocabulary, grid: tuple[int, int], threshold: float,
+                        seconds: float) -> Caption:
+        """The caption a beam-search hypothesis spells, its attention as (h, w) maps on the feature grid."""
+        h, w = grid
+        lp = np.asarray(hyp.token_log_probs, dtype=np.float64)
+        confidence = float(np.exp(lp.mean()))
+        attention = hyp.attention.reshape(len(hyp.tokens), h, w) if hyp.tokens else np.zeros((0, h, w))
+        return cls(
+            words=vocabulary.decode(hyp.tokens), confidence=confidence, log_prob=float(lp.sum()),
+            attention=attention, uncertain=confidence < threshold, seconds=seconds,
+            word_probs=tuple(float(p) for p in np.exp(lp[:-1])),
+        )
