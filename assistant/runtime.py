@@ -82,7 +82,16 @@ class Runtime:
 
     @cached_property
     def captioner(self):
-        """The captioner from --model, or the bundled one."""
+        """The captioner from --model, or the bundled one, on ONNX Runtime where it can run it (a CPU, a
+        checkpoint compiled with `seesay export-onnx`, the beam size it was compiled for) and on PyTorch
+        otherwise; --engine chooses."""
+        engine = self._arg("engine", "auto")
+        if engine != "torch":
+            captioner, why = self._onnx_captioner()
+            if captioner is not None:
+                return captioner
+            if engine == "onnx":
+                raise SetupError(f"the ONNX Runtime engine cannot describe here: {why}")
         from model import Captioner, CheckpointError, MissingWeightsError, NoModelError
 
         path = self._arg("model")
@@ -90,6 +99,25 @@ class Runtime:
             return Captioner.from_checkpoint(path, self.device) if path else Captioner.default(self.device)
         except (NoModelError, CheckpointError, MissingWeightsError) as exc:
             raise SetupError(str(exc)) from None
+
+    def _onnx_captioner(self):
+        """(the ONNX Runtime captioner, None), or (None, why it cannot be used here)."""
+        from model.caption import NoModelError
+        from model.onnx_captioner import DEFAULT_PREFIX, OnnxCaptioner, compiled_checkpoint_matches
+
+        if self.device != "cpu":
+            return None, f"it runs on the CPU, not {self.device}"
+        path = self._arg("model")
+        prefix = Path(path).with_suffix("") if path else DEFAULT_PREFIX
+        try:
+            captioner = OnnxCaptioner(prefix)
+        except (NoModelError, ImportError) as exc:
+            return None, str(exc)
+        if captioner.beam_size != self.beam_size:
+            return None, f"it was compiled for beam {captioner.beam_size}, not {self.beam_size}"
+        if not compiled_checkpoint_matches(captioner, prefix.with_suffix(".pt")):
+            return None, f"{prefix}.pt has changed since it was compiled (run 'seesay export-onnx' again)"
+        return captioner, ""
 
     @cached_property
     def describer(self):

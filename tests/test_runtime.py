@@ -114,11 +114,12 @@ def test_seesay_index_reads_text_so_a_word_only_written_in_a_photo_finds_it(tmp_
 
 
 def test_captioning_a_photo_loads_only_what_describing_it_needs(flickr_records):
-    """Cold start (issue 15): no index (SQLAlchemy) for photo files, no OCR engine without reading."""
+    """Cold start (issue 15): no PyTorch (the captioner runs on ONNX Runtime), no index (SQLAlchemy) for photo
+    files, no OCR engine without reading."""
     photo = next(r.path for r in flickr_records if r.split == "test")
-    probe = ("import sys; from assistant.cli import main; main(sys.argv[1:]); "
-             "print(sorted({'sqlalchemy', 'rapidocr', 'onnxruntime', 'sentence_transformers'} & set(sys.modules)))")
-    for flags, loaded in ((["--no-text"], "[]"), ([], "['onnxruntime', 'rapidocr']")):
+    heavy = "{'sqlalchemy', 'rapidocr', 'onnxruntime', 'sentence_transformers', 'torch', 'cv2'}"
+    probe = f"import sys; from assistant.cli import main; main(sys.argv[1:]); print(sorted({heavy} & set(sys.modules)))"
+    for flags, loaded in ((["--no-text"], "['onnxruntime']"), ([], "['cv2', 'onnxruntime', 'rapidocr']")):
         run = subprocess.run([sys.executable, "-c", probe, "caption", *flags, str(photo)], capture_output=True,
                              text=True, timeout=180)
         assert run.returncode == 0 and run.stderr == "", run.stderr

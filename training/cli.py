@@ -1,7 +1,8 @@
-"""The training commands, `seesay train`, `seesay evaluate` and `seesay calibrate` (also `python -m training`).
+"""The training commands, `seesay train`, `seesay evaluate`, `seesay calibrate` and `seesay export-onnx` (also
+`python -m training`).
 
-seesay finds them through the entry-point group `seesay.commands` (see pyproject.toml): TRAIN, EVALUATE and
-CALIBRATE each have HELP, add_arguments and run, like the assistant's own commands.
+seesay finds them through the entry-point group `seesay.commands` (see pyproject.toml): TRAIN, EVALUATE,
+CALIBRATE and EXPORT_ONNX each have HELP, add_arguments and run, like the assistant's own commands.
 """
 
 from __future__ import annotations
@@ -151,7 +152,23 @@ EVALUATE = SimpleNamespace(HELP="score a checkpoint on a held-out split: BLEU, M
                            add_arguments=add_evaluate_arguments, run=_guarded(run_evaluate))
 CALIBRATE = SimpleNamespace(HELP="calibrate a checkpoint's confidence threshold and pack it to ship",
                             add_arguments=_calibrate_arguments, run=_guarded(_run_calibrate))
-COMMANDS = {"train": TRAIN, "evaluate": EVALUATE, "calibrate": CALIBRATE}
+
+
+def _export_arguments(p: argparse.ArgumentParser) -> None:
+    from .onnx_export import add_arguments
+
+    add_arguments(p)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from .onnx_export import run
+
+    return run(args)
+
+
+EXPORT_ONNX = SimpleNamespace(HELP="compile a checkpoint for ONNX Runtime, which describes photos without PyTorch",
+                              add_arguments=_export_arguments, run=_guarded(_run_export))
+COMMANDS = {"train": TRAIN, "evaluate": EVALUATE, "calibrate": CALIBRATE, "export-onnx": EXPORT_ONNX}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,10 @@ def add_model(p: argparse.ArgumentParser, *, beam: bool = True) -> None:
         p.add_argument("--beam", type=positive_int, metavar="N",
                        help="beam size, 1 = greedy (default: beam_size in the settings, 3)")
     p.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--engine", choices=("auto", "onnx", "torch"), default="auto",
+                   help="onnx: ONNX Runtime, which starts faster and needs less memory; torch: PyTorch, for a GPU, "
+                        "other beam sizes and checkpoints not compiled with 'seesay export-onnx'; auto (default): "
+                        "ONNX Runtime wherever it gives the same captions")
 
 
 def add_db(p: argparse.ArgumentParser) -> None:

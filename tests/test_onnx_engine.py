@@ -1,0 +1,155 @@
+"""The ONNX Runtime engine says what the PyTorch engine says, on real photos, without importing PyTorch.
+
+Photos: COCO-mini val (real COCO 2017), Flickr8k test, and scikit-image's chelsea (a cat), coffee, astronaut
+and rocket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from model import load_image, save_checkpoint, tokenize
+from model.caption import NoModelError
+from model.captioner import DEFAULT_CHECKPOINT, checkpoint_data
+from model.describer import Describer
+from model.onnx_captioner import DEFAULT_PREFIX, OnnxCaptioner, compiled_checkpoint_matches, onnx_files
+from model.recognition import Calibration
+
+from .conftest import COCO_MINI
+
+
+@pytest.fixture(scope="module")
+def onnx_captioner():
+    return OnnxCaptioner.default()
+
+
+@pytest.fixture(scope="module")
+def real_photos(flickr_records):
+    coco = sorted((COCO_MINI / "val2017").glob("*.jpg"))[:24]
+    flickr = [r.path for r in flickr_records if r.split == "test"][:16]
+    return [load_image(p) for p in coco + flickr] + [data.chelsea(), data.coffee(), data.astronaut(), data.rocket()]
+
+
+def test_the_shipped_graphs_were_compiled_from_the_shipped_checkpoint(onnx_captioner, default_captioner):
+    assert compiled_checkpoint_matches(onnx_captioner, DEFAULT_CHECKPOINT)
+    assert onnx_captioner.vocabulary.words == default_captioner.vocabulary.words
+    assert onnx_captioner.config == default_captioner.config
+    assert onnx_captioner.metadata == json.loads(json.dumps(default_captioner.metadata))
+    caption = Calibration.load().caption  # the describer's calibrated search is the compiled one
+    assert (onnx_captioner.beam_size, onnx_captioner.no_repeat_ngram) == (caption["beam_size"],
+                                                                         caption["no_repeat_ngram"])
+
+
+def test_both_engines_compute_the_same_features_and_captions_of_real_photos(onnx_captioner, default_captioner,
+                                                                             real_photos):
+    ours, theirs = onnx_captioner.encode(real_photos), default_captioner.encode(real_photos)
+    np.testing.assert_allclose(ours.regions, theirs.numpy(), atol=2e-3)
+    np.testing.assert_allclose(onnx_captioner.class_logits(ours), default_captioner.class_logits(theirs), atol=2e-3)
+    a = onnx_captioner.n_best(ours, 3, no_repeat_ngram=2)
+    b = default_captioner.n_best(theirs, 3, no_repeat_ngram=2)
+    same = [[c.words for c in x] == [c.words for c in y] for x, y in zip(a, b)]
+    assert sum(same) >= len(same) - 1, "more than one photo's n-best captions differ between the engines"
+    for x, y in (pair for pair, ok in zip(zip(a, b), same) if ok):
+        for c, d in zip(x, y):
+            np.testing.assert_allclose(c.word_probs, d.word_probs, atol=1e-3)
+            np.testing.assert_allclose(c.attention, d.attention, atol=1e-3)
+
+
+def test_both_engines_say_the_same_of_real_photos(onnx_captioner, default_describer, real_photos):
+    ours = Describer.for_captioner(onnx_captioner).describe(real_photos)
+    theirs = default_describer.describe(real_photos)
+    said = [(d.sentence, d.kept_caption) for d in ours]
+    assert said == [(d.sentence, d.kept_caption) for d in theirs]
+    assert ("A cat.", None) in said  # skimage's chelsea: the sentence comes from recognition, not a caption
+
+
+def test_describing_with_onnx_runtime_never_imports_pytorch(tmp_path):
+    photo = tmp_path / "cat.png"
+    from PIL import Image
+
+    Image.fromarray(data.chelsea()).save(photo)
+    code = (
+        "import sys\nfrom assistant.cli import main\n"
+        f"code = main(['caption', '--no-text', {str(photo)!r}])\n"
+        "print('torch imported:', 'torch' in sys.modules)\nsys.exit(code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [f"{photo}\tA cat.", "torch imported: False"]
+
+
+def test_the_runtime_uses_pytorch_where_the_compiled_graphs_cannot_serve():
+    from assistant.runtime import Runtime, SetupError
+    from model.captioner import Captioner
+
+    def runtime(**args):
+        return Runtime(argparse.Namespace(**{"engine": "auto", "device": "cpu", "beam": None, **args}))
+
+    assert isinstance(runtime().captioner, OnnxCaptioner)
+    assert isinstance(runtime(beam=5).captioner, Captioner)  # compiled for beam 3 only
+    assert isinstance(runtime(engine="torch").captioner, Captioner)
+    with pytest.raises(SetupError, match="compiled for beam 3"):
+        _ = runtime(engine="onnx", beam=1).captioner
+
+
+def test_graphs_compiled_from_another_checkpoint_are_never_used(tmp_path):
+    from assistant.runtime import Runtime
+    from model import load_checkpoint
+    from model.captioner import Captioner
+
+    def captioner():
+        args = argparse.Namespace(engine="auto", device="cpu", beam=None, model=str(tmp_path / "mine.pt"))
+        return Runtime(args).captioner
+
+    for src, dst in zip(onnx_files(DEFAULT_PREFIX), onnx_files(tmp_path / "mine")):
+        shutil.copyfile(src, dst)
+    shutil.copyfile(DEFAULT_CHECKPOINT, tmp_path / "mine.pt")
+    assert isinstance(captioner(), OnnxCaptioner)
+    retrained = load_checkpoint(DEFAULT_CHECKPOINT)  # the checkpoint changes after it was compiled
+    retrained.metadata["name"] = "retrained"
+    save_checkpoint(tmp_path / "mine.pt", retrained, half=True)
+    assert isinstance(captioner(), Captioner)
+
+
+def test_a_damaged_graph_is_reported_in_one_line(tmp_path):
+    prefix = tmp_path / "broken"
+    encoder, search = onnx_files(prefix)
+    shutil.copyfile(onnx_files(DEFAULT_PREFIX)[0], encoder)
+    search.write_bytes(b"not an onnx file")
+    with pytest.raises(NoModelError, match=r"broken\.search\.onnx cannot be loaded") as err:
+        OnnxCaptioner(prefix)
+    assert "\n" not in str(err.value)
+    with pytest.raises(NoModelError, match="export-onnx"):
+        OnnxCaptioner(tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_a_trained_checkpoint_compiles_and_its_graphs_caption_as_pytorch_does(tmp_path, overfit_captioner,
+                                                                              overfit_batch):
+    from training.onnx_export import export_onnx
+
+    captioner, _, _ = overfit_captioner
+    path = tmp_path / "tiny.pt"
+    save_checkpoint(path, checkpoint_data(captioner.model, captioner.vocabulary, {"name": "tiny"}), half=True)
+    encoder, search = export_onnx(path, beam_size=2, no_repeat_ngram=0, log=lambda line: None)
+    assert encoder.is_file() and search.is_file()
+    compiled = OnnxCaptioner(tmp_path / "tiny")
+    assert compiled.beam_size == 2 and compiled_checkpoint_matches(compiled, path)
+    from model import Captioner
+
+    reloaded = Captioner.from_checkpoint(path)  # the fp16 weights the graphs were traced from
+    paths, captions = overfit_batch
+    with torch.inference_mode():
+        expected = [[c.words for c in n] for n in reloaded.n_best(reloaded.encode(paths), 2, no_repeat_ngram=0)]
+    got = [[c.words for c in n] for n in compiled.n_best(compiled.encode(paths), 2)]
+    assert got == expected
+    assert [n[0] for n in got] == [tokenize(c) for c in captions]  # what the tiny model memorised

@@ -1,0 +1,169 @@
+"""Compiling a checkpoint for ONNX Runtime, so that describing a photo needs neither PyTorch nor the second
+and more it takes to import (issue 15).
+
+Two graphs are written beside the checkpoint, traced from the very modules PyTorch runs:
+- `NAME.encoder.onnx`: photos (B, 3, S, S) -> region features (B, P, C) and, for an encoder with an
+  ImageNet head, its logits (B, K); the inference copy, batch norm folded into the convolutions.
+- `NAME.search.onnx`: region features (B, P, C) -> the beams of model/beam_search.py's `search`, at the beam
+  size and repeat blocking the describer is calibrated for, with all max_length + 1 steps unrolled
+  (model/hypotheses.py ranks them, as it does for PyTorch). Its weights are stored as fp16 where that is
+  exact (all of them for a checkpoint packed with `seesay calibrate`), and ONNX Runtime widens them to
+  fp32 when it loads the graph, so both engines compute with the same numbers.
+The search graph's metadata holds what describing needs besides: the vocabulary, the checkpoint's config
+and metadata, the encoder's preprocessing and the SHA-256 of the checkpoint it came from.
+
+    python -m training export-onnx                      # the bundled model, into model/weights/
+    python -m training export-onnx --model runs/x/best.pt --out-dir runs/x
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from model import Captioner
+from model.beam_search import search
+from model.onnx_captioner import ENCODER_SUFFIX, METADATA_KEY, SEARCH_SUFFIX
+
+OPSET = 18
+
+
+class EncoderGraph(nn.Module):
+    """The encoder's inference copy, with its ImageNet head over the pooled regions when it has one."""
+
+    def __init__(self, captioner: Captioner) -> None:
+        super().__init__()
+        self.net = captioner.encoder.inference_copy()
+        self.head = captioner._head()
+
+    def forward(self, images: torch.Tensor):
+        regions = self.net.regions(images)  # (B, P, C)
+        if self.head is None:
+            return (regions,)
+        return regions, self.head(regions.mean(dim=1))  # (B, P, C), (B, K)
+
+
+class SearchGraph(nn.Module):
+    """model/beam_search.py's search at one beam size, every step taken (a graph cannot stop on a value)."""
+
+    def __init__(self, captioner: Captioner, beam_size: int, no_repeat_ngram: int) -> None:
+        super().__init__()
+        self.decoder = captioner.model.decoder.eval()
+        v = captioner.vocabulary
+        self.kwargs = {"bos_id": v.bos_id, "eos_id": v.eos_id, "beam_size": beam_size,
+                       "max_length": captioner.config.max_length, "banned": (v.pad_id, v.bos_id, v.unk_id),
+                       "no_repeat_ngram": no_repeat_ngram, "stop_early": False}
+
+    def forward(self, features: torch.Tensor):
+        return search(self.decoder, features, **self.kwargs)
+
+
+def export_onnx(model: str | Path, out_dir: str | Path | None = None, *, beam_size: int = 3,
+                no_repeat_ngram: int = 2, log=print) -> tuple[Path, Path]:
+    """Write NAME.encoder.onnx and NAME.search.onnx for the checkpoint `model` (into its own folder by
+    default); their paths. Needs the `onnx` and `onnxscript` packages (seesay's `export` extra)."""
+    model = Path(model)
+    out = Path(out_dir) if out_dir else model.parent
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = out / model.stem
+    captioner = Captioner.from_checkpoint(model)
+    captioner.model.eval()
+    side = captioner.encoder.image_size
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    start = time.perf_counter()
+    with torch.no_grad():
+        encoder = EncoderGraph(captioner).eval()
+        names = ["regions"] + (["logits"] if encoder.head is not None else [])
+        _export(encoder, torch.zeros(2, 3, side, side), "images", names, batch, Path(f"{prefix}{ENCODER_SUFFIX}"))
+        log(f"encoder traced in {time.perf_counter() - start:.0f} s")
+        regions = captioner.encode([np.zeros((side, side, 3), np.uint8)] * 2)
+        graph = SearchGraph(captioner, beam_size, no_repeat_ngram).eval()
+        search_path = Path(f"{prefix}{SEARCH_SUFFIX}")
+        _export(graph, regions, "features", ["scores", "words", "word_lp", "alphas"], batch, search_path)
+    log(f"search traced in {time.perf_counter() - start:.0f} s")
+    _store_fp16_where_exact(search_path)
+    _set_metadata(search_path, _describe(captioner, model, beam_size, no_repeat_ngram))
+    return Path(f"{prefix}{ENCODER_SUFFIX}"), search_path
+
+
+def _export(module: nn.Module, example: torch.Tensor, input_name: str, output_names: list[str],
+            batch: torch.export.Dim, path: Path) -> None:
+    torch.onnx.export(module, (example,), path, dynamo=True, external_data=False, opset_version=OPSET,
+                      input_names=[input_name], output_names=output_names,
+                      dynamic_shapes={input_name: {0: batch}}, verbose=False)  # input_name: forward's argument
+
+
+def _describe(captioner: Captioner, model: Path, beam_size: int, no_repeat_ngram: int) -> dict:
+    """What the ONNX Runtime engine needs besides the graphs (model/onnx_captioner.py reads it)."""
+    enc = captioner.encoder
+    return {
+        "format": 1, "checkpoint": model.name, "checkpoint_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+        "exported": datetime.date.today().isoformat(), "torch": torch.__version__,
+        "config": captioner.config.to_dict(), "vocabulary": captioner.vocabulary.words,
+        "metadata": captioner.metadata, "beam_size": beam_size, "no_repeat_ngram": no_repeat_ngram,
+        "encoder": {"name": enc.name, "image_size": enc.image_size, "mean": list(enc.mean), "std": list(enc.std),
+                    "channels": enc.out_channels, "grid": list(enc.grid_size()), "classes": captioner.classes,
+                    "micro_batch": enc.cpu_micro_batch()},
+    }
+
+
+def _store_fp16_where_exact(path: Path) -> None:
+    """Store each large fp32 weight that fp16 holds exactly as fp16, widened by a Cast node: half the file,
+    the same numbers (ONNX Runtime folds the casts once, when it loads the graph)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph_model = onnx.load(str(path))
+    graph = graph_model.graph
+    casts = []
+    for init in list(graph.initializer):
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        values = numpy_helper.to_array(init)
+        half = values.astype(np.float16)
+        if values.size < 4096 or not np.array_equal(half.astype(np.float32), values):
+            continue
+        graph.initializer.remove(init)
+        graph.initializer.append(numpy_helper.from_array(half, f"{init.name}__fp16"))
+        casts.append(helper.make_node("Cast", [f"{init.name}__fp16"], [init.name], to=TensorProto.FLOAT))
+    for node in reversed(casts):
+        graph.node.insert(0, node)
+    onnx.save(graph_model, str(path))
+
+
+def _set_metadata(path: Path, meta: dict) -> None:
+    import onnx
+
+    graph_model = onnx.load(str(path))
+    onnx.helper.set_model_props(graph_model, {METADATA_KEY: json.dumps(meta, default=str)})
+    onnx.save(graph_model, str(path))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="checkpoint to compile (default: the bundled model)")
+    p.add_argument("--out-dir", help="folder for the two .onnx files (default: the checkpoint's own)")
+    p.add_argument("--beam", type=int, help="beam size the search graph runs (default: the calibration's, 3)")
+    p.add_argument("--no-repeat-ngram", type=int, help="repeat blocking (default: the calibration's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compile and report in a line each."""
+    from model.captioner import DEFAULT_CHECKPOINT
+    from model.recognition import Calibration
+
+    caption = Calibration.load().caption
+    beam = args.beam or int(caption.get("beam_size", 3))
+    repeat = args.no_repeat_ngram if args.no_repeat_ngram is not None else int(caption.get("no_repeat_ngram", 0))
+    encoder, searcher = export_onnx(args.model or DEFAULT_CHECKPOINT, args.out_dir, beam_size=beam,
+                                    no_repeat_ngram=repeat)
+    for path in (encoder, searcher):
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
