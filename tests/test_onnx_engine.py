@@ -47,6 +47,10 @@ def test_the_shipped_graphs_were_compiled_from_the_shipped_checkpoint(onnx_capti
     caption = Calibration.load().caption  # the describer's calibrated search is the compiled one
     assert (onnx_captioner.beam_size, onnx_captioner.no_repeat_ngram) == (caption["beam_size"],
                                                                          caption["no_repeat_ngram"])
+    from assistant.indexer import model_identity  # an index made by either engine is never described again
+
+    assert model_identity(Describer.for_captioner(onnx_captioner)) == model_identity(
+        Describer.for_captioner(default_captioner))
 
 
 def test_both_engines_compute_the_same_features_and_captions_of_real_photos(onnx_captioner, default_captioner,
