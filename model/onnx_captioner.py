@@ -85,6 +85,9 @@ class OnnxCaptioner:
         options.log_severity_level = 3  # errors only: its warnings are about graph rewrites, not the user
         if threads:
             options.intra_op_num_threads = threads
+        # Its threads sleep between runs instead of spinning: a describer shares the cores with the sentence
+        # embedder, the text reader and the app, and spinning threads slowed those by half.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._search = ort.InferenceSession(str(search_path), options, providers=["CPUExecutionProvider"])
             self._encoder = ort.InferenceSession(str(encoder_path), options, providers=["CPUExecutionProvider"])
