@@ -6,6 +6,7 @@ Shapes: N photos, P regions, E channels.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def build_feature_cache(
             return FeatureCache(np.load(path, mmap_mode="r"), np.asarray(info["ok"], dtype=bool))
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = encoder.grid_size()
-    tmp = path.with_suffix(".partial.npy")
+    tmp = path.with_suffix(f".{os.getpid()}.partial.npy")  # two processes filling one cache dir each finish theirs
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(records), h * w, encoder.out_channels))
     ok = np.zeros(len(records), dtype=bool)
     loader = DataLoader(ImageFiles(records, encoder), batch_size=batch_size, num_workers=num_workers)
