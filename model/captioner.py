@@ -147,21 +147,24 @@ class Captioner:
             return self.encoder(batch)
 
     def caption(
-        self, images: Sequence[ImageLike], beam_size: int = 3, *, length_penalty: float | None = None
+        self, images: Sequence[ImageLike], beam_size: int = 3, *, length_penalty: float | None = None,
+        no_repeat_ngram: int | None = None,
     ) -> list[Caption]:
         """Caption photos (paths, PIL images or RGB arrays), one Caption each, in order."""
         if not images:
             return []
         start = time.perf_counter()
         features = self.encode(images)
-        return self.caption_features(features, beam_size, length_penalty=length_penalty, started=start)
+        return self.caption_features(features, beam_size, length_penalty=length_penalty,
+                                     no_repeat_ngram=no_repeat_ngram, started=start)
 
     def caption_features(
         self, features: torch.Tensor, beam_size: int = 3, *, length_penalty: float | None = None,
-        started: float | None = None,
+        no_repeat_ngram: int | None = None, started: float | None = None,
     ) -> list[Caption]:
         """Caption from region features (B, P, E), e.g. a training feature cache."""
-        return [c[0] for c in self.n_best(features, beam_size, length_penalty=length_penalty, started=started)]
+        return [c[0] for c in self.n_best(features, beam_size, length_penalty=length_penalty,
+                                          no_repeat_ngram=no_repeat_ngram, started=started)]
 
     def n_best(
         self, features: torch.Tensor, beam_size: int = 3, *, length_penalty: float | None = None,

@@ -142,18 +142,20 @@ class OnnxCaptioner:
         """The mean region feature (B, C), which the person probe reads."""
         return features.regions.mean(axis=1)
 
-    def caption(self, images: Sequence[ImageLike], beam_size: int = 3, *,
-                length_penalty: float | None = None) -> list[Caption]:
+    def caption(self, images: Sequence[ImageLike], beam_size: int = 3, *, length_penalty: float | None = None,
+                no_repeat_ngram: int | None = None) -> list[Caption]:
         """Caption photos (paths, PIL images or RGB arrays), one Caption each, in order."""
         if not images:
             return []
         start = time.perf_counter()
-        return self.caption_features(self.encode(images), beam_size, length_penalty=length_penalty, started=start)
+        return self.caption_features(self.encode(images), beam_size, length_penalty=length_penalty,
+                                     no_repeat_ngram=no_repeat_ngram, started=start)
 
     def caption_features(self, features: OnnxFeatures, beam_size: int = 3, *, length_penalty: float | None = None,
-                         started: float | None = None) -> list[Caption]:
+                         no_repeat_ngram: int | None = None, started: float | None = None) -> list[Caption]:
         """The best caption of each photo from its features."""
-        return [c[0] for c in self.n_best(features, beam_size, length_penalty=length_penalty, started=started)]
+        return [c[0] for c in self.n_best(features, beam_size, length_penalty=length_penalty,
+                                          no_repeat_ngram=no_repeat_ngram, started=started)]
 
     def n_best(self, features: OnnxFeatures, beam_size: int = 3, *, length_penalty: float | None = None,
                no_repeat_ngram: int | None = None, started: float | None = None) -> list[list[Caption]]:

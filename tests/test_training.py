@@ -13,6 +13,8 @@ import pytest
 import torch
 
 from model import Captioner, Vocabulary, build_model, load_checkpoint, tokenize
+from model.describer import Describer
+from model.recognition import Recognizer
 from training.config import TrainConfig
 from training.contrastive import caption_embeddings, info_nce, pretrain_image_embedding
 from training.data import data_root, load_records, select_split
@@ -77,6 +79,12 @@ def test_tiny_model_trains_on_coco_mini_and_evaluates(tmp_path, coco_cache):
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results) == 10 and {"image_id", "caption"} <= set(results[0])
     assert state.epoch == 2
+    # the captions scored are the ones seesay says: the describer's, with its repeat blocking
+    records = load_records(COCO_MINI / "annotations" / "captions_val2017.json", COCO_MINI / "val2017")[:10]
+    captioner = Captioner.from_checkpoint(run / "best.pt")
+    described = Describer(captioner, Recognizer.for_captioner(captioner)).describe([r.path for r in records], 2)
+    assert ev.no_repeat_ngram == 2
+    assert [ev.captions[r.image_id] for r in records] == [d.caption.text for d in described]
 
 
 def test_killed_and_resumed_run_continues_with_the_same_state(tmp_path, coco_cache):

@@ -113,9 +113,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
                              max_images=args.max_images, truth=args.truth)
     if args.json:
         print(json.dumps({"split": ev.split, "images": ev.images, "beam_size": ev.beam_size,
-                          "tokenizer": ev.tokenizer, **ev.scores}))
+                          "no_repeat_ngram": ev.no_repeat_ngram, "tokenizer": ev.tokenizer, **ev.scores}))
         return 0
-    table = Table(title=f"{Path(args.model).name} on {ev.split} ({ev.images} photos, beam {ev.beam_size})")
+    table = Table(title=f"{Path(args.model).name} on {ev.split} ({ev.images} photos, beam {ev.beam_size}"
+                  + (f", no repeated {ev.no_repeat_ngram}-word runs" if ev.no_repeat_ngram else "") + ")")
     for name in ev.scores:
         table.add_column(name, justify="right")
     table.add_row(*(f"{v:.4f}" for v in ev.scores.values()))

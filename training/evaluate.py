@@ -35,6 +35,7 @@ class Evaluation:
     beam_size: int
     tokenizer: str
     descriptions: dict[int, str] | None = None  # the spoken sentences, when the truth measures were taken
+    no_repeat_ngram: int = 0  # the repeat blocking of the search that wrote the captions
 
 
 def evaluate_checkpoint(
@@ -44,7 +45,9 @@ def evaluate_checkpoint(
 ) -> Evaluation:
     """Caption every photo of split with beam search and score against all its references.
 
-    model None: the bundled captioner. split "all" takes every photo of the file (for a file with no split
+    The captions scored are the ones seesay says: beam search with the repeat blocking the describer is
+    calibrated for (model/data/calibration.json), which is also what `seesay caption --json` gives as the
+    caption and what the ONNX Runtime engine compiles. model None: the bundled captioner. split "all" takes every photo of the file (for a file with no split
     field, such as COCO val2017). Region features are cached when the checkpoint's encoder is the frozen
     packaged one. results: where to write the captions in COCO results format ([{"image_id", "caption"}]).
     truth: also measure object hallucination and informativeness (CHAIR-style, training/hallucination.py)
@@ -61,13 +64,15 @@ def evaluate_checkpoint(
     if cache_dir and captioner.encoder.packaged_weights and not captioner.metadata.get("fine_tuned_encoder"):
         features = build_feature_cache(records, captioner.encoder, cache_dir, device=torch.device(device),
                                        progress=False)
-    scores, hyps = validate(captioner, records, features, beam_size=beam_size, metrics=METRICS)
+    describer = Describer(captioner, Recognizer.for_captioner(captioner), PeopleDetector())
+    scores, hyps = validate(captioner, records, features, beam_size=beam_size, metrics=METRICS,
+                            no_repeat_ngram=describer.no_repeat_ngram)
     spoken = None
     if truth:
         refs = [r.captions for r in records]
         raw = hallucination_scores([hyps[r.image_id] for r in records], refs)
         scores["hallucinated (caption)"], scores["informative (caption)"] = raw["hallucinated"], raw["informative"]
-        spoken, from_caption = describe_records(captioner, records, beam_size)
+        spoken, from_caption = describe_records(describer, records, beam_size)
         said = hallucination_scores([spoken[r.image_id] for r in records], refs)
         scores["hallucinated (spoken)"], scores["informative (spoken)"] = said["hallucinated"], said["informative"]
         objects = Concepts.load().lexicon
@@ -78,15 +83,13 @@ def evaluate_checkpoint(
         Path(results).parent.mkdir(parents=True, exist_ok=True)
         Path(results).write_text(json.dumps([{"image_id": k, "caption": v} for k, v in hyps.items()], indent=0))
     tokenizer = "PTB (Java)" if java_available() else "seesay (no Java)"
-    return Evaluation(scores, hyps, split, len(records), beam_size, tokenizer,
-                      spoken)
+    return Evaluation(scores, hyps, split, len(records), beam_size, tokenizer, spoken, describer.no_repeat_ngram)
 
 
-def describe_records(captioner: Captioner, records: list[ImageRecord], beam_size: int,
+def describe_records(describer: Describer, records: list[ImageRecord], beam_size: int,
                      batch_size: int = 16) -> tuple[dict[int, str], dict[int, str]]:
-    """The describer's spoken sentence for each photo, with every evidence source this captioner allows, and
-    the part of it taken from a caption ("" where none is)."""
-    describer = Describer(captioner, Recognizer.for_captioner(captioner), PeopleDetector())
+    """The describer's spoken sentence for each photo and the part of it taken from a caption ("" where
+    none is)."""
     out: dict[int, str] = {}
     from_caption: dict[int, str] = {}
     for lo in range(0, len(records), batch_size):

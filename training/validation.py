@@ -17,9 +17,11 @@ VAL_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr")  # ME
 
 def validate(
     captioner: Captioner, records: Sequence[ImageRecord], features: FeatureCache | None, *, beam_size: int,
-    metrics: Sequence[str] = VAL_METRICS, batch_size: int = 64,
+    metrics: Sequence[str] = VAL_METRICS, batch_size: int = 64, no_repeat_ngram: int | None = None,
 ) -> tuple[dict[str, float], dict[int, str]]:
-    """Beam-search captions for records (from cached features when given) and their scores."""
+    """Beam-search captions for records (from cached features when given) and their scores.
+
+    no_repeat_ngram: the repeat blocking of the search (None: the checkpoint's own setting)."""
     hyps: dict[int, str] = {}
     was_training = captioner.model.training
     captioner.model.eval()
@@ -27,9 +29,10 @@ def validate(
         for lo in range(0, len(records), batch_size):
             chunk = records[lo : lo + batch_size]
             if features is not None:
-                caps = captioner.caption_features(features.batch(torch.arange(lo, lo + len(chunk))), beam_size)
+                caps = captioner.caption_features(features.batch(torch.arange(lo, lo + len(chunk))), beam_size,
+                                                  no_repeat_ngram=no_repeat_ngram)
             else:
-                caps = captioner.caption([r.path for r in chunk], beam_size)
+                caps = captioner.caption([r.path for r in chunk], beam_size, no_repeat_ngram=no_repeat_ngram)
             hyps.update({r.image_id: c.text for r, c in zip(chunk, caps)})
     finally:
         captioner.model.train(was_training)
