@@ -261,3 +261,31 @@ def test_a_run_resumed_with_another_select_metric_chooses_best_pt_afresh():
     assert record_score(state, "BLEU-4", 0.21)  # BLEU-4 0.21 is not worse than CIDEr 0.50: a new choice
     assert (state.best_metric, state.best_score, state.bad_epochs) == ("BLEU-4", 0.21, 0)
     assert not record_score(state, "BLEU-4", 0.20)
+
+
+def test_an_interrupted_feature_cache_leaves_nothing_behind_and_the_next_run_builds_it(tmp_path, monkeypatch):
+    from model.encoder import build_encoder
+    from training import feature_cache
+
+    records = load_records(COCO_MINI / "annotations" / "captions_val2017.json", COCO_MINI / "val2017")[:6]
+    encoder = build_encoder("efficientnet-lite0")
+    read = feature_cache.ImageFiles.__getitem__
+
+    def interrupted(self, i):
+        if i == 3:
+            raise KeyboardInterrupt  # Ctrl-C halfway through
+        return read(self, i)
+
+    def build():
+        return feature_cache.build_feature_cache(records, encoder, tmp_path, device=torch.device("cpu"),
+                                                 batch_size=2, num_workers=0, progress=False)
+
+    monkeypatch.setattr(feature_cache.ImageFiles, "__getitem__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build()
+    assert list(tmp_path.iterdir()) == []  # no full-size partial file left on disk
+    monkeypatch.undo()
+    cache = build()
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".npy"]
+    assert len(cache) == 6 and cache.ok.all()
+    assert json.loads(next(tmp_path.glob("*.json")).read_text())["complete"] is True

@@ -59,7 +59,24 @@ def build_feature_cache(
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = encoder.grid_size()
     tmp = path.with_suffix(f".{os.getpid()}.partial.npy")  # two processes filling one cache dir each finish theirs
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(records), h * w, encoder.out_channels))
+    try:
+        ok = _fill(tmp, records, encoder, (len(records), h * w, encoder.out_channels), device=device,
+                   batch_size=batch_size, num_workers=num_workers, progress=progress)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a run that failed or was interrupted leaves no full-size partial file
+    bad = [str(r.path) for r, g in zip(records, ok) if not g]
+    info = json.dumps({"complete": True, "ok": ok.tolist(), "unreadable": bad, "encoder": encoder.name})
+    meta_tmp = meta.with_suffix(f".{os.getpid()}.partial.json")
+    meta_tmp.write_text(info)
+    meta_tmp.replace(meta)  # whole: another process may be waiting to read it
+    return FeatureCache(np.load(path, mmap_mode="r"), ok)
+
+
+def _fill(tmp: Path, records: Sequence[ImageRecord], encoder: Encoder, shape: tuple[int, int, int], *,
+          device: torch.device, batch_size: int, num_workers: int, progress: bool) -> np.ndarray:
+    """Encode every photo into a new fp16 file at tmp; which photos could be read (N,)."""
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
     ok = np.zeros(len(records), dtype=bool)
     loader = DataLoader(ImageFiles(records, encoder), batch_size=batch_size, num_workers=num_workers)
     encoder = encoder.to(device).eval()
@@ -78,10 +95,7 @@ def build_feature_cache(
             bar.update(task, advance=len(images))
     out.flush()
     del out
-    tmp.replace(path)
-    bad = [str(r.path) for r, g in zip(records, ok) if not g]
-    meta.write_text(json.dumps({"complete": True, "ok": ok.tolist(), "unreadable": bad, "encoder": encoder.name}))
-    return FeatureCache(np.load(path, mmap_mode="r"), ok)
+    return ok
 
 
 def build_rank_caches(
