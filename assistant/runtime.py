@@ -104,19 +104,22 @@ class Runtime:
         """(the ONNX Runtime captioner, None), or (None, why it cannot be used here)."""
         from model.caption import NoModelError
         from model.onnx_captioner import DEFAULT_PREFIX, OnnxCaptioner, compiled_checkpoint_matches
+        from model.recognition import spoken_decoding
 
         if self.device != "cpu":
             return None, f"it runs on the CPU, not {self.device}"
-        path = self._arg("model")
-        prefix = Path(path).with_suffix("") if path else DEFAULT_PREFIX
+        checkpoint = Path(self._arg("model") or f"{DEFAULT_PREFIX}.pt")
         try:
-            captioner = OnnxCaptioner(prefix)
+            captioner = OnnxCaptioner(checkpoint.with_suffix(""))  # the graphs export-onnx wrote beside it
         except (NoModelError, ImportError) as exc:
             return None, str(exc)
         if captioner.beam_size != self.beam_size:
             return None, f"it was compiled for beam {captioner.beam_size}, not {self.beam_size}"
-        if not compiled_checkpoint_matches(captioner, prefix.with_suffix(".pt")):
-            return None, f"{prefix}.pt has changed since it was compiled (run 'seesay export-onnx' again)"
+        if captioner.no_repeat_ngram != spoken_decoding()[1]:
+            return None, (f"it was compiled with no_repeat_ngram {captioner.no_repeat_ngram}, the describer is "
+                          f"calibrated for {spoken_decoding()[1]} (run 'seesay export-onnx' again)")
+        if not compiled_checkpoint_matches(captioner, checkpoint):
+            return None, f"{checkpoint} has changed since it was compiled (run 'seesay export-onnx' again)"
         return captioner, ""
 
     @cached_property

@@ -6,9 +6,10 @@ spoken description, and the latency of describing a photo.
 Sets: COCO-mini (all 159 photos, and its val split of 79 alone: the train split is part of the describer's
 calibration dev set, val is not) and Flickr8k test (1,000). Per description (training/hallucination.py):
 hallucinated = names a COCO object none of the five references names; informative = names at least one
-that they do. "today" is Captioner.caption at beam 3, as seesay spoke before the describer; "spoken" is
-Describer.describe. Latency: batch 1, model loaded, photo file to sentence (decode, encoder, beam search,
-recognition, people detectors, composition), median over COCO-mini val photos in several rounds.
+that they do. "today" is Captioner.caption at beam 3 without repeat blocking, as seesay spoke before the
+describer; "spoken" is Describer.describe. Latency: batch 1, model loaded, photo file to sentence (decode,
+encoder, beam search, recognition, people detectors, composition), median over COCO-mini val photos in
+several rounds.
 Details (training/hallucination.py detail_scores): the words that are neither objects nor function words,
 per description, and the share of them for which no reference has a word of the same stem.
 """
@@ -54,7 +55,7 @@ def describe_set(describer: Describer, records, beam: int, batch: int = 16) -> S
         chunk = records[lo : lo + batch]
         pictures = [load_image(r.path) for r in chunk]
         features = describer.captioner.encode(pictures)  # (B, P, E)
-        said.today += [c.text for c in describer.captioner.caption_features(features, beam)]
+        said.today += [c.text for c in describer.captioner.caption_features(features, beam, no_repeat_ngram=0)]
         described = describer.describe_features(pictures, features, beam)
         said.spoken += [d.sentence for d in described]
         said.from_caption += [d.from_caption for d in described]

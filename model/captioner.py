@@ -22,6 +22,7 @@ from .config import CaptionerConfig
 from .decoder import AttentionDecoder, DecoderOutput
 from .encoder import Encoder, build_encoder
 from .images import ImageLike
+from .recognition import spoken_decoding
 from .vocabulary import Vocabulary
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "flickr8k-default.pt"
@@ -166,26 +167,33 @@ class Captioner:
         return [c[0] for c in self.n_best(features, beam_size, length_penalty=length_penalty,
                                           no_repeat_ngram=no_repeat_ngram, started=started)]
 
+    def search_arguments(self) -> dict[str, Any]:
+        """The words a search starts and ends with and never says, and its longest caption: the same for
+        this engine's search and the one training/onnx_export.py compiles."""
+        v = self.vocabulary
+        return {"bos_id": v.bos_id, "eos_id": v.eos_id, "max_length": self.config.max_length,
+                "banned": (v.pad_id, v.bos_id, v.unk_id)}
+
     def n_best(
         self, features: torch.Tensor, beam_size: int = 3, *, length_penalty: float | None = None,
         no_repeat_ngram: int | None = None, started: float | None = None,
     ) -> list[list[Caption]]:
         """All beam_size finished captions for region features (B, P, E), best first, per photo.
 
-        no_repeat_ngram: never repeat a run of this many words; None takes the checkpoint's setting (0: off).
+        no_repeat_ngram: never repeat a run of this many words (0: off); None takes the blocking seesay says
+        captions with (model.recognition.spoken_decoding), as the ONNX Runtime engine does.
         """
         start = time.perf_counter() if started is None else started
+        if len(features) == 0:
+            return []
         if length_penalty is None:
             length_penalty = float(self.metadata.get("length_penalty", 0.0))
         if no_repeat_ngram is None:
-            no_repeat_ngram = int(self.metadata.get("no_repeat_ngram", 0))
+            no_repeat_ngram = spoken_decoding()[1]
         with torch.inference_mode():
             hyps = n_best_search(
-                self.model.decoder, features.to(self.device).float(),
-                bos_id=self.vocabulary.bos_id, eos_id=self.vocabulary.eos_id, beam_size=beam_size,
-                max_length=self.config.max_length, length_penalty=length_penalty,
-                banned=(self.vocabulary.pad_id, self.vocabulary.bos_id, self.vocabulary.unk_id),
-                no_repeat_ngram=no_repeat_ngram,
+                self.model.decoder, features.to(self.device).float(), beam_size=beam_size,
+                length_penalty=length_penalty, no_repeat_ngram=no_repeat_ngram, **self.search_arguments(),
             )
         share = (time.perf_counter() - start) / len(hyps)
         grid = self.encoder.grid_size()

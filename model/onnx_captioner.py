@@ -33,6 +33,7 @@ from .vocabulary import Vocabulary
 ENCODER_SUFFIX = ".encoder.onnx"
 SEARCH_SUFFIX = ".search.onnx"
 METADATA_KEY = "seesay"  # the search graph's metadata entry that training/onnx_export.py writes
+FORMAT = 1  # the version of that entry's layout this engine reads
 DEFAULT_PREFIX = Path(__file__).parent / "weights" / "flickr8k-default"  # beside flickr8k-default.pt
 
 
@@ -62,7 +63,15 @@ def compiled_checkpoint_matches(captioner: OnnxCaptioner, checkpoint: str | os.P
     path = Path(checkpoint)
     if not path.is_file():
         return True
-    return hashlib.sha256(path.read_bytes()).hexdigest() == captioner.source.get("checkpoint_sha256")
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest() == captioner.source.get("checkpoint_sha256")
+
+
+def _expect_inputs(session: Any, name: str) -> None:
+    """ValueError unless the graph takes exactly one input of this name (a graph in the wrong slot)."""
+    names = [i.name for i in session.get_inputs()]
+    if names != [name]:
+        raise ValueError(f"its inputs are {names}, not [{name!r}]")
 
 
 class OnnxCaptioner:
@@ -88,15 +97,26 @@ class OnnxCaptioner:
         # Its threads sleep between runs instead of spinning: a describer shares the cores with the sentence
         # embedder, the text reader and the app, and spinning threads slowed those by half.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        broken = (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.InvalidGraph, ort_errors.InvalidProtobuf,
+                  ort_errors.NoSuchFile, ort_errors.NotImplemented, ort_errors.RuntimeException, KeyError, TypeError,
+                  ValueError)  # a damaged or foreign graph, or one without seesay's metadata
+        path = search_path
         try:
-            self._search = ort.InferenceSession(str(search_path), options, providers=["CPUExecutionProvider"])
-            self._encoder = ort.InferenceSession(str(encoder_path), options, providers=["CPUExecutionProvider"])
+            self._search = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            _expect_inputs(self._search, "features")
             meta = json.loads(self._search.get_modelmeta().custom_metadata_map[METADATA_KEY])
-        except (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.InvalidGraph, ort_errors.InvalidProtobuf,
-                ort_errors.NoSuchFile, ort_errors.NotImplemented, ort_errors.RuntimeException, KeyError,
-                ValueError) as exc:  # a damaged or foreign graph, or one without seesay's metadata
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"format {meta.get('format')!r}, this seesay reads {FORMAT}")
+            self._read(meta)
+            path = encoder_path
+            self._encoder = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            _expect_inputs(self._encoder, "images")
+        except broken as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise NoModelError(f"the compiled captioner {search_path.name} cannot be loaded ({first})") from None
+            raise NoModelError(f"the compiled captioner {path.name} cannot be loaded ({first})") from None
+
+    def _read(self, meta: dict[str, Any]) -> None:
+        """The checkpoint's description that training/onnx_export.py stored in the search graph."""
         self.source = meta
         self.config = CaptionerConfig.from_dict(meta["config"])
         self.vocabulary = Vocabulary(meta["vocabulary"])
@@ -162,6 +182,8 @@ class OnnxCaptioner:
         """All beam_size finished captions per photo, best first; ValueError for a beam size or repeat
         blocking the search graph was not compiled for (the PyTorch engine runs any)."""
         start = time.perf_counter() if started is None else started
+        if len(features.regions) == 0:
+            return []
         repeat = self.no_repeat_ngram if no_repeat_ngram is None else no_repeat_ngram
         if beam_size != self.beam_size or repeat != self.no_repeat_ngram:
             raise ValueError(f"the compiled search runs beam {self.beam_size} with no_repeat_ngram "

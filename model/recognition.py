@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,14 @@ class Calibration:
     def support_threshold(self, group: str) -> float:
         """Probability from which this group backs a caption that names it."""
         return self.support_by_group.get(group, self.support)
+
+
+@lru_cache(maxsize=4)
+def spoken_decoding(path: str | os.PathLike = CALIBRATION_FILE) -> tuple[int, int]:
+    """(beam size, no_repeat_ngram) of the search whose captions the describer's thresholds were calibrated
+    on: the one seesay says its captions with, and every engine's default."""
+    caption = json.loads(Path(path).read_text()).get("caption", {})
+    return int(caption.get("beam_size", 3)), int(caption.get("no_repeat_ngram", 0))
 
 
 def load_groups(path: str | os.PathLike = WORDS_FILE) -> tuple[list[str], list[Group]]:

@@ -21,7 +21,13 @@ from model import load_image, save_checkpoint, tokenize
 from model.caption import NoModelError
 from model.captioner import DEFAULT_CHECKPOINT, checkpoint_data
 from model.describer import Describer
-from model.onnx_captioner import DEFAULT_PREFIX, OnnxCaptioner, compiled_checkpoint_matches, onnx_files
+from model.onnx_captioner import (
+    DEFAULT_PREFIX,
+    OnnxCaptioner,
+    OnnxFeatures,
+    compiled_checkpoint_matches,
+    onnx_files,
+)
 from model.recognition import Calibration
 
 from .conftest import COCO_MINI
@@ -58,14 +64,21 @@ def test_both_engines_compute_the_same_features_and_captions_of_real_photos(onnx
     ours, theirs = onnx_captioner.encode(real_photos), default_captioner.encode(real_photos)
     np.testing.assert_allclose(ours.regions, theirs.numpy(), atol=2e-3)
     np.testing.assert_allclose(onnx_captioner.class_logits(ours), default_captioner.class_logits(theirs), atol=2e-3)
-    a = onnx_captioner.n_best(ours, 3, no_repeat_ngram=2)
-    b = default_captioner.n_best(theirs, 3, no_repeat_ngram=2)
+    a = onnx_captioner.n_best(ours, 3)  # by default both search as seesay says captions
+    b = default_captioner.n_best(theirs, 3)
     same = [[c.words for c in x] == [c.words for c in y] for x, y in zip(a, b)]
     assert sum(same) >= len(same) - 1, "more than one photo's n-best captions differ between the engines"
     for x, y in (pair for pair, ok in zip(zip(a, b), same) if ok):
         for c, d in zip(x, y):
             np.testing.assert_allclose(c.word_probs, d.word_probs, atol=1e-3)
             np.testing.assert_allclose(c.attention, d.attention, atol=1e-3)
+
+
+def test_both_engines_caption_an_empty_batch_as_no_captions(onnx_captioner, default_captioner):
+    grid = onnx_captioner.grid_size()
+    regions = np.zeros((0, grid[0] * grid[1], onnx_captioner.feature_channels), np.float32)
+    assert onnx_captioner.n_best(OnnxFeatures(regions, None), 3) == []
+    assert default_captioner.n_best(torch.from_numpy(regions), 3) == []
 
 
 def test_both_engines_say_the_same_of_real_photos(onnx_captioner, default_describer, real_photos):
@@ -105,22 +118,39 @@ def test_the_runtime_uses_pytorch_where_the_compiled_graphs_cannot_serve():
         _ = runtime(engine="onnx", beam=1).captioner
 
 
-def test_graphs_compiled_from_another_checkpoint_are_never_used(tmp_path):
+def test_graphs_compiled_for_another_repeat_blocking_are_never_used(monkeypatch):
+    import model.recognition
+    from assistant.runtime import Runtime, SetupError
+    from model.captioner import Captioner
+
+    def runtime(**args):
+        return Runtime(argparse.Namespace(**{"engine": "auto", "device": "cpu", "beam": None, **args}))
+
+    monkeypatch.setattr(model.recognition, "spoken_decoding", lambda: (3, 0))  # as if recalibrated without blocking
+    assert isinstance(runtime().captioner, Captioner)
+    with pytest.raises(SetupError, match="compiled with no_repeat_ngram 2"):
+        _ = runtime(engine="onnx").captioner
+
+
+@pytest.mark.parametrize("name", ["mine", "mine.v1.2"])
+def test_graphs_compiled_from_another_checkpoint_are_never_used(tmp_path, name):
     from assistant.runtime import Runtime
     from model import load_checkpoint
     from model.captioner import Captioner
 
+    checkpoint = tmp_path / f"{name}.pt"
+
     def captioner():
-        args = argparse.Namespace(engine="auto", device="cpu", beam=None, model=str(tmp_path / "mine.pt"))
+        args = argparse.Namespace(engine="auto", device="cpu", beam=None, model=str(checkpoint))
         return Runtime(args).captioner
 
-    for src, dst in zip(onnx_files(DEFAULT_PREFIX), onnx_files(tmp_path / "mine")):
+    for src, dst in zip(onnx_files(DEFAULT_PREFIX), onnx_files(tmp_path / name)):
         shutil.copyfile(src, dst)
-    shutil.copyfile(DEFAULT_CHECKPOINT, tmp_path / "mine.pt")
+    shutil.copyfile(DEFAULT_CHECKPOINT, checkpoint)
     assert isinstance(captioner(), OnnxCaptioner)
     retrained = load_checkpoint(DEFAULT_CHECKPOINT)  # the checkpoint changes after it was compiled
     retrained.metadata["name"] = "retrained"
-    save_checkpoint(tmp_path / "mine.pt", retrained, half=True)
+    save_checkpoint(checkpoint, retrained, half=True)
     assert isinstance(captioner(), Captioner)
 
 
@@ -134,6 +164,14 @@ def test_a_damaged_graph_is_reported_in_one_line(tmp_path):
     assert "\n" not in str(err.value)
     with pytest.raises(NoModelError, match="export-onnx"):
         OnnxCaptioner(tmp_path / "missing")
+    shutil.copyfile(onnx_files(DEFAULT_PREFIX)[1], search)
+    encoder.write_bytes(b"")  # truncated to nothing: the message names the file that is
+    with pytest.raises(NoModelError, match=r"broken\.encoder\.onnx cannot be loaded"):
+        OnnxCaptioner(prefix)
+    shutil.copyfile(onnx_files(DEFAULT_PREFIX)[1], encoder)  # a graph in the wrong slot, found when loading
+    with pytest.raises(NoModelError, match=r"broken\.encoder\.onnx cannot be loaded \(its inputs are") as err:
+        OnnxCaptioner(prefix)
+    assert "\n" not in str(err.value)
 
 
 @pytest.mark.slow

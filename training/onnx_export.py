@@ -31,7 +31,8 @@ from torch import nn
 
 from model import Captioner
 from model.beam_search import search
-from model.onnx_captioner import ENCODER_SUFFIX, METADATA_KEY, SEARCH_SUFFIX
+from model.onnx_captioner import ENCODER_SUFFIX, FORMAT, METADATA_KEY, SEARCH_SUFFIX
+from model.recognition import spoken_decoding
 
 OPSET = 18
 
@@ -57,19 +58,25 @@ class SearchGraph(nn.Module):
     def __init__(self, captioner: Captioner, beam_size: int, no_repeat_ngram: int) -> None:
         super().__init__()
         self.decoder = captioner.model.decoder.eval()
-        v = captioner.vocabulary
-        self.kwargs = {"bos_id": v.bos_id, "eos_id": v.eos_id, "beam_size": beam_size,
-                       "max_length": captioner.config.max_length, "banned": (v.pad_id, v.bos_id, v.unk_id),
-                       "no_repeat_ngram": no_repeat_ngram, "stop_early": False}
+        self.kwargs = {**captioner.search_arguments(), "beam_size": beam_size, "no_repeat_ngram": no_repeat_ngram,
+                       "stop_early": False}
 
     def forward(self, features: torch.Tensor):
         return search(self.decoder, features, **self.kwargs)
 
 
-def export_onnx(model: str | Path, out_dir: str | Path | None = None, *, beam_size: int = 3,
-                no_repeat_ngram: int = 2, log=print) -> tuple[Path, Path]:
+def export_onnx(model: str | Path, out_dir: str | Path | None = None, *, beam_size: int | None = None,
+                no_repeat_ngram: int | None = None, log=print) -> tuple[Path, Path]:
     """Write NAME.encoder.onnx and NAME.search.onnx for the checkpoint `model` (into its own folder by
-    default); their paths. Needs the `onnx` and `onnxscript` packages (seesay's `export` extra)."""
+    default); their paths. The search runs one beam size and repeat blocking: by default the ones seesay
+    says captions with (model.recognition.spoken_decoding). Needs the `onnx` and `onnxscript` packages
+    (seesay's `export` extra)."""
+    spoken_beam, spoken_repeat = spoken_decoding()
+    beam_size = spoken_beam if beam_size is None else beam_size
+    no_repeat_ngram = spoken_repeat if no_repeat_ngram is None else no_repeat_ngram
+    if beam_size < 1 or no_repeat_ngram < 0:
+        raise ValueError(f"beam size must be at least 1 and repeat blocking at least 0, got {beam_size} and "
+                         f"{no_repeat_ngram}")
     model = Path(model)
     out = Path(out_dir) if out_dir else model.parent
     out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +112,7 @@ def _describe(captioner: Captioner, model: Path, beam_size: int, no_repeat_ngram
     """What the ONNX Runtime engine needs besides the graphs (model/onnx_captioner.py reads it)."""
     enc = captioner.encoder
     return {
-        "format": 1, "checkpoint": model.name, "checkpoint_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+        "format": FORMAT, "checkpoint": model.name, "checkpoint_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
         "exported": datetime.date.today().isoformat(), "torch": torch.__version__,
         "config": captioner.config.to_dict(), "vocabulary": captioner.vocabulary.words,
         "metadata": captioner.metadata, "beam_size": beam_size, "no_repeat_ngram": no_repeat_ngram,
@@ -157,13 +164,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compile and report in a line each."""
     from model.captioner import DEFAULT_CHECKPOINT
-    from model.recognition import Calibration
 
-    caption = Calibration.load().caption
-    beam = args.beam or int(caption.get("beam_size", 3))
-    repeat = args.no_repeat_ngram if args.no_repeat_ngram is not None else int(caption.get("no_repeat_ngram", 0))
-    encoder, searcher = export_onnx(args.model or DEFAULT_CHECKPOINT, args.out_dir, beam_size=beam,
-                                    no_repeat_ngram=repeat)
+    encoder, searcher = export_onnx(args.model or DEFAULT_CHECKPOINT, args.out_dir, beam_size=args.beam,
+                                    no_repeat_ngram=args.no_repeat_ngram)
     for path in (encoder, searcher):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
