@@ -115,9 +115,10 @@ class Runtime:
             return None, str(exc)
         if captioner.beam_size != self.beam_size:
             return None, f"it was compiled for beam {captioner.beam_size}, not {self.beam_size}"
-        if captioner.no_repeat_ngram != spoken_decoding()[1]:
+        calibrated = spoken_decoding()[1]
+        if captioner.no_repeat_ngram != calibrated:
             return None, (f"it was compiled with no_repeat_ngram {captioner.no_repeat_ngram}, the describer is "
-                          f"calibrated for {spoken_decoding()[1]} (run 'seesay export-onnx' again)")
+                          f"calibrated for {calibrated} (run 'seesay export-onnx' again)")
         if not compiled_checkpoint_matches(captioner, checkpoint):
             return None, f"{checkpoint} has changed since it was compiled (run 'seesay export-onnx' again)"
         return captioner, ""

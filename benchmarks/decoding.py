@@ -19,7 +19,7 @@ import torch
 from report import add_data_argument, save, show
 
 from model import Captioner
-from model.recognition import Calibration
+from model.recognition import spoken_decoding
 from training.data import load_records, select_split
 from training.feature_cache import build_feature_cache
 from training.validation import validate
@@ -49,7 +49,7 @@ def main() -> None:
     flickr = Path(args.data) / "flickr8k"
     records = load_records(flickr / "captions_flickr8k.json", flickr / "images")
     captioner = Captioner.default()
-    today = (int(Calibration.load().caption.get("no_repeat_ngram", 0)), float(captioner.metadata.get("length_penalty", 0.0)))
+    today = (spoken_decoding()[1], float(captioner.metadata.get("length_penalty", 0.0)))
 
     def run(split: str, settings) -> dict[tuple[int, float], dict[str, float]]:
         recs = select_split(records, split)

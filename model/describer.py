@@ -197,7 +197,7 @@ class Describer:
         self.concepts = Concepts.load()
         self.max_objects = max_objects
         cal = self.calibration
-        self.no_repeat_ngram = int(cal.caption.get("no_repeat_ngram", 0))
+        self.no_repeat_ngram = cal.decoding[1]
         self.word_support = float(cal.caption.get("word_support", 1.01))  # > 1: caption words never suffice
         self.detail_support = float(cal.caption.get("detail_support", 1.01))  # > 1: no detail is ever said
         self.people_model = dict(cal.people.get("model", {}))

@@ -63,8 +63,13 @@ def compiled_checkpoint_matches(captioner: OnnxCaptioner, checkpoint: str | os.P
     path = Path(checkpoint)
     if not path.is_file():
         return True
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest() == captioner.source.get("checkpoint_sha256")
+    return checkpoint_sha256(path) == captioner.source.get("checkpoint_sha256")
+
+
+def checkpoint_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 a compiled captioner records of its checkpoint file (training/onnx_export.py)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _expect_inputs(session: Any, name: str) -> None:

@@ -85,13 +85,17 @@ class Calibration:
         """Probability from which this group backs a caption that names it."""
         return self.support_by_group.get(group, self.support)
 
+    @property
+    def decoding(self) -> tuple[int, int]:
+        """(beam size, no_repeat_ngram) of the search whose captions these thresholds were calibrated on."""
+        return int(self.caption.get("beam_size", 3)), int(self.caption.get("no_repeat_ngram", 0))
+
 
 @lru_cache(maxsize=4)
 def spoken_decoding(path: str | os.PathLike = CALIBRATION_FILE) -> tuple[int, int]:
     """(beam size, no_repeat_ngram) of the search whose captions the describer's thresholds were calibrated
     on: the one seesay says its captions with, and every engine's default."""
-    caption = json.loads(Path(path).read_text()).get("caption", {})
-    return int(caption.get("beam_size", 3)), int(caption.get("no_repeat_ngram", 0))
+    return Calibration.load(path).decoding
 
 
 def load_groups(path: str | os.PathLike = WORDS_FILE) -> tuple[list[str], list[Group]]:

@@ -47,8 +47,8 @@ def evaluate_checkpoint(
 
     The captions scored are the ones seesay says: beam search with the repeat blocking the describer is
     calibrated for (model/data/calibration.json), which is also what `seesay caption --json` gives as the
-    caption and what the ONNX Runtime engine compiles. model None: the bundled captioner. split "all" takes every photo of the file (for a file with no split
-    field, such as COCO val2017). Region features are cached when the checkpoint's encoder is the frozen
+    caption and what the ONNX Runtime engine compiles. model None: the bundled captioner. split "all" takes
+    every photo of the file (for a file with no split field, such as COCO val2017). Region features are cached when the checkpoint's encoder is the frozen
     packaged one. results: where to write the captions in COCO results format ([{"image_id", "caption"}]).
     truth: also measure object hallucination and informativeness (CHAIR-style, training/hallucination.py)
     of the raw captions and of the describer's spoken descriptions, and the share of their details (what

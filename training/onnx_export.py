@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from torch import nn
 
 from model import Captioner
 from model.beam_search import search
-from model.onnx_captioner import ENCODER_SUFFIX, FORMAT, METADATA_KEY, SEARCH_SUFFIX
+from model.onnx_captioner import ENCODER_SUFFIX, FORMAT, METADATA_KEY, SEARCH_SUFFIX, checkpoint_sha256
 from model.recognition import spoken_decoding
 
 OPSET = 18
@@ -112,7 +111,7 @@ def _describe(captioner: Captioner, model: Path, beam_size: int, no_repeat_ngram
     """What the ONNX Runtime engine needs besides the graphs (model/onnx_captioner.py reads it)."""
     enc = captioner.encoder
     return {
-        "format": FORMAT, "checkpoint": model.name, "checkpoint_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+        "format": FORMAT, "checkpoint": model.name, "checkpoint_sha256": checkpoint_sha256(model),
         "exported": datetime.date.today().isoformat(), "torch": torch.__version__,
         "config": captioner.config.to_dict(), "vocabulary": captioner.vocabulary.words,
         "metadata": captioner.metadata, "beam_size": beam_size, "no_repeat_ngram": no_repeat_ngram,
