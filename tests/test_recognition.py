@@ -103,3 +103,46 @@ def test_a_person_probe_fitted_on_another_encoder_is_not_used(tmp_path, default_
     other.write_text(json.dumps({**probe, "encoder": "efficientnet-lite2"}))
     assert load_person_probe(name, channels, other) is None
     assert load_person_probe(name, channels, tmp_path / "missing.json") is None
+
+
+def test_the_person_probe_gives_each_held_out_photo_the_logit_of_a_fit_that_never_saw_it():
+    import numpy as np
+
+    from training.calibrate_recognition import fit_logistic
+    from training.person_probe import out_of_fold
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 3))
+    y = (x[:, 0] + rng.normal(scale=0.5, size=40) > 0).astype(float)
+    held = np.zeros(40, bool)
+    held[-6:] = True
+    weight = np.where(held, 5.0, 1.0)
+    oof = out_of_fold(x, y, weight, held, l2=0.1, folds=6)  # one held photo per fold: leave one out
+    for i, row in enumerate(np.flatnonzero(held)):
+        keep = np.arange(40) != row
+        w, b = fit_logistic(x[keep], y[keep], weight[keep], l2=0.1)
+        assert oof[i] == pytest.approx(x[row] @ w + b)
+    w, b = fit_logistic(x, y, weight, l2=0.1)  # the fit that saw them all says something else of them
+    assert not np.allclose(oof, x[held] @ w + b)
+
+
+def test_the_calibration_reads_the_held_out_probe_logits_of_photos_the_probe_learnt_from(default_captioner):
+    """The COCO-mini train photos are both probe training and calibration data: thresholds must rest on
+    out-of-fold logits, which the probe file carries and the collection of dev evidence uses."""
+    from model.people import PeopleDetector
+    from model.recognition import PROBE_FILE
+    from training.calibrate_recognition import collect
+    from training.data import load_records
+
+    from .conftest import COCO_MINI
+
+    held = json.loads(PROBE_FILE.read_text())["out_of_fold"]["coco-mini-train"]
+    records = load_records(COCO_MINI / "annotations" / "captions_train2017.json", COCO_MINI / "train2017")[:2]
+    assert all(str(r.image_id) in held for r in records)  # every COCO-mini train photo has one
+    recognizer = Recognizer.for_captioner(default_captioner)
+    args = {"beam_size": 1, "no_repeat_ngram": 2}
+    own = collect(default_captioner, recognizer, PeopleDetector(), records, "coco-mini-train", **args)
+    used = collect(default_captioner, recognizer, PeopleDetector(), records, "coco-mini-train", **args,
+                   held_out_probe={str(records[0].image_id): held[str(records[0].image_id)]})
+    assert used[0].people.probe == held[str(records[0].image_id)] != own[0].people.probe
+    assert used[1].people.probe == own[1].people.probe

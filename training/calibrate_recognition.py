@@ -19,10 +19,13 @@ the COCO one):
   (model/phrasing.py);
 - people: a logistic model over the HOG and face detectors, the caption's people-word probability,
   recognised clothing and the person probe on the encoder's features (training/person_probe.py, fitted
-  first, on Flickr8k train), fitted on the dev set, keeping only the detectors that raise its dev ROC AUC
+  first, on Flickr8k train and COCO-mini train; for the COCO-mini train photos the calibration reads the
+  probe's out-of-fold logits, so no threshold rests on a photo the probe learnt from), fitted on the dev set, keeping only the detectors that raise its dev ROC AUC
   (the describer runs no other); then its `say` and `support` probabilities as above.
 Then the target itself is chosen: the one giving the most informative spoken descriptions on the dev set
 whose hallucination rate (training/hallucination.py) stays within `--max-hallucination`.
+And when a picture has nothing to see at all (`image.blank_spread`): half the lowest grey-level spread of
+any dev photo; below it the describer says it is too dark, or blank, and weighs no evidence.
 The result goes to model/data/calibration.json with the numbers behind it.
 """
 
@@ -34,7 +37,7 @@ import hashlib
 import json
 import os
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
@@ -81,8 +84,14 @@ def dev_sources(data: Path) -> dict[str, list[ImageRecord]]:
 def collect(
     captioner: Captioner, recognizer: Recognizer, detector: PeopleDetector, records: Sequence[ImageRecord],
     source: str, *, beam_size: int, no_repeat_ngram: int, batch_size: int = 16,
+    held_out_probe: Mapping[str, float] | None = None,
 ) -> list[DevPhoto]:
-    """Each photo's n-best captions, group probabilities and people evidence (photos decoded once)."""
+    """Each photo's n-best captions, group probabilities and people evidence (photos decoded once).
+
+    held_out_probe: person-probe logits by image id for photos the probe was trained on, each from a probe
+    fitted without it (training/person_probe.py); they replace the probe's own logit for those photos.
+    """
+    held_out_probe = held_out_probe or {}
     out = []
     for lo in range(0, len(records), batch_size):
         chunk = records[lo : lo + batch_size]
@@ -93,6 +102,7 @@ def collect(
         probes = [0.0] * len(chunk) if probes is None else probes.tolist()
         nbest = captioner.n_best(features, beam_size, no_repeat_ngram=no_repeat_ngram)
         for r, pic, g, cands, probe in zip(chunk, pictures, groups, nbest, probes):
+            probe = held_out_probe.get(str(r.image_id), probe)
             evidence = replace(detector.detect(pic), probe=probe)
             out.append(DevPhoto(r.image_id, source, r.captions, tuple(cands), g, evidence))
     return out
@@ -342,10 +352,11 @@ def _dev_photos(args: argparse.Namespace, captioner: Captioner, recognizer: Reco
         photos = saved["photos"] if saved.get("key") == key else None
     if photos is None:
         detector = PeopleDetector()
+        held_out = json.loads(PROBE_FILE.read_text()).get("out_of_fold", {}) if PROBE_FILE.is_file() else {}
         photos = []
         for source, records in dev_sources(Path(args.data)).items():
             photos += collect(captioner, recognizer, detector, records, source, beam_size=args.beam,
-                              no_repeat_ngram=args.no_repeat_ngram)
+                              no_repeat_ngram=args.no_repeat_ngram, held_out_probe=held_out.get(source))
             print(f"collected {source}: {len(records)} photos")
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_bytes(pickle.dumps({"key": key, "photos": photos}))
