@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from .caption import Caption
-from .images import ImageLike, to_rgb_image
+from .images import ImageLike, to_rgb_image, tone
 from .lexicon import Lexicon, Mention
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .phrasing import Span, render, supported_prefix
@@ -48,6 +48,8 @@ PERSON = "person"
 # People words said as they are: the plain ones, and collectives, which "a crowd of people" needs whole.
 PLAIN_PEOPLE = frozenset({"person", "people", "someone", "crowd", "team", "couple", "family", "audience"})
 NOTHING = "I can't tell what this is."
+DARK = "It is too dark to see anything."
+BLANK = "There is nothing to see: the picture is one even shade."
 
 
 class TextLine(Protocol):
@@ -68,7 +70,7 @@ class Part:
     """A piece of the spoken sentence and where it came from."""
 
     text: str
-    source: str  # "caption", "recognition", "people", "text" or "none"
+    source: str  # "caption", "recognition", "people", "text", "image" (too dark, blank) or "none"
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,19 @@ def _join(phrases: Sequence[str]) -> str:
     return ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
+_NO_CAPTION = Caption([], 0.0, 0.0, np.zeros((0, 1, 1)), True, 0.0)
+
+
+def _text(lines: Sequence[TextLine]) -> tuple[tuple[str, ...], Part | None]:
+    """The text lines read, and the part that says them (the first two, and how many more), if any."""
+    texts = tuple(line.text.strip() for line in lines if line.text.strip())
+    if not texts:
+        return texts, None
+    rest = len(texts) - 2
+    more = f" and {rest} more line{'s' if rest > 1 else ''}" if rest > 0 else ""
+    return texts, Part(f"It says: {'; '.join(texts[:2])}{more}.", "text")
+
+
 class Describer:
     """Turns photos into spoken descriptions; the one describer every command and screen uses."""
 
@@ -205,6 +220,7 @@ class Describer:
         self.detectors = frozenset(d for d in ("hog", "faces") if weighed.get(d))  # the only ones run
         self.people_say = float(cal.people.get("say", 1.01))
         self.people_support = float(cal.people.get("support", 1.01))
+        self.blank_spread = cal.blank_spread
         if recognizer is not None:
             self.say_thr = np.array([cal.say_threshold(g.name) for g in recognizer.groups])  # (G,)
             self.support_thr = np.array([cal.support_threshold(g.name) for g in recognizer.groups])  # (G,)
@@ -264,6 +280,14 @@ class Describer:
         bodies >= 2 ("people"), so composing with 0 to MAX_FACES faces covers every count: when all say the same,
         the face detector is not run and `person`, which the count would change, is left unknown (None).
         """
+        brightness, spread = tone(picture)
+        if spread < self.blank_spread:  # a covered lens, a dark room, a blank wall: no evidence to weigh
+            parts = [Part(DARK if brightness < 128 else BLANK, "image")]
+            texts, said = _text(lines)
+            best = candidates[0] if candidates else _NO_CAPTION
+            return Description(caption=best, objects=tuple(recognized), person=None,
+                               sentence=said.text if said else parts[0].text, parts=(said,) if said else tuple(parts),
+                               kept_caption=None, text_lines=texts)
         if self.people is None:
             return self.compose(candidates, group_probs, None, recognized, lines)
         if "hog" in self.detectors:
@@ -332,15 +356,12 @@ class Describer:
                     text = text[0].upper() + text[1:]
                 text += "." if i == len(confident) - 1 else (" and" if i == len(confident) - 2 else ",")
                 parts.append(Part(text, "people" if c == PERSON else "recognition"))
-        texts = tuple(line.text.strip() for line in lines if line.text.strip())
+        texts, said = _text(lines)
         if not parts and not texts:  # with text to read, what it says is the description
             parts.append(Part(NOTHING, "none"))
-        if texts:
-            read = "; ".join(texts[:2])
-            rest = len(texts) - 2
-            more = f" and {rest} more line{'s' if rest > 1 else ''}" if rest > 0 else ""
-            parts.append(Part(f"It says: {read}{more}.", "text"))
-        best = candidates[0] if candidates else Caption([], 0.0, 0.0, np.zeros((0, 1, 1)), True, 0.0)
+        if said:
+            parts.append(said)
+        best = candidates[0] if candidates else _NO_CAPTION
         return Description(
             caption=best, objects=tuple(recognized), person=person, sentence=" ".join(p.text for p in parts),
             parts=tuple(parts), kept_caption=kept.text if kept is not None else None, text_lines=texts,

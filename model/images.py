@@ -271,6 +271,13 @@ def to_rgb_image(image: ImageLike) -> Image.Image:
     raise ImageError(f"expected a path, PIL image or RGB array, got {type(image).__name__}")
 
 
+def tone(picture: Image.Image) -> tuple[float, float]:
+    """(mean, standard deviation) of a picture's grey levels, 0-255, over a 32 x 32 thumbnail: how bright it
+    is, and how much there is to see (a covered lens or a blank wall has almost no spread)."""
+    grey = np.asarray(picture.convert("L").resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
+    return float(grey.mean()), float(grey.std())
+
+
 def model_input(image: ImageLike, side: int, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
     """One photo as an encoder takes it: (3, side, side) float32, scaled to [0, 1], less mean, over std.
 

@@ -60,6 +60,7 @@ class Calibration:
     support_by_group: dict[str, float] = field(default_factory=dict)
     people: dict[str, Any] = field(default_factory=dict)  # people-evidence model and thresholds (model/people.py)
     caption: dict[str, Any] = field(default_factory=dict)  # caption-word thresholds (model/describer.py)
+    image: dict[str, Any] = field(default_factory=dict)  # when a picture has nothing to see (blank_spread)
     provenance: dict[str, Any] = field(default_factory=dict)  # dataset, date, numbers
 
     @classmethod
@@ -74,7 +75,7 @@ class Calibration:
             say_by_group={k: float(v) for k, v in rec.get("say_by_group", {}).items()},
             support_by_group={k: float(v) for k, v in rec.get("support_by_group", {}).items()},
             people=dict(data.get("people", {})), caption=dict(data.get("caption", {})),
-            provenance=dict(data.get("provenance", {})),
+            image=dict(data.get("image", {})), provenance=dict(data.get("provenance", {})),
         )
 
     def say_threshold(self, group: str) -> float:
@@ -84,6 +85,11 @@ class Calibration:
     def support_threshold(self, group: str) -> float:
         """Probability from which this group backs a caption that names it."""
         return self.support_by_group.get(group, self.support)
+
+    @property
+    def blank_spread(self) -> float:
+        """Grey-level spread (images.tone) below which a picture shows nothing to describe; 0: never."""
+        return float(self.image.get("blank_spread", 0.0))
 
     @property
     def decoding(self) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import pytest
 from skimage import data
 
 from model import Caption, load_image
-from model.describer import NOTHING, Describer
+from model.describer import BLANK, DARK, NOTHING, Describer
 from model.people import PeopleEvidence
 from model.recognition import CALIBRATION_FILE, Calibration, Recognizer
 from training.hallucination import coco_objects
@@ -205,6 +205,24 @@ def test_a_photo_with_text_and_nothing_else_recognised_is_described_by_its_text(
     [d] = describer.describe([np.full((224, 224, 3), 255, dtype=np.uint8)])  # a blank page
     assert d.sentence == "It says: EXIT; Push to open and 1 more line."
     assert [p.source for p in d.parts] == ["text"]
+
+
+def test_a_covered_lens_or_a_blank_wall_is_said_to_be_so_and_nothing_is_named(tmp_path, default_describer):
+    rng = np.random.default_rng(0)
+    covered = np.clip(data.chelsea() * 0.03 + rng.normal(0, 1.0, (300, 451, 3)), 0, 255).astype(np.uint8)
+    wall = np.clip(np.full((224, 224, 3), (225, 215, 195)) + rng.normal(0, 1.5, (224, 224, 3)), 0, 255).astype(np.uint8)
+    dark, blank, cat = default_describer.describe([covered, wall, data.chelsea()])
+    assert (dark.sentence, blank.sentence) == (DARK, BLANK)  # both were "A person." before the check
+    assert [p.source for p in dark.parts] == ["image"] and dark.person is None and dark.kept_caption is None
+    assert coco_objects(cat.sentence) == {"cat"}  # a real photo is described as before
+    assert default_describer.blank_spread == Calibration.load(CALIBRATION_FILE).blank_spread > 0  # from the file
+    rules = json.loads(CALIBRATION_FILE.read_text())
+    rules["image"]["blank_spread"] = 0.0
+    (tmp_path / "never.json").write_text(json.dumps(rules))
+    never = Describer(default_describer.captioner, default_describer.recognizer,
+                      calibration=Calibration.load(tmp_path / "never.json"))
+    [d] = never.describe([covered])
+    assert d.sentence != DARK and d.parts[0].source != "image"  # the threshold is the calibration's
 
 
 class CountingDetector:

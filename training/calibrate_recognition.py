@@ -47,6 +47,7 @@ import torch
 
 from model import Caption, Captioner, load_image
 from model.describer import PERSON, Concepts, Describer, person_word_probability
+from model.images import tone
 from model.people import PEOPLE_FEATURES, PeopleDetector, PeopleEvidence, feature_matrix, people_features
 from model.recognition import CALIBRATION_FILE, PROBE_FILE, Calibration, Recognizer
 
@@ -306,6 +307,15 @@ def _people_thresholds(photos: Sequence[DevPhoto], labels: list, recognizer: Rec
     return people, numbers
 
 
+def blank_spread(records: Sequence[ImageRecord]) -> dict:
+    """When a picture shows nothing to describe: half the lowest grey-level spread (images.tone) of any dev
+    photo. Every real photo of the dev set is then above it by a factor of two; a covered lens, a dark room
+    or a blank wall, whose only spread is sensor noise, is below."""
+    spreads = [tone(load_image(r.path))[1] for r in records]
+    return {"blank_spread": round(min(spreads) / 2, 3), "lowest_dev_spread": round(min(spreads), 3),
+            "rule": "half the lowest grey-level spread (std of a 32 x 32 grey thumbnail, 0-255) of the dev photos"}
+
+
 def spoken(describer: Describer, photos: Sequence[DevPhoto]) -> list[str]:
     """The describer's sentences for cached evidence."""
     return [describer.compose(p.candidates, p.group_probs, p.people).sentence for p in photos]
@@ -336,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("error: this checkpoint's encoder has no ImageNet head to calibrate")
     photos = _dev_photos(args, captioner, recognizer)
     data = _choose(args, captioner, recognizer, photos)
+    data["image"] = blank_spread([r for records in dev_sources(Path(args.data)).values() for r in records])
     Path(args.out).write_text(json.dumps(data, indent=1, default=float) + "\n")
     print(f"chose target {data['provenance']['target']}; wrote {args.out}")
     return 0
