@@ -108,7 +108,7 @@ def test_a_person_probe_fitted_on_another_encoder_is_not_used(tmp_path, default_
 def test_the_person_probe_gives_each_held_out_photo_the_logit_of_a_fit_that_never_saw_it():
     import numpy as np
 
-    from training.calibrate_recognition import fit_logistic
+    from training.logistic import fit_logistic
     from training.person_probe import out_of_fold
 
     rng = np.random.default_rng(1)

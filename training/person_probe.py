@@ -45,8 +45,9 @@ from model import Captioner, load_image
 from model.describer import PERSON, Concepts
 from model.recognition import PROBE_FILE
 
-from .calibrate_recognition import auc, dev_sources, fit_logistic
+from .calibrate_recognition import dev_sources
 from .data import ImageRecord, data_root, load_records, select_split
+from .logistic import auc, fit_logistic
 
 MIN_MENTIONS = 2  # of a Flickr8k photo's five captions, how many must name a person for the label
 FOLDS = 10
@@ -95,6 +96,23 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, weight: np.ndarray, held: np.ndarr
     return out
 
 
+def fit_with_coco(x: np.ndarray, y: np.ndarray, is_coco: np.ndarray, coco_weight: float, l2: float,
+                  dev: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, float, np.ndarray, dict[str, float]]:
+    """The probe (w, b) on standardised features with each COCO photo weighing coco_weight Flickr8k photos
+    (0: left out), the COCO photos' out-of-fold logits, and the dev ROC AUCs (dev: Flickr8k val x, labels)."""
+    weight = np.where(is_coco, coco_weight, 1.0)
+    if coco_weight > 0:
+        oof = out_of_fold(x, y, weight, is_coco, l2)
+        w, b = fit_logistic(x, y, weight, l2=l2)
+    else:  # COCO photos unused: every COCO logit is already held out
+        w, b = fit_logistic(x[~is_coco], y[~is_coco], l2=l2)
+        oof = x[is_coco] @ w + b
+    aucs = {"coco-mini-train (out of fold)": auc(oof, y[is_coco]), "flickr8k-val": auc(dev[0] @ w + b, dev[1])}
+    print(f"COCO-mini train weight {coco_weight:g}: dev AUC " + ", ".join(f"{k} {v:.4f}" for k, v in aucs.items()),
+          flush=True)
+    return w, b, oof, aucs
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.person_probe")
     p.add_argument("--data", default=str(data_root()), help="the shared data folder (default: %(default)s)")
@@ -121,18 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     x = (np.r_[xf, xc] - mean) / scale
     y = np.r_[yf, yc].astype(float)
     is_coco = np.r_[np.zeros(len(xf), bool), np.ones(len(xc), bool)]
-    tried = {}
-    for cw in (float(v) for v in args.coco_weights.split(",")):
-        weight = np.where(is_coco, cw, 1.0)
-        if cw > 0:
-            oof = out_of_fold(x, y, weight, is_coco, args.l2)
-            w, b = fit_logistic(x, y, weight, l2=args.l2)
-        else:  # COCO photos unused: every COCO logit is already held out
-            w, b = fit_logistic(x[~is_coco], y[~is_coco], l2=args.l2)
-            oof = x[is_coco] @ w + b
-        aucs = {"coco-mini-train (out of fold)": auc(oof, yc), "flickr8k-val": auc(((xv - mean) / scale) @ w + b, yv)}
-        tried[cw] = (w, b, oof, aucs)
-        print(f"COCO-mini train weight {cw:g}: dev AUC " + ", ".join(f"{k} {v:.4f}" for k, v in aucs.items()), flush=True)
+    tried = {float(cw): fit_with_coco(x, y, is_coco, float(cw), args.l2, dev=((xv - mean) / scale, yv))
+             for cw in args.coco_weights.split(",")}
     chosen = max(tried, key=lambda cw: np.mean(list(tried[cw][3].values())))
     w, b, oof, aucs = tried[chosen]
     weights, bias = w / scale, b - float((mean / scale) @ w)  # so the probe reads raw pooled features
