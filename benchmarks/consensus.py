@@ -35,10 +35,10 @@ def candidates(captioner: Captioner, features, batch: int = 50) -> tuple[list[li
     """Each photo's n-best (text, mean log-probability per word and EOS), and its pooled features (N, C)."""
     out, pooled = [], []
     n = len(features)
+    beam, repeat = spoken_decoding()
     for lo in range(0, n, batch):
         f = features.batch(torch.arange(lo, min(lo + batch, n)))  # (B, P, C)
         pooled.append(f.mean(1).numpy())
-        beam, repeat = spoken_decoding()
         for per in captioner.n_best(f, beam, no_repeat_ngram=repeat):
             out.append([(" ".join(c.words), c.log_prob / (len(c.words) + 1)) for c in per])
     return out, np.concatenate(pooled)

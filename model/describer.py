@@ -282,11 +282,10 @@ class Describer:
         """
         brightness, spread = tone(picture)
         if spread < self.blank_spread:  # a covered lens, a dark room, a blank wall: no evidence to weigh
-            parts = [Part(DARK if brightness < 128 else BLANK, "image")]
-            texts, said = _text(lines)
-            best = candidates[0] if candidates else _NO_CAPTION
-            return Description(caption=best, objects=tuple(recognized), person=None,
-                               sentence=said.text if said else parts[0].text, parts=(said,) if said else tuple(parts),
+            texts, said = _text(lines)  # text on it is still read, and is then the whole description
+            parts = (said,) if said else (Part(DARK if brightness < 128 else BLANK, "image"),)
+            return Description(caption=candidates[0] if candidates else _NO_CAPTION, objects=tuple(recognized),
+                               person=None, sentence=" ".join(p.text for p in parts), parts=parts,
                                kept_caption=None, text_lines=texts)
         if self.people is None:
             return self.compose(candidates, group_probs, None, recognized, lines)

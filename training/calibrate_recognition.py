@@ -19,9 +19,10 @@ the COCO one):
   (model/phrasing.py);
 - people: a logistic model over the HOG and face detectors, the caption's people-word probability,
   recognised clothing and the person probe on the encoder's features (training/person_probe.py, fitted
-  first, on Flickr8k train and COCO-mini train; for the COCO-mini train photos the calibration reads the
-  probe's out-of-fold logits, so no threshold rests on a photo the probe learnt from), fitted on the dev set, keeping only the detectors that raise its dev ROC AUC
-  (the describer runs no other); then its `say` and `support` probabilities as above.
+  first, on Flickr8k train; where it also learnt from COCO-mini train photos, the calibration reads their
+  out-of-fold logits from the probe file, so no threshold rests on a photo the probe learnt from), fitted on
+  the dev set, keeping only the detectors that raise its dev ROC AUC (the describer runs no other); then its
+  `say` and `support` probabilities as above.
 Then the target itself is chosen: the one giving the most informative spoken descriptions on the dev set
 whose hallucination rate (training/hallucination.py) stays within `--max-hallucination`.
 And when a picture has nothing to see at all (`image.blank_spread`): half the lowest grey-level spread of
