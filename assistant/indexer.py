@@ -181,7 +181,7 @@ class _Batches:
         for i, ((path, info, sha, image), d) in enumerate(zip(good, descriptions)):
             entries.append(Entry(
                 info, sha, image.width, image.height, d.caption.text, d.caption.confidence, sentence=d.sentence,
-                objects="; ".join(r.name for r in d.objects if r.confident), reading="\n".join(d.text_lines),
+                objects="; ".join(d.index_terms()), reading="\n".join(d.text_lines),
                 embedding=vectors[i].tobytes() if vectors is not None else None, source=self.source))
             self.report.added.append((path, d))
         self._store(entries)

@@ -132,7 +132,20 @@ class Runtime:
         reader = self.reader if self.reading else None
         if reader is not None and "captioner" not in self.__dict__:
             self._load_beside_captioner(reader)
-        return Describer.for_captioner(self.captioner, reader=reader, all_evidence=bool(self._arg("json", False)))
+        return Describer.for_captioner(self.captioner, reader=reader, all_evidence=bool(self._arg("json", False)),
+                                       detector=self.detector)
+
+    @cached_property
+    def detector(self):
+        """The bundled object detector (ONNX Runtime), or None, said once: then recognition and the people
+        model alone say what is there."""
+        from model.detection import ObjectDetector
+
+        try:
+            return ObjectDetector.default()
+        except (FileNotFoundError, ImportError) as exc:
+            self.warnings.append(f"describing without the object detector: {exc}")
+            return None
 
     def _load_beside_captioner(self, reader) -> None:
         """Load the text reader while the captioner loads on another thread. ONNX Runtime builds its sessions

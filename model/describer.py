@@ -24,6 +24,7 @@ A text reader (any object with `read(image) -> list of lines with .text and .con
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -37,7 +38,8 @@ from PIL import Image
 
 from .caption import Caption
 from .images import ImageLike, to_rgb_image, tone
-from .lexicon import Lexicon, Mention
+from .lexicon import Lexicon, Mention, words_of
+from .objects import MAX_COUNT, NUMBERS, Found, ObjectCalibration, ObjectFinder, load_categories, phrase
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .phrasing import Span, render, supported_prefix
 from .recognition import DATA, Calibration, Recognition, Recognizer, load_groups
@@ -86,6 +88,14 @@ class Description:
     kept_caption: str | None = None  # the n-best caption the sentence uses, if any
     text_lines: tuple[str, ...] = ()  # text read in the photo
     seconds: float = 0.0  # this photo's share of the describe time
+    found: tuple[Found, ...] = ()  # COCO categories with evidence, most salient first (with a detector)
+
+    def index_terms(self) -> list[str]:
+        """What the photo index stores for finding it again: each thing said as it was said ("two dogs on the
+        left") and by its name, then the confident recognitions."""
+        said = [f for f in self.found if f.said]
+        terms = [phrase(f) for f in said] + [f.category for f in said] + [r.name for r in self.objects if r.confident]
+        return list(dict.fromkeys(terms))
 
     @property
     def from_caption(self) -> str:
@@ -100,7 +110,8 @@ class Description:
             "caption": self.caption.text,
             "caption_confidence": round(self.caption.confidence, 4),
             "kept_caption": self.kept_caption,
-            "objects": [
+            "objects": [{**f.to_json(), "say": phrase(f)} for f in self.found],
+            "recognized": [
                 {"name": r.name, "say": r.say, "probability": round(r.probability, 4), "confident": r.confident,
                  "top_class": r.top_class}
                 for r in self.objects
@@ -118,10 +129,12 @@ class Concepts:
     lexicon: Lexicon
     say: dict[str, str]  # concept -> spoken phrase
     group: dict[str, int] = field(default_factory=dict)  # concept -> recognizer group index
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)  # concept -> COCO categories naming it
 
     @classmethod
     def load(cls) -> Concepts:
-        """Recognition groups first (so "dog" is the dog group), then people, then caption-only objects."""
+        """Recognition groups first (so "dog" is the dog group), then people, then caption-only objects, then the
+    COCO categories' own words (model/data/coco_words.json) where no concept has them yet."""
         return _concepts()
 
 
@@ -133,9 +146,22 @@ def _concepts() -> Concepts:
     phrases[PERSON] = phrases.get(PERSON, []) + list(extra["person"])
     for name, words in extra["caption_only"].items():
         phrases.setdefault(name, []).extend(words)
+    coco = load_categories()
+    for name, category in coco.items():
+        phrases.setdefault(name, []).extend(category.words)
     say = {g.name: g.say for g in groups}
     say[PERSON] = "a person"
-    return Concepts(Lexicon(phrases), say, {g.name: i for i, g in enumerate(groups)})
+    lexicon = Lexicon(phrases)
+    categories: dict[str, list[str]] = {}
+    for name, category in coco.items():  # a concept is covered by a category of its name, or of whose groups it is
+        for concept in {name, *category.groups}:
+            categories.setdefault(concept, []).append(name)
+    claimed = {tuple(words_of(w)): name for name, category in coco.items() for w in category.words}
+    for key, concept in lexicon.table.items():  # else by a category one of whose words it claimed first
+        if concept not in categories and key in claimed:
+            categories[concept] = [claimed[key]]
+    return Concepts(lexicon, say, {g.name: i for i, g in enumerate(groups)},
+                    {c: tuple(sorted(n)) for c, n in categories.items()})
 
 
 def person_word_probability(candidates: Sequence[Caption], concepts: Concepts) -> float:
@@ -195,14 +221,17 @@ class Describer:
 
     def __init__(
         self, captioner: Any, recognizer: Recognizer | None = None, people: PeopleDetector | None = None,
-        *, reader: TextReader | None = None, calibration: Calibration | None = None, max_objects: int = 2,
-        all_evidence: bool = False,
+        *, reader: TextReader | None = None, calibration: Calibration | None = None, max_objects: int | None = None,
+        all_evidence: bool = False, detector: Any = None,
     ) -> None:
         """captioner: either engine, model.captioner.Captioner (PyTorch) or model.onnx_captioner.OnnxCaptioner.
         recognizer None: no ImageNet evidence (e.g. a ResNet checkpoint); people None: no detectors.
         calibration: thresholds (default: the recognizer's, else model/data/calibration.json).
         all_evidence: count faces in every photo, even where the count cannot change what is said (the face
-        detector is the slowest part of describing on a CPU); needed for an exact `person` in every Description."""
+        detector is the slowest part of describing on a CPU); needed for an exact `person` in every Description.
+        detector: an object detector (model/detection.ObjectDetector) whose boxes, fused with the other evidence
+        by the calibration's object models, decide which COCO categories are said, how many and where; None:
+        recognition and the people model alone (the calibration is then read as before)."""
         self.captioner = captioner
         self.recognizer = recognizer
         self.people = people
@@ -210,7 +239,6 @@ class Describer:
         self.all_evidence = all_evidence
         self.calibration = calibration or (recognizer.calibration if recognizer else Calibration.load())
         self.concepts = Concepts.load()
-        self.max_objects = max_objects
         cal = self.calibration
         self.no_repeat_ngram = cal.decoding[1]
         self.word_support = float(cal.caption.get("word_support", 1.01))  # > 1: caption words never suffice
@@ -221,18 +249,26 @@ class Describer:
         self.people_say = float(cal.people.get("say", 1.01))
         self.people_support = float(cal.people.get("support", 1.01))
         self.blank_spread = cal.blank_spread
+        self.detector = detector if cal.objects else None
+        self.finder = ObjectFinder(ObjectCalibration.from_json(cal.objects)) if self.detector is not None else None
+        self.max_objects = max_objects or (3 if self.finder is not None else 2)  # things said on their own, at most
+        # A new way of composing sentences is a new model version for the photo index (assistant/indexer.py).
+        self.version = "" if self.finder is None else "objects " + hashlib.sha256(
+            json.dumps(cal.objects, sort_keys=True).encode() + str(getattr(detector, "path", "")).encode()).hexdigest()[:16]
         if recognizer is not None:
             self.say_thr = np.array([cal.say_threshold(g.name) for g in recognizer.groups])  # (G,)
             self.support_thr = np.array([cal.support_threshold(g.name) for g in recognizer.groups])  # (G,)
             self.clothing = np.array([g.kind == "clothing" for g in recognizer.groups])  # (G,)
             self.speakable = np.array([g.kind not in ("clothing", "person") for g in recognizer.groups])  # (G,)
+            covered = {c for c in load_categories().values() for c in (c.name, *c.groups)}
+            self.covered = np.array([g.name in covered for g in recognizer.groups])  # (G,) said through a category
 
     @classmethod
     def for_captioner(cls, captioner: Any, *, people: bool = True, reader: TextReader | None = None,
-                      all_evidence: bool = False) -> Describer:
+                      all_evidence: bool = False, detector: Any = None) -> Describer:
         """The describer with every evidence source this captioner's encoder and this install allow."""
         return cls(captioner, Recognizer.for_captioner(captioner), PeopleDetector() if people else None,
-                   reader=reader, all_evidence=all_evidence)
+                   reader=reader, all_evidence=all_evidence, detector=detector)
 
     def describe(self, images: Sequence[ImageLike], beam_size: int = 3) -> list[Description]:
         """Describe photos (paths, PIL images or RGB arrays), one Description each, in order.
@@ -263,16 +299,18 @@ class Describer:
         else:
             group_probs, recognized, probes = None, [[] for _ in pictures], None
         lines = [self.reader.read(p) for p in pictures] if self.reader is not None else [()] * len(pictures)
+        boxes = self.detector.detect(pictures) if self.detector is not None else [None] * len(pictures)
         out = [
             self._describe_one(pictures[i], cands, None if group_probs is None else group_probs[i], recognized[i],
-                               lines[i], 0.0 if probes is None else float(probes[i]))
+                               lines[i], 0.0 if probes is None else float(probes[i]), boxes[i])
             for i, cands in enumerate(candidates)
         ]
         share = (time.perf_counter() - start) / len(out)
         return [replace(d, seconds=share) for d in out]
 
     def _describe_one(self, picture: Image.Image, candidates: Sequence[Caption], group_probs: np.ndarray | None,
-                      recognized: Sequence[Recognition], lines: Sequence[TextLine], probe: float) -> Description:
+                      recognized: Sequence[Recognition], lines: Sequence[TextLine], probe: float,
+                      detections: Sequence[Any] | None = None) -> Description:
         """compose() with the people evidence of one photo: the detectors the people model weighs (none, when
         calibration found they add nothing to the probe), and faces only where they could matter.
 
@@ -287,6 +325,9 @@ class Describer:
             return Description(caption=candidates[0] if candidates else _NO_CAPTION, objects=tuple(recognized),
                                person=None, sentence=" ".join(p.text for p in parts), parts=parts,
                                kept_caption=None, text_lines=texts)
+        if self.finder is not None:  # the detector's people, fused with the probe: no other people detector runs
+            found = self.find(detections or (), candidates, group_probs, probe)
+            return self.compose(candidates, group_probs, None, recognized, lines, found=found)
         if self.people is None:
             return self.compose(candidates, group_probs, None, recognized, lines)
         if "hog" in self.detectors:
@@ -303,6 +344,24 @@ class Describer:
         evidence = replace(bodies, faces=self.people.count_faces(picture))
         return self.compose(candidates, group_probs, evidence, recognized, lines)
 
+    def category_evidence(self, candidates: Sequence[Caption],
+                          group_probs: np.ndarray | None) -> tuple[dict[str, float], dict[str, float]]:
+        """The recognition and caption evidence model/objects.py weighs: ImageNet group -> probability, and
+        COCO category -> the best caption's probability for a word naming it."""
+        groups = {} if group_probs is None else {g.name: float(p) for g, p in zip(self.recognizer.groups, group_probs)}
+        words: dict[str, float] = {}
+        if candidates:
+            for m in self.concepts.lexicon.mentions(candidates[0].text):
+                for name in self.concepts.categories.get(m.concept, ()):
+                    words[name] = max(words.get(name, 0.0), _mention_probability(candidates[0], m))
+        return groups, words
+
+    def find(self, detections: Sequence[Any], candidates: Sequence[Caption], group_probs: np.ndarray | None,
+             probe: float) -> tuple[Found, ...]:
+        """The COCO categories with evidence in one photo (model/objects.py), most salient first."""
+        groups, words = self.category_evidence(candidates, group_probs)
+        return tuple(self.finder.find(detections, groups, words, probe))
+
     def person_probability(self, candidates: Sequence[Caption], group_probs: np.ndarray | None,
                            evidence: PeopleEvidence | None) -> float | None:
         """Calibrated probability of a person from the detectors, the caption and clothing recognised."""
@@ -313,10 +372,13 @@ class Describer:
         return person_probability(feats, self.people_model)
 
     def supported(self, concept: str, caption: Caption, mention: Mention, group_probs: np.ndarray | None,
-                  person: float | None) -> bool:
+                  person: float | None, found: Sequence[Found] | None = None) -> bool:
         """Whether the evidence backs this caption's mention of a concept."""
         if _mention_probability(caption, mention) >= self.word_support:
             return True
+        if found is not None and concept in self.concepts.categories:  # a COCO category: the fused evidence
+            names = self.concepts.categories[concept]
+            return any(f.supports for f in found if f.category in names)
         if concept == PERSON:
             return person is not None and person >= self.people_support
         j = self.concepts.group.get(concept)
@@ -324,65 +386,93 @@ class Describer:
 
     def compose(
         self, candidates: Sequence[Caption], group_probs: np.ndarray | None, evidence: PeopleEvidence | None,
-        recognized: Sequence[Recognition] = (), lines: Sequence[TextLine] = (),
+        recognized: Sequence[Recognition] = (), lines: Sequence[TextLine] = (), *,
+        found: Sequence[Found] | None = None,
     ) -> Description:
         """The description of one photo from its n-best captions (best first), group probabilities (G,),
-        people evidence, recognitions (for the record) and text lines."""
-        person = self.person_probability(candidates, group_probs, evidence)
-        confident: list[tuple[float, str]] = []  # (probability, concept)
+        people evidence, recognitions, text lines and, with a detector, the COCO categories found (then the
+        people evidence is the fused person category's, and recognition groups a category covers are said
+        only through it)."""
+        if found is None:
+            person = self.person_probability(candidates, group_probs, evidence)
+        else:
+            person = next((f.probability for f in found if f.category == PERSON), 0.0)
+        confident: list[tuple[float, str]] = []  # (probability, concept), most salient first
         if group_probs is not None:
             ok = (group_probs >= self.say_thr) & self.speakable  # (G,)
+            if found is not None:
+                ok &= ~self.covered
             confident += [(float(group_probs[j]), self.recognizer.groups[j].name) for j in np.flatnonzero(ok)]
-        if person is not None and person >= self.people_say:
-            confident.append((person, PERSON))
-        confident.sort(reverse=True)
+        if found is None:
+            if person is not None and person >= self.people_say:
+                confident.append((person, PERSON))
+            confident.sort(reverse=True)
+        else:  # what the detector evidence says, in order of salience, before recognition alone
+            confident = [(f.probability, f.category) for f in found if f.said] + sorted(confident, reverse=True)
         confident = confident[: self.max_objects]
         wanted = {c for _, c in confident}
 
         parts: list[Part] = []
-        kept, said = self._keep_caption(candidates, group_probs, person, wanted)
+        kept, said = self._keep_caption(candidates, group_probs, person, wanted, found)
         if kept is not None:
             parts.append(Part(_sentence(said), "caption"))
-            named = self.concepts.lexicon.find(said)
+            named = self._named(said)
             missed = [c for _, c in confident if c not in named]
             if missed:
-                parts.append(Part(f"I also see {_join([self._say(c, evidence) for c in missed])}.",
-                                  "people" if missed == [PERSON] else "recognition"))
+                parts.append(Part(f"I also see {_join([self._say(c, evidence, found, recognized) for c in missed])}.",
+                                  self._source(missed, found)))
         if kept is None and confident:
             for i, (_, c) in enumerate(confident):
-                text = self._say(c, evidence)
+                text = self._say(c, evidence, found, recognized)
                 if i == 0:
                     text = text[0].upper() + text[1:]
                 text += "." if i == len(confident) - 1 else (" and" if i == len(confident) - 2 else ",")
-                parts.append(Part(text, "people" if c == PERSON else "recognition"))
-        texts, said = _text(lines)
+                parts.append(Part(text, self._source([c], found)))
+        texts, said_text = _text(lines)
         if not parts and not texts:  # with text to read, what it says is the description
             parts.append(Part(NOTHING, "none"))
-        if said:
-            parts.append(said)
+        if said_text:
+            parts.append(said_text)
         best = candidates[0] if candidates else _NO_CAPTION
         return Description(
             caption=best, objects=tuple(recognized), person=person, sentence=" ".join(p.text for p in parts),
             parts=tuple(parts), kept_caption=kept.text if kept is not None else None, text_lines=texts,
+            found=tuple(found or ()),
         )
 
-    def trimmed(self, caption: Caption, group_probs: np.ndarray | None, person: float | None) -> str:
+    def _named(self, said: str) -> set[str]:
+        """The concepts a sentence names, with the COCO categories that cover them."""
+        named = self.concepts.lexicon.find(said)
+        return named | {c for n in named for c in self.concepts.categories.get(n, ())}
+
+    @staticmethod
+    def _source(concepts: Sequence[str], found: Sequence[Found] | None) -> str:
+        if list(concepts) == [PERSON]:
+            return "people"
+        return "objects" if found is not None and any(f.category in concepts for f in found) else "recognition"
+
+    def trimmed(self, caption: Caption, group_probs: np.ndarray | None, person: float | None,
+                found: Sequence[Found] | None = None) -> str:
         """The part of a caption its evidence supports (model/phrasing.py): its objects checked, its other
         words kept only where the captioner was sure of them. Empty when not even its subject is."""
         tokens = tokenize(caption.text)
-        spans = [Span(m.start, m.end, self.supported(m.concept, caption, m, group_probs, person), plain_word(m, tokens))
+        spans = [Span(m.start, m.end, self.supported(m.concept, caption, m, group_probs, person, found),
+                      plain_word(m, tokens))
                  for m in self.concepts.lexicon.mentions(caption.text)]
         return render(supported_prefix(tokens, caption.word_probs, spans, self.detail_support))
 
     def _keep_caption(self, candidates: Sequence[Caption], group_probs: np.ndarray | None, person: float | None,
-                      wanted: set[str]) -> tuple[Caption | None, str]:
+                      wanted: set[str], found: Sequence[Found] | None = None) -> tuple[Caption | None, str]:
         """The n-best caption to say and what of it is said: the first one said whole, else the first with a
-        supported part. A kept part names an object, and a confident one when anything is confident."""
+        supported part. A kept part names an object, and a confident one when anything is confident; with a
+        detector, it says as many of each thing as were counted."""
         fallback: tuple[Caption | None, str] = (None, "")
         for cand in candidates:
-            said = self.trimmed(cand, group_probs, person)
-            named = self.concepts.lexicon.find(said)
+            said = self.trimmed(cand, group_probs, person, found)
+            named = self._named(said)
             if not named or (wanted and not named & wanted):
+                continue
+            if found is not None and not self._counts_agree(said, found):
                 continue
             if said == render(list(enumerate(tokenize(cand.text)))):  # nothing left out
                 return cand, said
@@ -390,7 +480,45 @@ class Describer:
                 fallback = (cand, said)
         return fallback
 
-    def _say(self, concept: str, evidence: PeopleEvidence | None) -> str:
+    def said_counts(self, said: str) -> dict[str, tuple[int, bool]]:
+        """How many of each COCO category a sentence says: category -> (the number, or the least a plural or a
+        collective means, which is 2; whether the number is exact)."""
+        tokens = tokenize(said)
+        claims: dict[str, tuple[int, bool]] = {}
+        for m in self.concepts.lexicon.mentions(said):
+            for name in self.concepts.categories.get(m.concept, ()):
+                before = tokens[m.start - 1] if m.start else ""
+                if before in NUMBERS[2:]:
+                    n, exact = NUMBERS.index(before), True
+                elif tokens[m.end - 1] != m.phrase.split()[-1] or m.phrase in PLAIN_PEOPLE - {"person", "someone"}:
+                    n, exact = 2, False  # a plural or a collective: two or more
+                else:
+                    n, exact = 1, True
+                total, was_exact = claims.get(name, (0, True))
+                claims[name] = (total + n, was_exact and exact)
+        return claims
+
+    def _counts_agree(self, said: str, found: Sequence[Found]) -> bool:
+        """Whether a sentence says as many of each counted category as were counted: "a man" of one person,
+        "two dogs" of two; a plural or a collective without a number only of more than MAX_COUNT (a crowd), so
+        that every count a listener hears is exact."""
+        claims = self.said_counts(said)
+        for f in found:
+            if f.count and f.category in claims:
+                n, exact = claims[f.category]
+                if (exact and n != f.count) or (not exact and f.count <= MAX_COUNT):
+                    return False
+        return True
+
+    def _say(self, concept: str, evidence: PeopleEvidence | None, found: Sequence[Found] | None = None,
+             recognized: Sequence[Recognition] = ()) -> str:
+        for f in found or ():
+            if f.category == concept:  # counted and placed; one thing keeps ImageNet's finer name when sure
+                groups = load_categories()[concept].groups
+                finer = next((r.say for r in recognized if r.confident and r.name in groups), None)
+                if f.count <= 1 and finer and finer != self.concepts.say.get(concept):
+                    return f"{finer} {f.where}" if f.where else finer
+                return phrase(f)
         if concept == PERSON and evidence is not None and evidence.faces + evidence.bodies >= 2:
             return "people"
         return self.concepts.say.get(concept, concept)

@@ -61,6 +61,7 @@ class Calibration:
     people: dict[str, Any] = field(default_factory=dict)  # people-evidence model and thresholds (model/people.py)
     caption: dict[str, Any] = field(default_factory=dict)  # caption-word thresholds (model/describer.py)
     image: dict[str, Any] = field(default_factory=dict)  # when a picture has nothing to see (blank_spread)
+    objects: dict[str, Any] = field(default_factory=dict)  # fusion of detector evidence (model/objects.py)
     provenance: dict[str, Any] = field(default_factory=dict)  # dataset, date, numbers
 
     @classmethod
@@ -75,7 +76,8 @@ class Calibration:
             say_by_group={k: float(v) for k, v in rec.get("say_by_group", {}).items()},
             support_by_group={k: float(v) for k, v in rec.get("support_by_group", {}).items()},
             people=dict(data.get("people", {})), caption=dict(data.get("caption", {})),
-            image=dict(data.get("image", {})), provenance=dict(data.get("provenance", {})),
+            image=dict(data.get("image", {})), objects=dict(data.get("objects", {})),
+            provenance=dict(data.get("provenance", {})),
         )
 
     def say_threshold(self, group: str) -> float:

@@ -43,7 +43,7 @@ def test_seesay_caption_uses_the_bundled_model_and_skips_bad_files(flickr_record
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(rows) == 1 and rows[0]["path"] == str(photo) and rows[0]["caption"]
     assert 0.0 < rows[0]["caption_confidence"] <= 1.0 and rows[0]["sentence"]
-    assert {"objects", "parts", "person_probability", "text"} <= set(rows[0])
+    assert {"objects", "recognized", "parts", "person_probability", "text"} <= set(rows[0])
     assert "skipping" in proc.stderr and "broken.jpg" in proc.stderr
 
 

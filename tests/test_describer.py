@@ -183,7 +183,7 @@ def test_real_photos_are_described_by_what_they_show_with_one_encoder_pass(defau
     assert "cat" in cat.sentence and coco_objects(cat.sentence) == {"cat"}
     assert "coffee" in coffee.sentence and coco_objects(coffee.sentence) <= {"cup"}
     record = cat.to_json()
-    assert record["objects"][0]["name"] == "cat" and record["caption"] == cat.caption.text
+    assert record["recognized"][0]["name"] == "cat" and record["caption"] == cat.caption.text
     assert {p["source"] for p in record["parts"]} <= {"caption", "recognition", "people"}
     assert json.loads(json.dumps(record)) == record
 

@@ -64,16 +64,18 @@ def evaluate_checkpoint(
     if cache_dir and captioner.encoder.packaged_weights and not captioner.metadata.get("fine_tuned_encoder"):
         features = build_feature_cache(records, captioner.encoder, cache_dir, device=torch.device(device),
                                        progress=False)
-    describer = Describer(captioner, Recognizer.for_captioner(captioner), PeopleDetector())
+    describer = Describer(captioner, Recognizer.for_captioner(captioner), PeopleDetector(), detector=bundled_detector())
+    boxes = box_categories(annotations)
     scores, hyps = validate(captioner, records, features, beam_size=beam_size, metrics=METRICS,
                             no_repeat_ngram=describer.no_repeat_ngram)
     spoken = None
     if truth:
         refs = [r.captions for r in records]
-        raw = hallucination_scores([hyps[r.image_id] for r in records], refs)
+        present = [boxes.get(r.image_id, ()) for r in records] if boxes else None
+        raw = hallucination_scores([hyps[r.image_id] for r in records], refs, present)
         scores["hallucinated (caption)"], scores["informative (caption)"] = raw["hallucinated"], raw["informative"]
         spoken, from_caption = describe_records(describer, records, beam_size)
-        said = hallucination_scores([spoken[r.image_id] for r in records], refs)
+        said = hallucination_scores([spoken[r.image_id] for r in records], refs, present)
         scores["hallucinated (spoken)"], scores["informative (spoken)"] = said["hallucinated"], said["informative"]
         objects = Concepts.load().lexicon
         for name, texts in (("caption", hyps), ("spoken", from_caption)):
@@ -84,6 +86,32 @@ def evaluate_checkpoint(
         Path(results).write_text(json.dumps([{"image_id": k, "caption": v} for k, v in hyps.items()], indent=0))
     tokenizer = "PTB (Java)" if java_available() else "seesay (no Java)"
     return Evaluation(scores, hyps, split, len(records), beam_size, tokenizer, spoken, describer.no_repeat_ngram)
+
+
+def bundled_detector():
+    """The object detector seesay describes with (model/detection.py), or None when its graph is missing."""
+    from model.detection import ObjectDetector
+
+    try:
+        return ObjectDetector.default()
+    except FileNotFoundError:
+        return None
+
+
+def box_categories(annotations: str | Path) -> dict[int, frozenset[str]]:
+    """The categories with a box in each photo, from the COCO instances file beside a captions file
+    (captions_X.json -> instances_X.json); empty when there is none (Flickr8k). The truth measures then
+    count an object as present when a reference names it or it has a box, as CHAIR does."""
+    path = Path(annotations)
+    instances = path.with_name(path.name.replace("captions_", "instances_", 1))
+    if instances == path or not instances.is_file():
+        return {}
+    data = json.loads(instances.read_text())
+    names = {c["id"]: c["name"] for c in data["categories"]}
+    out: dict[int, set[str]] = {}
+    for a in data["annotations"]:
+        out.setdefault(a["image_id"], set()).add(names[a["category_id"]])
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 def describe_records(describer: Describer, records: list[ImageRecord], beam_size: int,

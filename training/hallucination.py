@@ -20,7 +20,7 @@ for every describer.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -64,19 +64,23 @@ class ObjectCheck:
         return self.named & self.referenced
 
 
-def check_objects(texts: Sequence[str], references: Sequence[Sequence[str]]) -> list[ObjectCheck]:
-    """Per description, the COCO objects it names and those its references name."""
-    if len(texts) != len(references):
+def check_objects(texts: Sequence[str], references: Sequence[Sequence[str]],
+                  boxes: Sequence[Iterable[str]] | None = None) -> list[ObjectCheck]:
+    """Per description, the COCO objects it names and those its references name; boxes: per description, the
+    categories with an annotated box, which count as present too (CHAIR reads both)."""
+    if len(texts) != len(references) or (boxes is not None and len(boxes) != len(texts)):
         raise ValueError(f"one list of references per description: got {len(texts)} texts, {len(references)} lists")
+    boxes = boxes if boxes is not None else [()] * len(texts)
     return [
-        ObjectCheck(frozenset(coco_objects(t)), frozenset().union(*(coco_objects(r) for r in refs)))
-        for t, refs in zip(texts, references)
+        ObjectCheck(frozenset(coco_objects(t)), frozenset().union(*(coco_objects(r) for r in refs), b))
+        for t, refs, b in zip(texts, references, boxes)
     ]
 
 
-def hallucination_scores(texts: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
+def hallucination_scores(texts: Sequence[str], references: Sequence[Sequence[str]],
+                         boxes: Sequence[Iterable[str]] | None = None) -> dict[str, float]:
     """Shares over descriptions: hallucinated (CHAIR-s), informative, silent (names no object), and CHAIR-i."""
-    checks = check_objects(texts, references)
+    checks = check_objects(texts, references, boxes)
     if not checks:
         raise ValueError("no descriptions to check")
     n = len(checks)

@@ -1,0 +1,242 @@
+"""What is in a photo, how many and where: the detector's boxes fused with the other evidence (issue 26).
+
+For each of COCO's 80 categories (model/data/coco_words.json) a photo has evidence from up to four sources:
+the object detector's boxes (model/detection.py), the ImageNet recognizer's groups that name the same thing
+(model/recognition.py), the caption's own probability for a word naming it, and, for people, the person
+probe on the encoder's pooled features. A logistic model per kind (people, everything else) turns that
+evidence into the probability that the category is present; the models and every threshold are fitted on
+labelled dev photos by `python -m training.calibrate_objects` and read from model/data/calibration.json
+("objects"), never set here.
+
+What is said of a category present: how many (the detector's boxes above a calibrated count score, each
+covering at least a calibrated share of the picture; "a crowd" past MAX_COUNT) and where, in plain words from
+the boxes ("on the left", "in the middle", "on the right", "close in front of you").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .detection import Detection
+
+DATA = Path(__file__).parent / "data"
+WORDS_FILE = DATA / "coco_words.json"
+PERSON = "person"
+MAX_COUNT = 5  # more people than this are "a crowd" (a listener cannot use an exact count past it)
+NUMBERS = ("no", "one", "two", "three", "four", "five")
+CLOSE = 0.4  # a box covering this share of the picture is close in front of the camera
+# Feature names, in the order the calibrated weights are stored: the model file says which it was fitted on.
+OBJECT_FEATURES = ("detector", "area", "boxes", "recognizer", "caption")
+PERSON_FEATURES = ("detector", "area", "boxes", "caption", "probe")
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the width and height
+
+
+@dataclass(frozen=True)
+class Category:
+    """One of COCO's 80 categories and how it is said."""
+
+    name: str  # "dog", "dining table"
+    one: str  # said of one: "a dog", "a table"
+    many: str  # said of several: "dogs", "tables"
+    groups: tuple[str, ...]  # ImageNet groups whose recognition is evidence for it
+    words: tuple[str, ...]  # what captions call it
+
+
+@lru_cache(maxsize=2)
+def load_categories(path: str | os.PathLike = WORDS_FILE) -> dict[str, Category]:
+    """The 80 categories, by name, in the detector's class order."""
+    data = json.loads(Path(path).read_text())["categories"]
+    return {name: Category(name, c["one"], c["many"], tuple(c["groups"]), tuple(c["words"])) for name, c in data.items()}
+
+
+@dataclass(frozen=True)
+class FusionModel:
+    """A logistic model over named evidence features (fitted by training/calibrate_objects.py)."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], expected: tuple[str, ...]) -> FusionModel:
+        """Read a model; ValueError when it was fitted on other features than this code computes."""
+        model = cls(tuple(data["features"]), tuple(float(w) for w in data["weights"]), float(data["bias"]))
+        if model.features != expected or len(model.weights) != len(expected):
+            raise ValueError(f"object model fitted on features {model.features!r}, this code computes {expected!r}")
+        return model
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """P(present) for rows of features (N, F)."""
+        z = np.asarray(x, dtype=np.float64) @ np.asarray(self.weights) + self.bias  # (N,)
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+@dataclass(frozen=True)
+class ObjectCalibration:
+    """The "objects" section of model/data/calibration.json: fusion models and the thresholds to say, to back a
+    caption's word, and to count."""
+
+    objects: FusionModel
+    people: FusionModel
+    say: float  # an object is said from this probability
+    support: float  # an object backs a caption that names it from this probability
+    person_say: float
+    person_support: float
+    count_score: float  # a detector box counts from this score ...
+    person_count_score: float
+    min_area: float  # ... when it covers at least this share of the picture
+    floor: float  # detector boxes below this score are no evidence at all
+    numbers: dict[str, Any] = field(default_factory=dict)  # dev figures, for the record
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ObjectCalibration:
+        """Read the section; ValueError naming what is missing."""
+        try:
+            return cls(
+                objects=FusionModel.from_json(data["model"], OBJECT_FEATURES),
+                people=FusionModel.from_json(data["person_model"], PERSON_FEATURES),
+                say=float(data["say"]), support=float(data["support"]),
+                person_say=float(data["person_say"]), person_support=float(data["person_support"]),
+                count_score=float(data["count_score"]), person_count_score=float(data["person_count_score"]),
+                min_area=float(data["min_area"]), floor=float(data["floor"]), numbers=dict(data.get("numbers", {})),
+            )
+        except KeyError as exc:
+            raise ValueError(f"the objects calibration lacks {exc.args[0]!r}") from None
+
+
+@dataclass(frozen=True)
+class Found:
+    """One category's evidence in one photo, and what is said of it."""
+
+    category: str
+    probability: float  # fused probability that it is present
+    count: int  # boxes counted (0: the evidence is not the detector's, so one is said without a place)
+    boxes: tuple[Box, ...]  # the counted boxes, largest first
+    where: str  # "on the left", "in the middle", "on the right", "close in front of you" or ""
+    said: bool  # probable enough to be said on its own
+    supports: bool  # probable enough to back a caption that names it
+
+    @property
+    def area(self) -> float:
+        """Share of the picture covered by its largest counted box (0 without boxes)."""
+        return max((box_area(b) for b in self.boxes), default=0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for `--json`."""
+        return {"name": self.category, "probability": round(self.probability, 4), "count": self.count,
+                "where": self.where, "said": self.said,
+                "boxes": [[round(v, 4) for v in b] for b in self.boxes]}
+
+
+def box_area(box: Box) -> float:
+    """Share of the picture a box covers."""
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-3), 1 - 1e-3)
+    return math.log(p / (1 - p))
+
+
+def evidence_row(detections: Sequence[Detection], recognizer: float, caption: float, probe: float,
+                 person: bool) -> list[float]:
+    """The features of one category in one photo, in OBJECT_FEATURES or PERSON_FEATURES order.
+
+    detections: this category's boxes at or above the floor, highest score first."""
+    top = detections[0] if detections else None
+    score = top.score if top else 0.0
+    area = math.sqrt(box_area(top.box)) if top else 0.0
+    boxes = math.log1p(sum(d.score >= 0.3 for d in detections))
+    if person:
+        return [_logit(score), area, boxes, caption, probe]
+    return [_logit(score), area, boxes, min(recognizer, 1.0), caption]
+
+
+def where(boxes: Sequence[Box]) -> str:
+    """Where the boxes are, in words a listener can act on; "" when they are spread across the picture."""
+    if not boxes:
+        return ""
+    if len(boxes) == 1 and box_area(boxes[0]) >= CLOSE:
+        return "close in front of you"
+    centres = [(b[0] + b[2]) / 2 for b in boxes]
+    thirds = {min(int(c * 3), 2) for c in centres}
+    if len(thirds) > 1:
+        return ""
+    return ("on the left", "in the middle", "on the right")[thirds.pop()]
+
+
+def how_many(category: Category, count: int) -> str:
+    """"a dog", "two dogs", "a crowd" (people past MAX_COUNT), "many dogs"."""
+    if count <= 1:
+        return category.one
+    if count > MAX_COUNT:
+        return "a crowd of people" if category.name == PERSON else f"many {category.many}"
+    return f"{NUMBERS[count]} {category.many}"
+
+
+def phrase(found: Found, categories: Mapping[str, Category] | None = None) -> str:
+    """What is said of a category found: "two dogs on the left", "a person close in front of you"."""
+    category = (categories or load_categories())[found.category]
+    said = how_many(category, found.count)
+    return f"{said} {found.where}" if found.where else said
+
+
+class ObjectFinder:
+    """Detections, recognition, caption words and the person probe -> what is present, how many, where."""
+
+    def __init__(self, calibration: ObjectCalibration, categories: Mapping[str, Category] | None = None) -> None:
+        self.calibration = calibration
+        self.categories = dict(categories or load_categories())
+
+    def evidence(self, detections: Sequence[Detection], group_probability: Mapping[str, float],
+                 caption_probability: Mapping[str, float], probe: float,
+                 floor: float | None = None) -> list[tuple[str, list[float], list[Detection]]]:
+        """(category, features, its boxes at or above the floor, highest score first) for every category with
+        any evidence in one photo (and always the person).
+
+        group_probability: ImageNet group name -> probability; caption_probability: category -> the best
+        caption's probability for a word naming it (absent: not named); probe: the person probe's logit."""
+        floor = self.calibration.floor if floor is None else floor
+        by_category: dict[str, list[Detection]] = {}
+        for d in sorted(detections, key=lambda d: -d.score):
+            if d.score >= floor and d.category in self.categories:
+                by_category.setdefault(d.category, []).append(d)
+        candidates = set(by_category) | (set(caption_probability) & set(self.categories)) | {PERSON}
+        candidates |= {n for n, c in self.categories.items() if any(group_probability.get(g, 0.0) >= 0.05 for g in c.groups)}
+        out = []
+        for name in sorted(candidates):
+            dets = by_category.get(name, [])
+            recognizer = sum(group_probability.get(g, 0.0) for g in self.categories[name].groups)
+            out.append((name, evidence_row(dets, recognizer, caption_probability.get(name, 0.0), probe, name == PERSON),
+                        dets))
+        return out
+
+    def find(self, detections: Sequence[Detection], group_probability: Mapping[str, float],
+             caption_probability: Mapping[str, float], probe: float) -> list[Found]:
+        """Every category with any evidence in one photo, most salient first (said ones before the rest)."""
+        cal = self.calibration
+        out = []
+        for name, row, dets in self.evidence(detections, group_probability, caption_probability, probe):
+            person = name == PERSON
+            p = float((cal.people if person else cal.objects).probability(np.array([row]))[0])
+            counted = count(dets, cal.person_count_score if person else cal.count_score, cal.min_area)
+            out.append(Found(name, p, len(counted), counted, where(counted),
+                             said=p >= (cal.person_say if person else cal.say),
+                             supports=p >= (cal.person_support if person else cal.support)))
+        return sorted(out, key=lambda f: (not f.said, -(f.probability * (0.05 + math.sqrt(f.area))), f.category))
+
+
+def count(detections: Sequence[Detection], score: float, min_area: float) -> tuple[Box, ...]:
+    """The boxes that count as one thing each: at or above a score and an area, largest first."""
+    boxes = [d.box for d in detections if d.score >= score and box_area(d.box) >= min_area]
+    return tuple(sorted(boxes, key=box_area, reverse=True))

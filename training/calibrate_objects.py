@@ -1,0 +1,213 @@
+"""Calibrating what the describer says of objects and people from the detector's evidence (issue 26).
+
+    python -m training.calibrate_objects [--data ../shared/data]
+
+Dev set (fitted on): the train halves of COCO-mini and COCO-tiny (160 photos with official boxes) and, for
+people only, the Flickr8k val split (1,000 photos, a person present when a reference caption names one).
+Held out (never read here): COCO-mini val, COCO-tiny val, Flickr8k test; benchmarks/objects_truth.py reports
+on them.
+
+For every (photo, category) with any evidence (model/objects.ObjectFinder.evidence: the detector's best
+box, its area, how many boxes, the recognizer's groups for the category, the caption's word, and for people
+the person probe), a logistic model per kind (people, everything else) is fitted on the dev pairs labelled
+by the boxes. Then, as for recognition (training/calibrate_recognition.py), each threshold is the lowest
+fused probability whose pairs are right at least the target share of the time on each dev source: `say`
+(an object said on its own), `support` (it backs a caption that names it), and the same for people with
+stricter targets (a person said where there is none is the falsehood users notice most). The count score is
+the detector score above which boxes (covering at least 1% of the photo) give the most exact counts on
+the dev photos. The section goes to model/data/calibration.json ("objects"), the rest of the file unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.caption import Caption
+from model.describer import Describer
+from model.detection import Detection, ObjectDetector
+from model.images import load_image
+from model.objects import (
+    MAX_COUNT, OBJECT_FEATURES, PERSON, PERSON_FEATURES, FusionModel, ObjectCalibration, ObjectFinder, count,
+)
+from model.recognition import CALIBRATION_FILE, Calibration, Recognizer
+
+from .calibrate_recognition import robust_threshold
+from .data import data_root, load_records, select_split
+from .hallucination import coco_objects
+from .logistic import auc, fit_logistic
+from .object_truth import COUNT_AREA, CROWD, labelled_photos
+
+FLOOR = 0.05  # detector boxes below this score are not evidence
+TARGETS = {"say": 0.9, "support": 0.8, "person_say": 0.97, "person_support": 0.9}
+COUNT_SCORES = tuple(round(s, 2) for s in np.arange(0.2, 0.75, 0.05))
+
+
+@dataclass(frozen=True)
+class DevPhoto:
+    """One dev photo's raw evidence, computed once, and its truth."""
+
+    source: str
+    candidates: tuple[Caption, ...]
+    group_probs: np.ndarray  # (G,)
+    probe: float
+    detections: tuple[Detection, ...]
+    categories: frozenset[str]  # present (boxes; for Flickr8k, only "person" is known)
+    counts: dict[str, int]  # boxes of at least COUNT_AREA by category, a crowd region as CROWD + 1 (COCO only)
+
+
+def collect(describer: Describer, detector: ObjectDetector, items: Sequence[tuple], batch_size: int = 16) -> list[DevPhoto]:
+    """Each photo's evidence: items are (source, path, categories, counts)."""
+    out = []
+    for lo in range(0, len(items), batch_size):
+        chunk = items[lo : lo + batch_size]
+        pictures = [load_image(path) for _, path, _, _ in chunk]
+        features = describer.captioner.encode(pictures)
+        nbest = describer.captioner.n_best(features, 3, no_repeat_ngram=describer.no_repeat_ngram)
+        groups = describer.recognizer.group_probabilities(describer.captioner.class_logits(features))  # (B, G)
+        probes = describer.recognizer.person_logits(describer.captioner.pooled_features(features))
+        probes = np.zeros(len(chunk)) if probes is None else probes
+        boxes = detector.detect(pictures)
+        for (source, _, cats, counts), cands, g, probe, dets in zip(chunk, nbest, groups, probes, boxes):
+            out.append(DevPhoto(source, tuple(cands), g, float(probe), tuple(dets), frozenset(cats), counts))
+    return out
+
+
+def dev_photos(data: Path, describer: Describer, detector: ObjectDetector, cache: Path) -> list[DevPhoto]:
+    """The dev photos' evidence, from the cache when it was collected by the same detector and models."""
+    key = hashlib.sha256(Path(detector.path).read_bytes()).hexdigest()[:16]
+    if cache.is_file():
+        saved = pickle.loads(cache.read_bytes())  # our own cache, written below
+        if saved.get("key") == key:
+            return saved["photos"]
+    items = [(p.source, p.path, p.categories, p.counts()) for p in labelled_photos(data, "dev")]
+    flickr = data / "flickr8k"
+    for r in select_split(load_records(flickr / "captions_flickr8k.json", flickr / "images"), "val"):
+        named = set().union(*(coco_objects(c) for c in r.captions))
+        items.append(("flickr8k-val", r.path, {PERSON} if PERSON in named else set(), {}))
+    photos = collect(describer, detector, items)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps({"key": key, "photos": photos}))
+    return photos
+
+
+def rows(describer: Describer, finder: ObjectFinder, photos: Sequence[DevPhoto], person: bool):
+    """(features (N, F), labels (N,), sources (N,)) of the dev pairs of one kind."""
+    x, y, src = [], [], []
+    for ph in photos:
+        if not person and ph.source == "flickr8k-val":  # its captions do not list every object
+            continue
+        groups, words = describer.category_evidence(ph.candidates, ph.group_probs)
+        for name, row, _ in finder.evidence(ph.detections, groups, words, ph.probe, floor=FLOOR):
+            if (name == PERSON) == person:
+                x.append(row)
+                y.append(name in ph.categories)
+                src.append("coco" if ph.source.startswith("coco") else ph.source)
+    return np.array(x, dtype=np.float64), np.array(y, dtype=bool), np.array(src)
+
+
+def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> tuple[FusionModel, np.ndarray]:
+    """The fitted model and its dev probabilities."""
+    w, b = fit_logistic(x, y.astype(float))
+    model = FusionModel(names, tuple(float(v) for v in w), b)
+    return model, model.probability(x)
+
+
+def thresholds(p: np.ndarray, y: np.ndarray, src: np.ndarray, target: float) -> tuple[float, dict]:
+    """The lowest probability right >= target on every dev source."""
+    return robust_threshold({s: (p[src == s], y[src == s]) for s in sorted(set(src))}, target)
+
+
+def best_count_score(photos: Sequence[DevPhoto], person: bool) -> tuple[float, dict[str, float]]:
+    """The detector score whose boxes (of at least COUNT_AREA) give the most exact counts on the dev photos:
+    of people, or of the other categories present (more than CROWD being one answer)."""
+    accuracy = {}
+    for s in COUNT_SCORES:
+        right = total = 0
+        for ph in photos:
+            for name, truth in ph.counts.items():
+                if (name == PERSON) != person or not truth:
+                    continue
+                n = len(count([d for d in ph.detections if d.category == name], s, COUNT_AREA))
+                right += min(n, CROWD + 1) == min(truth, CROWD + 1)
+                total += 1
+        accuracy[str(s)] = right / max(total, 1)
+    return float(max(COUNT_SCORES, key=lambda s: (accuracy[str(s)], -s))), accuracy
+
+
+def calibrate(photos: Sequence[DevPhoto], describer: Describer) -> dict:
+    """The "objects" section of the calibration file, with the dev numbers behind it."""
+    placeholder = ObjectCalibration(
+        FusionModel(OBJECT_FEATURES, (0.0,) * len(OBJECT_FEATURES), 0.0),
+        FusionModel(PERSON_FEATURES, (0.0,) * len(PERSON_FEATURES), 0.0),
+        1.01, 1.01, 1.01, 1.01, 1.0, 1.0, COUNT_AREA, FLOOR)
+    finder = ObjectFinder(placeholder)
+    xo, yo, so = rows(describer, finder, photos, person=False)
+    xp, yp, sp = rows(describer, finder, photos, person=True)
+    objects, po = fit(xo, yo, OBJECT_FEATURES)
+    people, pp = fit(xp, yp, PERSON_FEATURES)
+    say, say_by = thresholds(po, yo, so, TARGETS["say"])
+    support, support_by = thresholds(po, yo, so, TARGETS["support"])
+    person_say, person_say_by = thresholds(pp, yp, sp, TARGETS["person_say"])
+    person_support, person_support_by = thresholds(pp, yp, sp, TARGETS["person_support"])
+    count_score, count_acc = best_count_score(photos, person=False)
+    person_count, person_count_acc = best_count_score(photos, person=True)
+    return {
+        "model": {"features": list(OBJECT_FEATURES), "weights": list(objects.weights), "bias": objects.bias},
+        "person_model": {"features": list(PERSON_FEATURES), "weights": list(people.weights), "bias": people.bias},
+        "say": say, "support": support, "person_say": person_say, "person_support": person_support,
+        "count_score": count_score, "person_count_score": person_count, "min_area": COUNT_AREA, "floor": FLOOR,
+        "numbers": {
+            "written_by": "python -m training.calibrate_objects",
+            "date": datetime.date.today().isoformat(),
+            "dev_set": {s: sum(ph.source == s for ph in photos) for s in sorted({ph.source for ph in photos})},
+            "targets": TARGETS,
+            "rule": "lowest fused probability whose dev pairs are right >= target on each dev source (coco: "
+                    "COCO-mini and COCO-tiny train; for people also flickr8k-val); count score: most exact dev counts",
+            "pairs": {"objects": int(len(yo)), "objects_present": int(yo.sum()), "people": int(len(yp)),
+                      "people_present": int(yp.sum())},
+            "dev_auc": {"objects": auc(po, yo), "people": auc(pp, yp),
+                        "objects_detector_alone": auc(xo[:, 0], yo), "people_detector_alone": auc(xp[:, 0], yp),
+                        "people_probe_alone": auc(xp[:, 4], yp)},
+            "by_source": {"say": say_by, "support": support_by, "person_say": person_say_by,
+                          "person_support": person_support_by},
+            "count_accuracy": {"objects_exact": count_acc, "people_exact": person_count_acc},
+            "crowd": f"more than {MAX_COUNT} people",
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.calibrate_objects")
+    p.add_argument("--data", default=str(data_root()), help="the shared data folder (default: %(default)s)")
+    p.add_argument("--cache", default="cache/objects_dev.pkl", help="where the dev evidence is kept between runs")
+    p.add_argument("--out", default=str(CALIBRATION_FILE))
+    args = p.parse_args(argv)
+    from model.onnx_captioner import OnnxCaptioner
+
+    captioner = OnnxCaptioner.default()
+    calibration = Calibration.load(args.out)
+    describer = Describer(captioner, Recognizer.for_captioner(captioner, calibration=calibration),
+                          calibration=calibration)
+    photos = dev_photos(Path(args.data), describer, ObjectDetector.default(), Path(args.cache))
+    section = calibrate(photos, describer)
+    data = json.loads(Path(args.out).read_text())
+    data["objects"] = section
+    Path(args.out).write_text(json.dumps(data, indent=1, default=float) + "\n")
+    n = section["numbers"]
+    print(f"dev AUC objects {n['dev_auc']['objects']:.3f} people {n['dev_auc']['people']:.3f}; say {section['say']:.3f} "
+          f"person_say {section['person_say']:.3f}; count scores {section['count_score']} / "
+          f"{section['person_count_score']}; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""Object truth from COCO boxes: which categories a photo shows, how many people, and how often what seesay
+says of them is right (issue 26).
+
+    photos = labelled_photos(data_root(), "held-out")   # coco-mini val + coco-tiny val, never fitted on
+    truth_scores(sentences, photos, said_counts)        # the figures benchmarks/objects_truth.py reports
+
+The labelled photos are the 317 COCO photos of the shared data with official boxes: COCO-mini (159, with
+captions) and COCO-tiny (158, captions for its val half). Their train halves are the dev set the object
+calibration is fitted on (training/calibrate_objects.py); their val halves are held out for reporting.
+What a description names is read with the CHAIR synonym table (training/hallucination.py), so a listener's
+"a man" is a person and "a table" a dining table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .hallucination import coco_objects
+
+PERSON = "person"
+COUNT_AREA = 0.01  # a person counts when their box covers at least this share of the photo (issue 26)
+RECALL_AREA = 0.05  # a category should be said when one of its boxes covers at least this share
+CROWD = 5  # more people than this are "a crowd"
+SPLITS = {
+    "dev": (("coco-mini", "train2017"), ("coco-tiny", "train2017")),
+    "held-out": (("coco-mini", "val2017"), ("coco-tiny", "val2017")),
+}
+
+
+@dataclass(frozen=True)
+class LabelledPhoto:
+    """One COCO photo with its boxes."""
+
+    image_id: int
+    source: str  # "coco-mini-val2017" ...
+    path: Path
+    boxes: tuple[tuple[str, float, bool], ...]  # (category, share of the photo its box covers, crowd region)
+    captions: tuple[str, ...] = ()
+
+    @property
+    def categories(self) -> frozenset[str]:
+        """Every category with a box."""
+        return frozenset(c for c, _, _ in self.boxes)
+
+    def large(self, area: float = RECALL_AREA) -> frozenset[str]:
+        """Categories with a box covering at least `area` of the photo."""
+        return frozenset(c for c, a, _ in self.boxes if a >= area)
+
+    def counts(self) -> dict[str, int]:
+        """Boxes covering at least COUNT_AREA of the photo, by category; a crowd region counts as CROWD + 1."""
+        out: dict[str, int] = {}
+        for c, a, crowd in self.boxes:
+            out[c] = max(out.get(c, 0), CROWD + 1) if crowd else out.get(c, 0) + (a >= COUNT_AREA)
+        return out
+
+    @property
+    def people(self) -> int:
+        """People whose box covers at least COUNT_AREA of the photo (more than CROWD for a crowd region)."""
+        return self.counts().get(PERSON, 0)
+
+
+def labelled_photos(data: Path, split: str) -> list[LabelledPhoto]:
+    """The labelled COCO photos of a split ("dev" or "held-out"), in a fixed order."""
+    from pycocotools.coco import COCO
+
+    out = []
+    for folder, part in SPLITS[split]:
+        root = data / folder
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
+            coco = COCO(str(root / "annotations" / f"instances_{part}.json"))
+        captions_file = root / "annotations" / f"captions_{part}.json"
+        captions: dict[int, list[str]] = {}
+        if captions_file.is_file():
+            with contextlib.redirect_stdout(io.StringIO()):
+                caps = COCO(str(captions_file))
+            for a in caps.dataset["annotations"]:
+                captions.setdefault(a["image_id"], []).append(a["caption"].strip())
+        names = {c["id"]: c["name"] for c in coco.dataset["categories"]}
+        for image_id in sorted(coco.getImgIds()):
+            info = coco.loadImgs(image_id)[0]
+            size = float(info["width"] * info["height"])
+            boxes = tuple((names[a["category_id"]], a["bbox"][2] * a["bbox"][3] / size, bool(a["iscrowd"]))
+                          for a in coco.loadAnns(coco.getAnnIds(imgIds=image_id)))
+            out.append(LabelledPhoto(image_id, f"{folder}-{part}", root / part / info["file_name"], boxes,
+                                     tuple(captions.get(image_id, ()))))
+    return out
+
+
+def said_number(claim: tuple[int, bool] | None) -> int | None:
+    """The number of people a description says from its claim (number, exact): None when it says none or
+    an inexact plural ("people"); CROWD + 1 for "a crowd"."""
+    if claim is None:
+        return None
+    n, exact = claim
+    if exact:
+        return n
+    return None
+
+
+def truth_scores(sentences: Sequence[str], photos: Sequence[LabelledPhoto],
+                 said_counts: Callable[[str], dict[str, tuple[int, bool]]]) -> dict[str, float | int]:
+    """The issue's figures for a list of descriptions of labelled photos.
+
+    objects_present: of the (photo, category) pairs said, other than people, the share with a box there;
+    people_present: of the photos where a person is said, the share with a person box;
+    count_right: of the photos with a person box of at least COUNT_AREA, the share whose description says
+    the number of such people exactly (or a crowd for more than CROWD);
+    large_said: of the categories with a box of at least RECALL_AREA, the share said;
+    chair_absent / chair_present: the share of descriptions naming a category with no box, and naming at
+    least one with a box (CHAIR-style, Rohrbach et al. 2018, with the boxes as truth)."""
+    said_pairs = right_pairs = people_said = people_right = with_people = counted = large = large_hit = 0
+    absent = present = 0
+    for sentence, photo in zip(sentences, photos):
+        named = coco_objects(sentence)
+        truth = photo.categories
+        others = named - {PERSON}
+        said_pairs += len(others)
+        right_pairs += len(others & truth)
+        if PERSON in named:
+            people_said += 1
+            people_right += PERSON in truth
+        if photo.people:
+            with_people += 1
+            claims = said_counts(sentence)
+            said = said_number(claims.get(PERSON)) if PERSON in named else None
+            if sentence_says_crowd(sentence):
+                said = CROWD + 1
+            counted += said is not None and min(said, CROWD + 1) == min(photo.people, CROWD + 1)
+        wanted = photo.large()
+        large += len(wanted)
+        large_hit += len(wanted & named)
+        absent += bool(named - truth)
+        present += bool(named & truth)
+    n = max(len(photos), 1)
+    return {
+        "photos": len(photos),
+        "objects_said": said_pairs, "objects_present": right_pairs / max(said_pairs, 1),
+        "people_said": people_said, "people_present": people_right / max(people_said, 1),
+        "photos_with_people": with_people, "count_right": counted / max(with_people, 1),
+        "large_categories": large, "large_said": large_hit / max(large, 1),
+        "chair_absent": absent / n, "chair_present": present / n,
+    }
+
+
+def sentence_says_crowd(sentence: str) -> bool:
+    """Whether a description says a crowd of people."""
+    return "crowd" in sentence.lower()
