@@ -500,13 +500,14 @@ class Describer:
 
     def _counts_agree(self, said: str, found: Sequence[Found]) -> bool:
         """Whether a sentence says as many of each counted category as were counted: "a man" of one person,
-        "two dogs" of two; a plural or a collective without a number only of more than MAX_COUNT (a crowd), so
-        that every count a listener hears is exact."""
+        "two dogs" of two, "a crowd" of more than MAX_COUNT people; a plural without a number never, so that
+        every count a listener hears is the count."""
         claims = self.said_counts(said)
         for f in found:
             if f.count and f.category in claims:
                 n, exact = claims[f.category]
-                if (exact and n != f.count) or (not exact and f.count <= MAX_COUNT):
+                crowd = f.count > MAX_COUNT and "crowd" in tokenize(said)
+                if not crowd and (not exact or n != f.count):
                     return False
         return True
 

@@ -34,8 +34,11 @@ PERSON = "person"
 MAX_COUNT = 5  # more people than this are "a crowd" (a listener cannot use an exact count past it)
 NUMBERS = ("no", "one", "two", "three", "four", "five")
 CLOSE = 0.4  # a box covering this share of the picture is close in front of the camera
+# A box this much inside another of its category is the same thing seen twice: on the dev photos, counting
+# people with it gives 61% exact counts against 55% without (0.7-0.9 alike).
+CONTAINED = 0.8
 # Feature names, in the order the calibrated weights are stored: the model file says which it was fitted on.
-OBJECT_FEATURES = ("detector", "area", "boxes", "recognizer", "caption")
+OBJECT_FEATURES = ("detector", "area", "boxes", "recognizer", "caption", "rival")
 PERSON_FEATURES = ("detector", "area", "boxes", "caption", "probe")
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the width and height
@@ -50,13 +53,15 @@ class Category:
     many: str  # said of several: "dogs", "tables"
     groups: tuple[str, ...]  # ImageNet groups whose recognition is evidence for it
     words: tuple[str, ...]  # what captions call it
+    kind: str  # COCO supercategory: "animal", "vehicle", "food", ...
 
 
 @lru_cache(maxsize=2)
 def load_categories(path: str | os.PathLike = WORDS_FILE) -> dict[str, Category]:
     """The 80 categories, by name, in the detector's class order."""
     data = json.loads(Path(path).read_text())["categories"]
-    return {name: Category(name, c["one"], c["many"], tuple(c["groups"]), tuple(c["words"])) for name, c in data.items()}
+    return {name: Category(name, c["one"], c["many"], tuple(c["groups"]), tuple(c["words"]), c["kind"])
+            for name, c in data.items()}
 
 
 @dataclass(frozen=True)
@@ -149,17 +154,19 @@ def _logit(p: float) -> float:
 
 
 def evidence_row(detections: Sequence[Detection], recognizer: float, caption: float, probe: float,
-                 person: bool) -> list[float]:
+                 person: bool, rival: float = 0.0) -> list[float]:
     """The features of one category in one photo, in OBJECT_FEATURES or PERSON_FEATURES order.
 
-    detections: this category's boxes at or above the floor, highest score first."""
+    detections: this category's boxes at or above the floor, highest score first; rival: the recognizer's
+    probability for the likeliest other category of the same kind (a dog photo's "horse" box meets the
+    recognizer's certainty that it is a dog)."""
     top = detections[0] if detections else None
     score = top.score if top else 0.0
     area = math.sqrt(box_area(top.box)) if top else 0.0
     boxes = math.log1p(sum(d.score >= 0.3 for d in detections))
     if person:
         return [_logit(score), area, boxes, caption, probe]
-    return [_logit(score), area, boxes, min(recognizer, 1.0), caption]
+    return [_logit(score), area, boxes, min(recognizer, 1.0), caption, min(rival, 1.0)]
 
 
 def where(boxes: Sequence[Box]) -> str:
@@ -213,12 +220,15 @@ class ObjectFinder:
                 by_category.setdefault(d.category, []).append(d)
         candidates = set(by_category) | (set(caption_probability) & set(self.categories)) | {PERSON}
         candidates |= {n for n, c in self.categories.items() if any(group_probability.get(g, 0.0) >= 0.05 for g in c.groups)}
+        recognized = {n: sum(group_probability.get(g, 0.0) for g in c.groups) for n, c in self.categories.items()}
         out = []
         for name in sorted(candidates):
-            dets = by_category.get(name, [])
-            recognizer = sum(group_probability.get(g, 0.0) for g in self.categories[name].groups)
-            out.append((name, evidence_row(dets, recognizer, caption_probability.get(name, 0.0), probe, name == PERSON),
-                        dets))
+            kind = self.categories[name].kind
+            rival = max((p for n, p in recognized.items() if n != name and self.categories[n].kind == kind
+                         and not set(self.categories[n].groups) & set(self.categories[name].groups)), default=0.0)
+            row = evidence_row(by_category.get(name, []), recognized[name], caption_probability.get(name, 0.0), probe,
+                               name == PERSON, rival)
+            out.append((name, row, by_category.get(name, [])))
         return out
 
     def find(self, detections: Sequence[Detection], group_probability: Mapping[str, float],
@@ -237,6 +247,17 @@ class ObjectFinder:
 
 
 def count(detections: Sequence[Detection], score: float, min_area: float) -> tuple[Box, ...]:
-    """The boxes that count as one thing each: at or above a score and an area, largest first."""
-    boxes = [d.box for d in detections if d.score >= score and box_area(d.box) >= min_area]
-    return tuple(sorted(boxes, key=box_area, reverse=True))
+    """The boxes that count as one thing each: at or above a score and an area, and not mostly inside a box
+    already counted (NanoDet often boxes a person's upper body beside the whole person), largest first."""
+    kept: list[Box] = []
+    for d in sorted(detections, key=lambda d: -d.score):
+        if d.score >= score and box_area(d.box) >= min_area and not any(_inside(d.box, k) for k in kept):
+            kept.append(d.box)
+    return tuple(sorted(kept, key=box_area, reverse=True))
+
+
+def _inside(a: Box, b: Box) -> bool:
+    """Whether most of the smaller of two boxes lies inside the other (CONTAINED of its area)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return w * h > CONTAINED * max(min(box_area(a), box_area(b)), 1e-9)
