@@ -132,7 +132,8 @@ class Runtime:
         reader = self.reader if self.reading else None
         if reader is not None and "captioner" not in self.__dict__:
             self._load_beside_captioner(reader)
-        return Describer.for_captioner(self.captioner, reader=reader, all_evidence=bool(self._arg("json", False)))
+        return Describer.for_captioner(self.captioner, reader=reader, all_evidence=bool(self._arg("json", False)),
+                                       codes=self.codes)
 
     def _load_beside_captioner(self, reader) -> None:
         """Load the text reader while the captioner loads on another thread. ONNX Runtime builds its sessions
@@ -156,6 +157,13 @@ class Runtime:
         from model.text_reader import TextReader
 
         return TextReader()
+
+    @cached_property
+    def codes(self):
+        """The code reader (QR codes, barcodes): always on, since a frame with no code costs a few ms."""
+        from model.codes import CodeReader
+
+        return CodeReader()
 
     @cached_property
     def embedder(self):
