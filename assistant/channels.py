@@ -84,6 +84,7 @@ class ChannelActions:
     """Colour, light and light-tone actions for SeesayApp."""
 
     light_tone: LightTone | None = None
+    tone_player: list[str] | None | bool = True  # the command that plays a WAV; True: the platform's own
 
     def _view(self):
         """The camera's latest frame, or None after saying why there is none."""
@@ -111,5 +112,6 @@ class ChannelActions:
             self.say("Light tone off.")
         elif self._view() is not None:
             status = lambda m: self.post_message(Announce(m, problem=True))  # noqa: E731 (from its thread)
-            self.light_tone = LightTone(self.live.latest, audio_player(), status).start()
+            player = audio_player() if self.tone_player is True else (self.tone_player or None)
+            self.light_tone = LightTone(self.live.latest, player, status).start()
             self.say("Light tone on: the higher the tone, the more light.")

@@ -177,8 +177,9 @@ class CodeReader:
             if b.valid and b.text and (kind, b.text) not in seen:
                 seen.add((kind, b.text))
                 codes.append((kind, b.text, box))
-            elif not b.valid and kind == "QRCode":  # three finder squares: rarely seen where no code is
-                # (a Data Matrix's L-shaped edge is: a doorway was one, among the Flickr8k test photos)
+            elif not b.valid and kind == "QRCode" and not any(_overlap(box, u) for u in unread):
+                # three finder squares: rarely seen where no code is (a Data Matrix's L-shaped edge is: a
+                # doorway was one, among the Flickr8k test photos); one code is found at several scales
                 unread.append(box)
         return codes, unread
 
@@ -195,6 +196,13 @@ class CodeReader:
             box = _box(quad.tolist())
             (codes.append(("QRCode", text, box)) if text else unread.append(box))
         return codes, unread
+
+
+def _overlap(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether two boxes share more than half of the smaller one."""
+    w, h = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w > 0 and h > 0 and w * h > 0.5 * small
 
 
 def _box(points: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
