@@ -73,7 +73,7 @@ class LightTone:
                     continue
                 write_tone(path, light_level(frame.rgb).lightness)
                 try:
-                    done = subprocess.run([*self.player, str(path)], capture_output=True, timeout=5)
+                    done = subprocess.run([*self.player, str(path)], capture_output=True, timeout=5, check=False)
                 except (OSError, subprocess.TimeoutExpired) as exc:
                     self.on_status(f"The light tone cannot play: {exc}")
                     return
@@ -111,7 +111,7 @@ class ChannelActions:
             self.light_tone = None
             self.say("Light tone off.")
         elif self._view() is not None:
-            status = lambda m: self.post_message(Announce(m, problem=True))  # noqa: E731 (from its thread)
+            status = lambda m: self.post_message(Announce(m, problem=True))  # from its thread
             player = audio_player() if self.tone_player is True else (self.tone_player or None)
             self.light_tone = LightTone(self.live.latest, player, status).start()
             self.say("Light tone on: the higher the tone, the more light.")

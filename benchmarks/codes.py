@@ -174,8 +174,8 @@ def main() -> None:
     show(f"Codes ({reader.engine})", ["measure", "value"], [
         ("printed codes decoded right", f"{on_photos['right']} of {on_photos['photos']} ({on_photos['by_kind']})"),
         ("decoded wrong", on_photos["wrong"]),
-        ("not decoded, but located (move closer)", f"{on_photos['not_decoded_but_located']} of "
-                                                   f"{on_photos['not_decoded']}"),
+        ("not decoded, but located (move closer)",
+         f"{on_photos['not_decoded_but_located']} of {on_photos['not_decoded']}"),
         ("Flickr8k test photos with a code decoded", f"{no_code['with_a_code_decoded']} of {no_code['photos']}"),
         ("... with an unread code reported", no_code["with_an_unread_code"]),
         ("ms per 640 x 480 frame with no code", f"{t['median']:.2f} ({t['min']:.2f}-{t['max']:.2f})"),

@@ -26,9 +26,9 @@ import re
 import statistics
 import time
 from collections import Counter, defaultdict
+from itertools import pairwise
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 from report import add_data_argument, save, show, spread
 
@@ -139,8 +139,8 @@ def light_run(root: Path, photos: int) -> dict:
         levels = [light_level(exposed(image, f)) for f in EXPOSURES]
         times.append((time.perf_counter() - t) / len(EXPOSURES) * 1000)
         ranks = [order.index(lv.word) for lv in levels]
-        in_order += all(a <= b for a, b in zip(ranks, ranks[1:])) and all(
-            a.lightness <= b.lightness for a, b in zip(levels, levels[1:]))
+        in_order += all(a <= b for a, b in pairwise(ranks)) and all(
+            a.lightness <= b.lightness for a, b in pairwise(levels))
         distinct.append(len(set(ranks)))
         for f, lv in zip(EXPOSURES, levels):
             words_at[f"{f:.0%}"][lv.word] += 1

@@ -153,7 +153,8 @@ class CodeReader:
 
     def read(self, image: Image.Image | np.ndarray) -> Found:
         """The codes in one RGB photo (PIL image or (H, W, 3) uint8 array)."""
-        grey = np.asarray(image.convert("L") if isinstance(image, Image.Image) else Image.fromarray(image).convert("L"))
+        picture = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
+        grey = np.asarray(picture.convert("L"))
         h, w = grey.shape  # (H, W)
         scale = min(1.0, READ_SIDE / max(h, w))
         if scale < 1.0:
@@ -194,7 +195,10 @@ class CodeReader:
         codes, unread = [], []
         for text, quad in zip(texts if ok else (), points if ok and points is not None else ()):
             box = _box(quad.tolist())
-            (codes.append(("QRCode", text, box)) if text else unread.append(box))
+            if text:
+                codes.append(("QRCode", text, box))
+            else:
+                unread.append(box)
         return codes, unread
 
 
