@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from .caption import Caption
-from .codes import CodeReader, Found
+from .codes import Code, CodeReader, Found
 from .images import ImageLike, to_rgb_image, tone
 from .lexicon import Lexicon, Mention
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
@@ -66,7 +66,7 @@ class Description:
     parts: tuple[Part, ...]  # the sentence piece by piece, with sources
     kept_caption: str | None = None  # the n-best caption the sentence uses, if any
     text_lines: tuple[str, ...] = ()  # text read in the photo
-    codes: tuple[Any, ...] = ()  # QR codes and barcodes decoded in it (model.codes.Code)
+    codes: tuple[Code, ...] = ()  # QR codes and barcodes decoded in it
     seconds: float = 0.0  # this photo's share of the describe time
 
     @property
