@@ -26,6 +26,7 @@ from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ListView
 
+from . import channels
 from .camera import FrameSource
 from .layout import APP_CSS
 from .live import LiveDescriber, Observation
@@ -39,7 +40,7 @@ from .speech import Voice
 from .widgets import AnnouncementLog, Preview, SearchBox, SpokenList, TextItem
 
 
-class SeesayApp(App):
+class SeesayApp(channels.ChannelActions, App):
     """The seesay terminal app."""
 
     TITLE = "seesay"
@@ -53,17 +54,17 @@ class SeesayApp(App):
         Binding("q", "quit", "Quit"), Binding("x", "text_mode", "Text mode", show=False),
         Binding("escape", "leave", "Back", show=False),
         # Short labels: every key fits the footer of an 80-column terminal (issue 13).
-        Binding("ctrl+p", "command_palette", "Menu", show=False, priority=True),
+        Binding("ctrl+p", "command_palette", "Menu", show=False, priority=True), *channels.BINDINGS,
     ]
     COMMANDS_HELP = [  # (action, palette title, help) for the command palette (ctrl+p)
         ("describe", "Describe now", "Describe the camera's current view"),
         ("repeat", "Repeat last", "Say the last description again"),
         ("mute", "Mute or unmute speech", "Toggle speech"), ("pause", "Pause or resume live", "Toggle live mode"),
         ("search", "Search photos", "Go to the search box"), ("attention", "Show attention map", "Where it looked"),
-        ("read", "Read text now", "Read the text in the camera's view: signs, labels, letters, screens"),
+        ("read", "Read text now", "Read the text and codes in the camera's view: signs, labels, QR codes"),
         ("text_mode", "Text mode on or off", "Live descriptions also read new text as it comes into view (x)"),
         ("log", "Announcements log", "Read everything announced so far"),
-        ("settings", "Settings", "Speech, camera, folders, index and description settings"),
+        ("settings", "Settings", "Speech, camera, folders, index and description settings"), *channels.COMMANDS_HELP,
     ]
 
     status = reactive("Starting.")  # the latest announcement shown on screen
@@ -212,6 +213,8 @@ class SeesayApp(App):
         self.parts.rewire(runtime)
 
     def on_unmount(self) -> None:
+        if self.light_tone is not None:
+            self.light_tone.stop()
         self.parts.stop()
         self.speaker.close()
 
@@ -259,14 +262,16 @@ class SeesayApp(App):
 
     @work(thread=True, exclusive=True, group="read")
     def read_frame(self, rgb) -> None:
+        from model.reading import spoken_reading
         from model.text_reader import spoken_text
 
         try:
-            lines = self.runtime.reader.read(rgb)
+            lines, found = self.runtime.reader.read(rgb), self.runtime.codes.read(rgb)
         except Exception as exc:  # a missing OCR package or a model failure must not end the app
             self.post_message(Announce(f"Cannot read text: {exc}", problem=True))
             return
-        self.post_message(Announce(spoken_text(lines) if lines else "No text in view.", interrupt=True))
+        self.post_message(Announce(spoken_reading(spoken_text(lines), found, "No text or code in view."),
+                                   interrupt=True))
 
     def action_text_mode(self) -> None:
         if self.model is None or self.live is None:

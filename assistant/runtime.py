@@ -133,7 +133,7 @@ class Runtime:
         if reader is not None and "captioner" not in self.__dict__:
             self._load_beside_captioner(reader)
         return Describer.for_captioner(self.captioner, reader=reader, all_evidence=bool(self._arg("json", False)),
-                                       detector=self.detector)
+                                       codes=self.codes, detector=self.detector)
 
     @cached_property
     def detector(self):
@@ -169,6 +169,13 @@ class Runtime:
         from model.text_reader import TextReader
 
         return TextReader()
+
+    @cached_property
+    def codes(self):
+        """The code reader (QR codes, barcodes): always on, since a frame with no code costs a few ms."""
+        from model.codes import CodeReader
+
+        return CodeReader()
 
     @cached_property
     def embedder(self):

@@ -19,7 +19,7 @@ Rules, applied to each photo:
 Every threshold comes from model/data/calibration.json (training/calibrate_recognition.py), none from code.
 
 A text reader (any object with `read(image) -> list of lines with .text and .confidence`) adds
-"It says: ..." when it finds text.
+"It says: ..." when it finds text; a code reader (model/codes.py) adds the QR codes and barcodes decoded.
 """
 
 from __future__ import annotations
@@ -31,17 +31,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from .caption import Caption
+from .codes import Code, CodeReader, CodesSeen
 from .images import ImageLike, to_rgb_image, tone
 from .lexicon import Lexicon, Mention, words_of
 from .objects import MAX_COUNT, NUMBERS, Found, ObjectCalibration, ObjectFinder, load_categories, phrase
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .phrasing import Span, render, supported_prefix
+from .reading import Part, TextLine, TextReader, code_parts, text_part
 from .recognition import DATA, Calibration, Recognition, Recognizer, load_groups
 from .vocabulary import tokenize
 
@@ -52,27 +54,6 @@ PLAIN_PEOPLE = frozenset({"person", "people", "someone", "crowd", "team", "coupl
 NOTHING = "I can't tell what this is."
 DARK = "It is too dark to see anything."
 BLANK = "There is nothing to see: the picture is one even shade."
-
-
-class TextLine(Protocol):
-    """A line of text found in a photo (model/text_reader.py)."""
-
-    text: str
-    confidence: float
-
-
-class TextReader(Protocol):
-    """Anything that reads the text in a photo."""
-
-    def read(self, image: Image.Image) -> Sequence[TextLine]: ...
-
-
-@dataclass(frozen=True)
-class Part:
-    """A piece of the spoken sentence and where it came from."""
-
-    text: str
-    source: str  # "caption", "recognition", "people", "text", "image" (too dark, blank) or "none"
 
 
 @dataclass(frozen=True)
@@ -87,6 +68,7 @@ class Description:
     parts: tuple[Part, ...]  # the sentence piece by piece, with sources
     kept_caption: str | None = None  # the n-best caption the sentence uses, if any
     text_lines: tuple[str, ...] = ()  # text read in the photo
+    codes: tuple[Code, ...] = ()  # QR codes and barcodes decoded in it
     seconds: float = 0.0  # this photo's share of the describe time
     found: tuple[Found, ...] = ()  # COCO categories with evidence, most salient first (with a detector)
 
@@ -118,6 +100,7 @@ class Description:
             ],
             "person_probability": None if self.person is None else round(self.person, 4),
             "text": list(self.text_lines),
+            "codes": [c.to_json() for c in self.codes],
             "seconds": round(self.seconds, 4),
         }
 
@@ -206,14 +189,13 @@ def _join(phrases: Sequence[str]) -> str:
 _NO_CAPTION = Caption([], 0.0, 0.0, np.zeros((0, 1, 1)), True, 0.0)
 
 
-def _text(lines: Sequence[TextLine]) -> tuple[tuple[str, ...], Part | None]:
-    """The text lines read, and the part that says them (the first two, and how many more), if any."""
-    texts = tuple(line.text.strip() for line in lines if line.text.strip())
-    if not texts:
-        return texts, None
-    rest = len(texts) - 2
-    more = f" and {rest} more line{'s' if rest > 1 else ''}" if rest > 0 else ""
-    return texts, Part(f"It says: {'; '.join(texts[:2])}{more}.", "text")
+def _with_codes(d: Description, seen: CodesSeen) -> Description:
+    """A description with the codes read beside its text, which, like text, replace "I can't tell"."""
+    said = code_parts(seen)
+    if not said:
+        return d
+    parts = tuple(p for p in d.parts if p.source != "none") + tuple(said)
+    return replace(d, parts=parts, sentence=" ".join(p.text for p in parts), codes=seen.codes)
 
 
 class Describer:
@@ -222,7 +204,7 @@ class Describer:
     def __init__(
         self, captioner: Any, recognizer: Recognizer | None = None, people: PeopleDetector | None = None,
         *, reader: TextReader | None = None, calibration: Calibration | None = None, max_objects: int | None = None,
-        all_evidence: bool = False, detector: Any = None,
+        all_evidence: bool = False, codes: CodeReader | None = None, detector: Any = None,
     ) -> None:
         """captioner: either engine, model.captioner.Captioner (PyTorch) or model.onnx_captioner.OnnxCaptioner.
         recognizer None: no ImageNet evidence (e.g. a ResNet checkpoint); people None: no detectors.
@@ -236,6 +218,7 @@ class Describer:
         self.recognizer = recognizer
         self.people = people
         self.reader = reader
+        self.codes = codes  # None: codes are not looked for
         self.all_evidence = all_evidence
         self.calibration = calibration or (recognizer.calibration if recognizer else Calibration.load())
         self.concepts = Concepts.load()
@@ -265,10 +248,10 @@ class Describer:
 
     @classmethod
     def for_captioner(cls, captioner: Any, *, people: bool = True, reader: TextReader | None = None,
-                      all_evidence: bool = False, detector: Any = None) -> Describer:
+                      all_evidence: bool = False, codes: CodeReader | None = None, detector: Any = None) -> Describer:
         """The describer with every evidence source this captioner's encoder and this install allow."""
         return cls(captioner, Recognizer.for_captioner(captioner), PeopleDetector() if people else None,
-                   reader=reader, all_evidence=all_evidence, detector=detector)
+                   reader=reader, all_evidence=all_evidence, codes=codes, detector=detector)
 
     def describe(self, images: Sequence[ImageLike], beam_size: int = 3) -> list[Description]:
         """Describe photos (paths, PIL images or RGB arrays), one Description each, in order.
@@ -299,6 +282,7 @@ class Describer:
         else:
             group_probs, recognized, probes = None, [[] for _ in pictures], None
         lines = [self.reader.read(p) for p in pictures] if self.reader is not None else [()] * len(pictures)
+        sightings = [self.codes.read(p) for p in pictures] if self.codes is not None else [CodesSeen()] * len(pictures)
         boxes = self.detector.detect(pictures) if self.detector is not None else [None] * len(pictures)
         out = [
             self._describe_one(pictures[i], cands, None if group_probs is None else group_probs[i], recognized[i],
@@ -306,7 +290,7 @@ class Describer:
             for i, cands in enumerate(candidates)
         ]
         share = (time.perf_counter() - start) / len(out)
-        return [replace(d, seconds=share) for d in out]
+        return [replace(_with_codes(d, f), seconds=share) for d, f in zip(out, sightings)]
 
     def _describe_one(self, picture: Image.Image, candidates: Sequence[Caption], group_probs: np.ndarray | None,
                       recognized: Sequence[Recognition], lines: Sequence[TextLine], probe: float,
@@ -320,7 +304,7 @@ class Describer:
         """
         brightness, spread = tone(picture)
         if spread < self.blank_spread:  # a covered lens, a dark room, a blank wall: no evidence to weigh
-            texts, said = _text(lines)  # text on it is still read, and is then the whole description
+            texts, said = text_part(lines)  # text on it is still read, and is then the whole description
             parts = (said,) if said else (Part(DARK if brightness < 128 else BLANK, "image"),)
             return Description(caption=candidates[0] if candidates else _NO_CAPTION, objects=tuple(recognized),
                                person=None, sentence=" ".join(p.text for p in parts), parts=parts,
@@ -428,7 +412,7 @@ class Describer:
                     text = text[0].upper() + text[1:]
                 text += "." if i == len(confident) - 1 else (" and" if i == len(confident) - 2 else ",")
                 parts.append(Part(text, self._source([c], found)))
-        texts, said_text = _text(lines)
+        texts, said_text = text_part(lines)
         if not parts and not texts:  # with text to read, what it says is the description
             parts.append(Part(NOTHING, "none"))
         if said_text:

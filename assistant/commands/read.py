@@ -1,4 +1,5 @@
-"""`seesay read PHOTO...`: read the text in photos (signs, labels, letters, screens), line by line."""
+"""`seesay read PHOTO...`: read the text in photos (signs, labels, letters, screens), line by line, and the
+QR codes and barcodes in them."""
 
 from __future__ import annotations
 
@@ -8,18 +9,20 @@ import sys
 
 from .arguments import add_speak
 
-HELP = "read the text in photos aloud: signs, labels, letters, screens"
+HELP = "read the text and codes in photos aloud: signs, labels, letters, screens, QR codes, barcodes"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", metavar="PHOTO", help="photo files, or folders to read the photos in")
-    p.add_argument("--json", action="store_true", help="one JSON object per photo: lines with confidences and boxes")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per photo: lines with confidences and boxes; codes with type, text and box")
     add_speak(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from model import ImageError, load_image
     from model.images import display_path as printable
+    from model.reading import code_parts, spoken_reading
     from model.text_reader import spoken_text
 
     from ..runtime import Runtime
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         for path in photo_paths(args.images):
             try:
-                lines = reader.read(load_image(path))
+                image = load_image(path)
+                lines, found = reader.read(image), runtime.codes.read(image)
             except ImageError as exc:
                 print(f"skipping {exc}", file=sys.stderr)
                 continue
@@ -41,14 +45,16 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps({"path": printable(path), "lines": [
                     {"text": line.text, "confidence": round(line.confidence, 4),
-                     "box": [round(float(v), 1) for v in line.box]} for line in lines]}),
-                    flush=True)
+                     "box": [round(float(v), 1) for v in line.box]} for line in lines],
+                    "codes": [c.to_json() for c in found.codes]}), flush=True)
             else:
                 print(f"{printable(path)}\t{len(lines)} line{'s' * (len(lines) != 1)} of text", flush=True)
                 for line in lines:
                     print(f"  {line.text}", flush=True)
+                for part in code_parts(found):
+                    print(f"  {part.text}", flush=True)
             if speaker is not None:
-                said.append(spoken_text(lines) if lines else "No text found.")
+                said.append(spoken_reading(spoken_text(lines), found, "No text or code found."))
                 speaker.say(said[-1], interrupt=False)
     finally:
         if speaker is not None:
