@@ -157,3 +157,12 @@ def test_bad_input_is_refused_with_one_clear_line(objects, tmp_path):
         ObjectDetector(tmp_path / "nanodet.onnx")
     with pytest.raises(ValueError, match="floor"):
         PoseDetector(floor=1.5)
+    damaged = tmp_path / "damaged.onnx"
+    damaged.write_bytes((DEFAULT_WEIGHTS / ObjectDetector.graph).read_bytes()[:5000])
+    with pytest.raises(ValueError, match="damaged.onnx cannot be loaded") as caught:
+        ObjectDetector(damaged)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError, match="not a NanoDet graph"):
+        ObjectDetector(DEFAULT_WEIGHTS / PoseDetector.graph)
+    with pytest.raises(ValueError, match="not a MoveNet MultiPose graph"):
+        PoseDetector(DEFAULT_WEIGHTS / ObjectDetector.graph)
