@@ -102,8 +102,10 @@ def _weights(topology: dict, blob: bytes) -> dict[str, np.ndarray]:
     return out
 
 
-def graph_def(topology: dict, blob: bytes):
-    """The TF.js graph as a TensorFlow GraphDef with its weights as constants and fused kernels split."""
+def graph_def(topology: dict, blob: bytes, split: bool = True):
+    """The TF.js graph as a TensorFlow GraphDef with its weights as constants; its fused kernels split (for
+    tf2onnx), or else fused convolutions left to TensorFlow's own kernel (to check the split against it;
+    TensorFlow's CPU build cannot run fused depthwise convolutions, which are split either way)."""
     import tensorflow as tf
     from google.protobuf import json_format
 
@@ -115,7 +117,12 @@ def graph_def(topology: dict, blob: bytes):
             dtype = tf.as_dtype(node.attr["dtype"].type).as_numpy_dtype if node.attr["dtype"].type else None
             value = weights[node.name].astype(dtype) if dtype else weights[node.name]
             node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
-        nodes.extend(_split_fused(node) if node.op in FUSED else [node])
+        if node.op == "_FusedConv2D" and not split:
+            if "TArgs" not in node.attr:  # TF.js leaves out the bias's dtype
+                node.attr["TArgs"].list.type.extend([node.attr["T"].type] * node.attr["num_args"].i)
+            nodes.append(node)
+        else:
+            nodes.extend(_split_fused(node) if node.op in FUSED else [node])
     del graph.node[:]
     graph.node.extend(nodes)
     return graph
@@ -226,13 +233,18 @@ def check(onnx_bytes: bytes, graph, inputs, outputs, photos: list[Path], source:
 
 def convert(tarball: Path, version: str, photos: list[Path], out: Path, tolerance: float) -> dict:
     """Convert, check and write every graph; returns the manifest written beside them."""
+    import onnxruntime
+    import tensorflow
+    import tf2onnx
+
+    tools = {m.__name__: m.__version__ for m in (tensorflow, tf2onnx, onnxruntime)}
     manifest = {"package": PACKAGE, "version": version, "tarball_sha256": _sha256(tarball.read_bytes()),
-                "converter": "training/convert_detectors.py", "opset": OPSET, "models": {}}
+                "converter": "training/convert_detectors.py", "tools": tools, "opset": OPSET, "models": {}}
     for source in SOURCES:
         topology, blob, hashes = read_package(tarball, source.name)
-        graph = graph_def(topology, blob)
         inputs, outputs = signature(topology)
-        model = to_onnx(graph, inputs, outputs, source, version)
+        model = to_onnx(graph_def(topology, blob), inputs, outputs, source, version)
+        graph = graph_def(topology, blob, split=False)  # what the check runs: TensorFlow's fused kernels
         full = model.SerializeToString()
         data = store_half(model).SerializeToString()
         diff, reference = check(data, graph, inputs, outputs, photos, source)
