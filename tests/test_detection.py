@@ -15,8 +15,17 @@ from PIL import Image
 from pycocotools.coco import COCO
 from skimage import data
 
-from model.detection import COCO_CATEGORIES, DEFAULT_WEIGHTS, Detection, ObjectDetector, Pose, PoseDetector, manifest
-from model.images import load_image
+from model.detection import (
+    COCO_CATEGORIES,
+    DEFAULT_WEIGHTS,
+    Detection,
+    ObjectDetector,
+    Pose,
+    PoseDetector,
+    box_iou,
+    manifest,
+)
+from model.images import from_bgr_frame, load_image
 
 from .conftest import COCO_MINI
 
@@ -148,6 +157,21 @@ def test_people_in_coco_photos_are_found_where_they_are_annotated(people, coco_v
             cx = (pose.box[0] + pose.box[2]) / 2 * info["width"]
             cy = (pose.box[1] + pose.box[3]) / 2 * info["height"]
             assert any(x <= cx <= x + w and y <= cy <= y + h for x, y, w, h in boxes), (info["file_name"], pose)
+
+
+def test_the_people_in_a_street_video_are_found_by_both_detectors_in_the_same_places(objects, people, vtest_video):
+    import cv2
+
+    capture = cv2.VideoCapture(str(vtest_video))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    photo = from_bgr_frame(frame)
+    walkers = [d.box for d in objects.detect([photo])[0] if d.category == "person" and d.score >= 0.5]
+    poses = [p.box for p in people.detect([photo])[0] if p.score >= 0.1]
+    assert len(walkers) >= 3 and len(poses) >= 3  # several people walk in OpenCV's street video
+    overlap = box_iou(np.array(poses), np.array(walkers))  # (poses, walkers)
+    assert (overlap.max(axis=1) > 0.5).all()  # each pose is on a walker the object detector found
 
 
 def test_bad_input_is_refused_with_one_clear_line(objects, tmp_path):
