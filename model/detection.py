@@ -157,9 +157,9 @@ class ObjectDetector:
         _expect_outputs(self._session, self.path, "a NanoDet graph over the 80 COCO categories", want.__eq__)
 
     @classmethod
-    def default(cls, *, threads: int | None = None) -> ObjectDetector:
+    def default(cls, *, threads: int | None = None, floor: float = 0.05) -> ObjectDetector:
         """The bundled NanoDet-g graph."""
-        return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads)
+        return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads, floor=floor)
 
     @classmethod
     def prepare(cls, image: Image.Image) -> np.ndarray:
@@ -228,9 +228,9 @@ class PoseDetector:
                         lambda shapes: len(shapes) == 1 and len(shapes[0]) == 3 and shapes[0][2] == 56)
 
     @classmethod
-    def default(cls, *, threads: int | None = None) -> PoseDetector:
+    def default(cls, *, threads: int | None = None, floor: float = 0.05) -> PoseDetector:
         """The bundled MoveNet MultiPose graph."""
-        return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads)
+        return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads, floor=floor)
 
     @classmethod
     def _square(cls, image: Image.Image) -> tuple[Image.Image, np.ndarray]:
