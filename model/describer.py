@@ -499,9 +499,11 @@ class Describer:
              recognized: Sequence[Recognition] = ()) -> str:
         for f in found or ():
             if f.category == concept:  # counted and placed; one thing keeps ImageNet's finer name when sure
-                groups = load_categories()[concept].groups
-                finer = next((r.say for r in recognized if r.confident and r.name in groups), None)
-                if f.count <= 1 and finer and finer != self.concepts.say.get(concept):
+                category = load_categories()[concept]
+                noun = category.one.split()[-1]  # a finer name says the same noun: "a cup of coffee" of a cup
+                finer = next((r.say for r in recognized if r.confident and r.name in category.groups
+                              and noun in r.say.split()), None)
+                if f.count <= 1 and finer and finer != category.one:
                     return f"{finer} {f.where}" if f.where else finer
                 return phrase(f)
         if concept == PERSON and evidence is not None and evidence.faces + evidence.bodies >= 2:

@@ -38,7 +38,7 @@ CLOSE = 0.4  # a box covering this share of the picture is close in front of the
 # people with it gives 61% exact counts against 55% without (0.7-0.9 alike).
 CONTAINED = 0.8
 # Feature names, in the order the calibrated weights are stored: the model file says which it was fitted on.
-OBJECT_FEATURES = ("detector", "area", "boxes", "recognizer", "caption", "rival")
+OBJECT_FEATURES = ("detector", "area", "boxes", "recognizable", "recognizer", "caption", "rival")
 PERSON_FEATURES = ("detector", "area", "boxes", "caption", "probe")
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the width and height
@@ -153,33 +153,36 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def evidence_row(detections: Sequence[Detection], recognizer: float, caption: float, probe: float,
+def evidence_row(detections: Sequence[Detection], recognizer: float | None, caption: float, probe: float,
                  person: bool, rival: float = 0.0) -> list[float]:
     """The features of one category in one photo, in OBJECT_FEATURES or PERSON_FEATURES order.
 
-    detections: this category's boxes at or above the floor, highest score first; rival: the recognizer's
-    probability for the likeliest other category of the same kind (a dog photo's "horse" box meets the
-    recognizer's certainty that it is a dog)."""
+    detections: this category's boxes at or above the floor, highest score first; recognizer: the
+    recognizer's probability for the category (None: no ImageNet group names it; its logit is weighed, so a
+    recognizer sure of a cup of coffee can outweigh a weak box); rival: its probability for the likeliest
+    other category of the same kind (a dog photo's "horse" box meets the recognizer's certainty of a dog)."""
     top = detections[0] if detections else None
     score = top.score if top else 0.0
     area = math.sqrt(box_area(top.box)) if top else 0.0
     boxes = math.log1p(sum(d.score >= 0.3 for d in detections))
     if person:
         return [_logit(score), area, boxes, caption, probe]
-    return [_logit(score), area, boxes, min(recognizer, 1.0), caption, min(rival, 1.0)]
+    known = recognizer is not None
+    return [_logit(score), area, boxes, float(known), _logit(recognizer) if known else 0.0, caption, min(rival, 1.0)]
 
 
 def where(boxes: Sequence[Box]) -> str:
     """Where the boxes are, in words a listener can act on; "" when they are spread across the picture."""
     if not boxes:
         return ""
-    if len(boxes) == 1 and box_area(boxes[0]) >= CLOSE:
-        return "close in front of you"
     centres = [(b[0] + b[2]) / 2 for b in boxes]
     thirds = {min(int(c * 3), 2) for c in centres}
     if len(thirds) > 1:
         return ""
-    return ("on the left", "in the middle", "on the right")[thirds.pop()]
+    third = thirds.pop()
+    if len(boxes) == 1 and box_area(boxes[0]) >= CLOSE:
+        return ("close by, on the left", "close in front of you", "close by, on the right")[third]
+    return ("on the left", "in the middle", "on the right")[third]
 
 
 def how_many(category: Category, count: int) -> str:
@@ -226,7 +229,8 @@ class ObjectFinder:
             kind = self.categories[name].kind
             rival = max((p for n, p in recognized.items() if n != name and self.categories[n].kind == kind
                          and not set(self.categories[n].groups) & set(self.categories[name].groups)), default=0.0)
-            row = evidence_row(by_category.get(name, []), recognized[name], caption_probability.get(name, 0.0), probe,
+            recognizer = recognized[name] if self.categories[name].groups and group_probability else None
+            row = evidence_row(by_category.get(name, []), recognizer, caption_probability.get(name, 0.0), probe,
                                name == PERSON, rival)
             out.append((name, row, by_category.get(name, [])))
         return out

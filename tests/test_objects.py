@@ -64,3 +64,31 @@ def test_the_finder_reads_its_models_and_thresholds_from_the_calibration_file(tm
     with pytest.raises(ValueError, match="fitted on features"):
         ObjectCalibration.from_json(data["objects"])
     assert Calibration.load().objects == json.loads(CALIBRATION_FILE.read_text())["objects"]
+
+
+# --- the describer with the bundled detector, on real photos ------------------------------------------------
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+
+@pytest.fixture(scope="module")
+def describer():
+    from model.describer import Describer
+    from model.detection import ObjectDetector
+    from model.onnx_captioner import OnnxCaptioner
+
+    return Describer.for_captioner(OnnxCaptioner.default(), detector=ObjectDetector.default())
+
+
+def _side_by_side(*images: np.ndarray, height: int = 240) -> np.ndarray:
+    """Real photos scaled to one height and put next to each other, as one wide scene."""
+    scaled = [np.asarray(Image.fromarray(im).resize((round(im.shape[1] * height / im.shape[0]), height))) for im in images]
+    return np.concatenate(scaled, axis=1)
+
+
+def _card(text: str, colour: str) -> np.ndarray:
+    """A plain coloured card with white text on it, as a sign or a notice is photographed."""
+    card = Image.new("RGB", (640, 400), colour)
+    ImageDraw.Draw(card).text((60, 150), text, font=ImageFont.truetype(FONT, 72), fill="white")
+    noise = np.random.default_rng(0).normal(0, 4, (400, 640, 3))
+    return np.clip(np.asarray(card, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
