@@ -40,7 +40,9 @@ from .caption import Caption
 from .codes import Code, CodeReader, CodesSeen
 from .images import ImageLike, to_rgb_image, tone
 from .lexicon import Lexicon, Mention, words_of
-from .objects import MAX_COUNT, NUMBERS, Found, ObjectCalibration, ObjectFinder, load_categories, phrase
+from .objects import (
+    MAX_COUNT, NUMBERS, Found, ObjectCalibration, ObjectFinder, covered_groups, load_categories, phrase,
+)
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .phrasing import Span, render, supported_prefix
 from .reading import Part, TextLine, TextReader, code_parts, text_part
@@ -76,8 +78,8 @@ class Description:
         """What the photo index stores for finding it again: each thing said as it was said ("two dogs on the
         left") and by its name, then the confident recognitions."""
         said = [f for f in self.found if f.said]
-        terms = [phrase(f) for f in said] + [f.category for f in said] + [r.name for r in self.objects if r.confident]
-        return list(dict.fromkeys(terms))
+        recognized = [r.name for r in self.objects if r.confident and not (self.found and r.name in covered_groups())]
+        return list(dict.fromkeys([phrase(f) for f in said] + [f.category for f in said] + recognized))
 
     @property
     def from_caption(self) -> str:
@@ -243,8 +245,7 @@ class Describer:
             self.support_thr = np.array([cal.support_threshold(g.name) for g in recognizer.groups])  # (G,)
             self.clothing = np.array([g.kind == "clothing" for g in recognizer.groups])  # (G,)
             self.speakable = np.array([g.kind not in ("clothing", "person") for g in recognizer.groups])  # (G,)
-            covered = {c for c in load_categories().values() for c in (c.name, *c.groups)}
-            self.covered = np.array([g.name in covered for g in recognizer.groups])  # (G,) said through a category
+            self.covered = np.array([g.name in covered_groups() for g in recognizer.groups])  # (G,) said via a category
 
     @classmethod
     def for_captioner(cls, captioner: Any, *, people: bool = True, reader: TextReader | None = None,
@@ -500,9 +501,9 @@ class Describer:
         for f in found or ():
             if f.category == concept:  # counted and placed; one thing keeps ImageNet's finer name when sure
                 category = load_categories()[concept]
-                noun = category.one.split()[-1]  # a finer name says the same noun: "a cup of coffee" of a cup
+                name = category.one.split(maxsplit=1)[-1]  # a finer name says it: "a cup of coffee" of a cup
                 finer = next((r.say for r in recognized if r.confident and r.name in category.groups
-                              and noun in r.say.split()), None)
+                              and f" {name} " in f" {r.say} "), None)
                 if f.count <= 1 and finer and finer != category.one:
                     return f"{finer} {f.where}" if f.where else finer
                 return phrase(f)

@@ -64,6 +64,12 @@ def load_categories(path: str | os.PathLike = WORDS_FILE) -> dict[str, Category]
             for name, c in data.items()}
 
 
+@lru_cache(maxsize=1)
+def covered_groups() -> frozenset[str]:
+    """ImageNet groups that name a COCO category: with a detector, said only through that category."""
+    return frozenset(g for c in load_categories().values() for g in (c.name, *c.groups))
+
+
 @dataclass(frozen=True)
 class FusionModel:
     """A logistic model over named evidence features (fitted by training/calibrate_objects.py)."""

@@ -4,6 +4,7 @@ evidence by the calibrated object models; real photos from scikit-image and the 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,3 +93,75 @@ def _card(text: str, colour: str) -> np.ndarray:
     ImageDraw.Draw(card).text((60, 150), text, font=ImageFont.truetype(FONT, 72), fill="white")
     noise = np.random.default_rng(0).normal(0, 4, (400, 640, 3))
     return np.clip(np.asarray(card, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
+
+
+def test_what_the_detector_finds_is_named_on_real_photos(describer):
+    """scikit-image's cat, astronaut and espresso, and held-out COCO photos of a bus, a stop sign and a street."""
+    from skimage import data
+
+    coco = {"coco-tiny/val2017/000000359937.jpg": "bus", "coco-mini/val2017/000000460229.jpg": "stop sign",
+            "coco-tiny/val2017/000000454661.jpg": "car"}
+    photos = [data.chelsea(), data.astronaut(), data.coffee(), *(str(DATA / p) for p in coco)]
+    said = [d.sentence for d in describer.describe(photos)]
+    for sentence, wanted in zip(said, ["cat", "person", "cup", *coco.values()]):
+        assert wanted in coco_objects(sentence), (wanted, sentence)
+    assert "cup of coffee" in said[2]  # ImageNet's finer name stays where it is sure
+
+
+def test_constructed_scenes_are_counted_and_placed(describer):
+    """Real photos side by side: a cat left of a bus; the astronaut three times."""
+    from skimage import data
+
+    from model.images import load_image
+
+    bus = np.asarray(load_image(DATA / "coco-tiny/val2017/000000359937.jpg"))
+    cat_bus, astronauts = describer.describe([_side_by_side(data.chelsea(), bus), _side_by_side(*[data.astronaut()] * 3)])
+    found = {f.category: f for f in cat_bus.found if f.said}
+    assert found["cat"].where.endswith("on the left") and found["bus"].where == "on the right", cat_bus.sentence
+    assert "on the left" in cat_bus.sentence and "on the right" in cat_bus.sentence
+    assert astronauts.sentence.startswith("Three people"), astronauts.sentence
+    people = next(f for f in astronauts.found if f.category == "person")
+    assert people.count == 3 and [round((b[0] + b[2]) * 1.5) for b in sorted(people.boxes)] == [0, 1, 2]
+
+
+def test_no_person_is_said_of_cards_an_empty_street_or_a_blank_wall(describer):
+    wall = np.clip(np.full((480, 640, 3), (200, 190, 170), float)
+                   + np.random.default_rng(1).normal(0, 3, (480, 640, 3)), 0, 255).astype(np.uint8)
+    street = str(DATA / "coco-tiny/val2017/000000454661.jpg")  # cars and traffic lights; no person has a box
+    said = describer.describe([_card("EXIT ONLY", "#1a7f3c"), _card("PLATFORM 4", "#1f4e9c"), street, wall])
+    for d in said:
+        assert "person" not in coco_objects(d.sentence), d.sentence
+        assert not any(f.said for f in d.found if f.category == "person")
+
+
+def test_json_carries_each_thing_found_with_its_boxes_count_and_place(describer):
+    from skimage import data
+
+    record = describer.describe([_side_by_side(*[data.astronaut()] * 2)])[0].to_json()
+    people = next(o for o in record["objects"] if o["name"] == "person")
+    assert people["said"] and people["count"] == 2 and len(people["boxes"]) == 2
+    assert people["say"] == "two people" and all(0 <= v <= 1 for b in people["boxes"] for v in b)
+    assert {"name", "probability", "count", "where", "said", "boxes", "say"} <= set(people)
+    assert record["recognized"] and record["sentence"].startswith("Two people")
+
+
+def test_the_index_finds_a_photo_by_what_was_found_even_where_the_caption_never_learnt_the_word(describer, tmp_path):
+    """Held-out COCO photos of giraffes and zebras: the captioner (trained on Flickr8k) writes "a dog ...", the
+    detector finds them, and `seesay search giraffe` / `two giraffes` finds the photo."""
+    import shutil
+
+    from assistant.indexer import index_folders
+    from store import Store
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("coco-mini/val2017/000000261712.jpg", "coco-mini/val2017/000000244592.jpg"):
+        shutil.copy(DATA / name, folder / name.replace("/", "-"))
+    with Store(tmp_path / "index.sqlite") as store:
+        index_folders(store, describer, [folder])
+        giraffes = store.text_search("giraffe")
+        assert [Path(h.path).name for h in giraffes] == ["coco-mini-val2017-000000261712.jpg"]
+        assert [Path(h.path).name for h in store.text_search("two giraffes")] == [Path(giraffes[0].path).name]
+        assert [Path(h.path).name for h in store.text_search("zebras")] == ["coco-mini-val2017-000000244592.jpg"]
+        rows = {Path(r["path"]).name: r for r in store.export_rows()}
+    assert "giraffe" not in rows["coco-mini-val2017-000000261712.jpg"]["caption"]  # the caption never says it
