@@ -33,10 +33,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         for path in photo_paths(args.images):
             try:
-                lines = reader.read(load_image(path))
+                image = load_image(path)
             except ImageError as exc:
                 print(f"skipping {exc}", file=sys.stderr)
                 continue
+            if why := reader.unreadable(image.size):
+                print(f"{printable(path)}: {why}", file=sys.stderr)
+            lines = reader.read(image)
             done += 1
             if args.json:
                 print(json.dumps({"path": printable(path), "lines": [
