@@ -51,9 +51,11 @@ def _on_connect(dbapi_conn, _record) -> None:
 
 
 def file_uri_path(path: Path) -> str:
-    """The path as SQLite's file: URI takes it: '%' first, then '?' and '#', percent-encoded, so that a
-    name holding '%20' is that file and not 'a b' (issue 27)."""
-    return path.resolve().as_posix().replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    """The path as it goes into the engine's URL: percent-encoded for SQLite's file: URI ('%' first, then
+    '?' and '#'), and its '%' encoded once more because SQLAlchemy decodes the URL's database part; so that
+    a name holding '%20' is that file and not 'a b' (issue 27)."""
+    uri = path.resolve().as_posix().replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return uri.replace("%", "%25")
 
 
 def _engine(url: str, *, immediate: bool) -> Engine:
