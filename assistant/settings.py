@@ -81,7 +81,6 @@ def option(key: str, kind: type = int):
             raise argparse.ArgumentTypeError(f"{why}, got {text}")
         return value
 
-    parse.__name__ = f"{key} {'whole number' if kind is int else 'number'}"  # argparse names it in errors
     return parse
 
 

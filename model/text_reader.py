@@ -49,7 +49,7 @@ RAPIDOCR_LOGGER = "RapidOCR"  # the name rapidocr.utils.log gives its logger
 # Long, narrow pictures (issue 27). RapidOCR scales the long side down to max_side and rounds both sides to a
 # multiple of 32, so a short side that comes to under 16 px becomes 0 and the engine raises (a 1 x 65535 PNG,
 # a 2 x 16383 WebP); and its detector scales the short side up to 736 px, so a 20 x 2000 picture is searched
-# at 736 x 73600 (160 s on a 2-core machine, against about 3 s for a photo). Pictures longer than
+# at 736 x 73600, minutes where a photo takes seconds (benchmarks/narrow_pictures.py). Pictures longer than
 # MAX_ASPECT times their width are padded to that shape first (a plain border the detector finds nothing in),
 # and those narrower than MIN_SIDE pixels, too thin to hold a readable letter, are not read at all.
 MAX_ASPECT = 4.0
