@@ -29,11 +29,13 @@ def path_text(text: str) -> str:
 
 
 def add_model(p: argparse.ArgumentParser, *, beam: bool = True) -> None:
-    p.add_argument("--model", type=path_text, metavar="CHECKPOINT", help="captioner checkpoint (default: the bundled model)")
+    p.add_argument("--model", type=path_text, metavar="CHECKPOINT",
+                   help="captioner checkpoint (default: the bundled model)")
     if beam:
         p.add_argument("--beam", type=option("beam_size"), metavar="N",
                        help="beam size, 1 = greedy (default: beam_size in the settings, 3)")
-    p.add_argument("--device", type=device, default="cpu", help="where the model runs: cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--device", type=device, default="cpu",
+                   help="where the model runs: cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--engine", choices=("auto", "onnx", "torch"), default="auto",
                    help="onnx: ONNX Runtime, which starts faster and needs less memory; torch: PyTorch, for a GPU, "
                         "other beam sizes and checkpoints not compiled with 'seesay export-onnx'; auto (default): "
@@ -49,7 +51,8 @@ def add_camera(p: argparse.ArgumentParser) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--camera", type=option("camera"), metavar="INDEX",
                         help="camera device index (default: camera in the settings, 0)")
-    source.add_argument("--video", type=path_text, metavar="FILE|URL", help="a video file or stream instead of a camera")
+    source.add_argument("--video", type=path_text, metavar="FILE|URL",
+                        help="a video file or stream instead of a camera")
     source.add_argument("--no-camera", action="store_true", help="start without a camera")
 
 

@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_reading(p, default=True)
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: caption, recognised objects, the spoken sentence and its sources")
-    p.add_argument("--attention-dir", type=path_text, metavar="DIR", help="write a PNG per photo showing where each word looked")
+    p.add_argument("--attention-dir", type=path_text, metavar="DIR",
+                   help="write a PNG per photo showing where each word looked")
 
 
 def photo_paths(names: list[str]) -> list[Path]:

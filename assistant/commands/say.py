@@ -14,7 +14,8 @@ HELP = "speak text, or write it as speech to a WAV file"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", help="what to say")
     p.add_argument("--to", type=path_text, metavar="FILE.wav", help="write a WAV file instead of playing")
-    p.add_argument("--rate", type=option("rate"), metavar="WPM", help="words per minute (default: rate in the settings, 175)")
+    p.add_argument("--rate", type=option("rate"), metavar="WPM",
+                   help="words per minute (default: rate in the settings, 175)")
     p.add_argument("--volume", type=option("volume", float), help="0 to 1 (default: volume in the settings, 1)")
     p.add_argument("--voice", help="a voice id of the speech engine (default: voice in the settings)")
 

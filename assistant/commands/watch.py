@@ -14,7 +14,8 @@ HELP = "describe and index photos as they appear in folders"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("folders", nargs="*", type=path_text, metavar="FOLDER", help="folders to watch (default: watch in the settings)")
+    p.add_argument("folders", nargs="*", type=path_text, metavar="FOLDER",
+                   help="folders to watch (default: watch in the settings)")
     add_speak(p)
     add_db(p)
     add_model(p)
