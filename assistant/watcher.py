@@ -190,6 +190,9 @@ class FolderWatcher:
         except StoreError as exc:
             self.on_status(f"The photo index cannot be used now: {exc}; will try again.")
             return
+        except Exception:
+            self._catch_up_due = False  # not the index's state: another try would fail the same way
+            raise
         self._catch_up_due = False
         self._report(report, {})
         if report.added:
