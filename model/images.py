@@ -286,7 +286,7 @@ def to_rgb_image(image: ImageLike) -> Image.Image:
     if isinstance(image, Image.Image):
         if image.width == 0 or image.height == 0:
             raise ImageError(f"expected a non-empty image, got size {image.size}")
-        return _eight_bit(image).convert("RGB")
+        return _eight_bit(image).convert("RGB") if image.mode in _WIDE_MODES else image.convert("RGB")
     if isinstance(image, np.ndarray):
         return Image.fromarray(_rgb_array(image, bgr=False))
     if isinstance(image, (str, os.PathLike)):
