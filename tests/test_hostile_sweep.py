@@ -372,3 +372,24 @@ def test_a_link_to_itself_does_not_stop_the_watch_and_relative_roots_forget_move
             watcher.stop()
     assert not any(m.startswith("Watching hit a problem") for m in messages), messages
     assert [(Path(p).name, "link" in why) for p, why in watcher.failed] == [("loop.jpg", True)]  # never followed
+
+
+# --- speech ----------------------------------------------------------------------------------------------------
+
+
+def test_speech_without_a_writable_temporary_folder_says_so_at_once(tmp_path, monkeypatch):
+    import tempfile
+
+    from assistant.speech import Speaker, SpeechError
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))  # what gettempdir() answers
+    messages: list[str] = []
+    speaker = Speaker(on_status=messages.append, player=None)
+    try:
+        assert speaker.available(timeout=30) is False  # was: the speech thread died, then a stall
+        with pytest.raises(SpeechError, match="temporary folder"):
+            speaker.save("hello", tmp_path / "hello.wav", timeout=30)
+    finally:
+        speaker.close()
+    assert len(messages) == 1 and "temporary folder" in messages[0], messages
+    assert not (tmp_path / "hello.wav").exists()
