@@ -273,6 +273,18 @@ def test_a_deleted_folder_can_be_forgotten(tmp_path, photos):
     assert "not a folder" in _one_clear_line(again)
 
 
+def test_forget_forgets_what_the_index_holds_in_a_folder_and_nothing_else(tmp_path, photos):
+    for name, photo in (("kept", photos[0]), ("unwanted", photos[1])):
+        (tmp_path / name).mkdir()
+        shutil.copy(photo, tmp_path / name)
+    run = _run("index", str(tmp_path / "kept"), str(tmp_path / "unwanted"), "--no-embeddings", "--no-text",
+               "--quiet", tmp_path=tmp_path)
+    assert run.returncode == 0 and len(_paths(tmp_path / "index.sqlite")) == 2, run.stderr
+    forget = _run("forget", str(tmp_path / "unwanted"), tmp_path=tmp_path)
+    assert forget.returncode == 0 and "1 photo forgotten" in forget.stdout, forget.stderr
+    assert _paths(tmp_path / "index.sqlite") == {str(tmp_path / "kept" / photos[0].name)}
+
+
 def _unprivileged() -> tuple[str, ...]:
     """A prefix that runs a command without root's power to read any folder: root keeps its uid (the Python
     under /root stays reachable) but loses CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, as a normal user has."""
