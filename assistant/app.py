@@ -148,7 +148,7 @@ class SeesayApp(channels.ChannelActions, App):
         self.set_reactive(SeesayApp.muted, not new.speech)
         try:
             self.post_message(Announce(f"Settings saved to {save_settings(new)}."))
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self.post_message(Announce(f"Settings apply now but could not be saved: {exc}", problem=True))
         self.runtime = Runtime(self.runtime.args, new, [])  # the same rules: arguments win over settings
         self.rewire(self.runtime)

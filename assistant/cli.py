@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import errno
 import gc
 import importlib
+import os
 import sys
 from importlib.metadata import entry_points
 
@@ -58,10 +60,33 @@ def main(argv: list[str] | None = None) -> int:
     wanted = argv[0] if not argv[0].startswith("-") else None
     args = build_parser(wanted).parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # here, where a full disk or closed pipe can still be said in one line
+        return code
     except SetupError as exc:
         print(f"seesay: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRORS:
+            raise
+        _drop_stdout()
+        why = "the reader closed it" if exc.errno == errno.EPIPE else os.strerror(exc.errno)
+        print(f"seesay: could not write the output ({why})", file=sys.stderr)
+        return 1
+
+
+# What writing to standard output raises when it is a full disk, a closed pipe or a device that takes nothing.
+_OUTPUT_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's own flush at exit cannot fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -8,6 +8,7 @@ regular files are read: a FIFO, socket or device named like a photo would block 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -54,11 +55,15 @@ def regular_file(path: str | os.PathLike) -> tuple[FileInfo | None, str | None]:
 def walk_photos(folders: Sequence[str | os.PathLike]) -> Iterator[tuple[Path, FileInfo | None, str | None]]:
     """(path, FileInfo, reason skipped or None) for each photo-named entry under folders, in sorted order.
 
-    Hidden files and folders and temporary files are passed over silently; unreadable folders and links
-    are reported as skipped.
+    Hidden files and folders and temporary files are passed over silently; unreadable folders (no
+    permission, a path too long to open) and links are reported as skipped, with no FileInfo: what the
+    index holds under them is not known to be gone.
     """
+    unread: list[OSError] = []
     for folder in folders:
-        for root, dirs, files in os.walk(folder, onerror=None, followlinks=False):
+        for root, dirs, files in os.walk(folder, onerror=unread.append, followlinks=False):
+            while unread:
+                yield _unread_folder(unread.pop(0))
             kept = []
             for d in sorted(dirs):
                 if d.startswith("."):
@@ -72,6 +77,13 @@ def walk_photos(folders: Sequence[str | os.PathLike]) -> Iterator[tuple[Path, Fi
                 if is_photo_name(name):
                     path = Path(root) / name
                     yield (path, *regular_file(path))
+        while unread:
+            yield _unread_folder(unread.pop(0))
+
+
+def _unread_folder(exc: OSError) -> tuple[Path, None, str]:
+    why = "name too long to open" if exc.errno == errno.ENAMETOOLONG else (exc.strerror or str(exc)).lower()
+    return Path(exc.filename or "?"), None, f"folder not read ({why}); what the index holds in it is kept"
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

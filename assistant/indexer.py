@@ -3,7 +3,10 @@
 Unchanged files are passed over by (path, size, mtime), then known content by hash (a renamed or copied
 photo is linked, not described again). Each batch is one transaction, so an interrupted run loses at most
 the batch in flight and a rerun carries on without duplicates. A file that cannot be read is recorded with
-the reason and tried again only once it changes. Files gone from an indexed folder are forgotten.
+the reason and tried again only once it changes. A photo that fails while being described is that photo's
+failure alone: the batch is described again one photo at a time, the one that fails is recorded and tried
+again on the next run, and the rest go on (issue 27). Files gone from an indexed folder are forgotten,
+but only from folders that were read: an unreadable folder keeps what the index holds in it.
 Photos are decoded on a worker thread while the previous batch is being described.
 """
 
@@ -36,6 +39,7 @@ class IndexReport:
     linked: int = 0  # known photos under a new name, or copies
     forgotten: int = 0  # files gone from the folders since the last run
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), this run's new failures
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (path, what was left out), e.g. its text
     added: list[tuple[Path, object]] = field(default_factory=list)  # (path, Description), in order
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
 
@@ -61,14 +65,22 @@ def index_folders(
     """Describe every new or changed photo under folders, and forget the files that are gone."""
     listed = list(walk_photos(folders))
     present = {info.path for _, info, _ in listed if info is not None}
+    unread = [index_name(path) for path, info, _ in listed if info is None]  # not known to be gone
     roots = [index_name(f) for f in folders]
     report = index_files(store, describer, listed, embedder=embedder, batch_size=batch_size, beam_size=beam_size,
                          on_progress=on_progress, source=source)
     t = time.perf_counter()  # after the new names are linked, so that a renamed photo keeps its description
-    report.forgotten = store.forget_missing(roots, present)
+    report.forgotten = store.forget_missing(roots, present, keep=unread)
     store.drop_orphans()
     report.seconds["database"] += time.perf_counter() - t
     return report
+
+
+def forget_folders(store: Store, folders: Sequence[str | Path]) -> int:
+    """Forget every file recorded under folders (a folder deleted, or no longer wanted); returns how many."""
+    count = store.forget(sorted(store.paths_under([index_name(f) for f in folders])))
+    store.drop_orphans()
+    return count
 
 
 def index_paths(store: Store, describer, paths: Sequence[Path], **kwargs) -> IndexReport:
@@ -121,8 +133,8 @@ class _Batches:
         self.decoder: ThreadPoolExecutor | None = None
         self.decoding: tuple[list, Future] | None = None
 
-    def fail(self, path: Path, info: FileInfo, why: str) -> None:
-        self.failures.append(Failed(info, why))
+    def fail(self, path: Path, info: FileInfo, why: str, *, retry: bool = False) -> None:
+        self.failures.append(Failed(info, why, retry=retry))
         self.report.failed.append((str(path), why))
 
     def take(self, path: Path, info: FileInfo) -> None:
@@ -167,8 +179,12 @@ class _Batches:
                 self.fail(path, info, image)
             else:
                 good.append((path, info, sha, image))
+        reader = getattr(self.describer, "reader", None)
+        for path, _, _, image in good if hasattr(reader, "unreadable") else []:
+            if why := reader.unreadable(image.size):
+                self.report.notes.append((str(path), why))
         t = time.perf_counter()
-        descriptions = self.describer.describe([g[3] for g in good], beam_size=self.beam_size) if good else []
+        good, descriptions = self._described(good)
         self.report.seconds["describe"] += time.perf_counter() - t
         t = time.perf_counter()
         # Semantic search reads the caption the describer kept (its objects supported, its unsure details too:
@@ -185,6 +201,25 @@ class _Batches:
                 embedding=vectors[i].tobytes() if vectors is not None else None, source=self.source))
             self.report.added.append((path, d))
         self._store(entries)
+
+    def _described(self, good: list) -> tuple[list, list]:
+        """(photos, descriptions) of those photos that could be described; one that raises is its own
+        failure, recorded to be tried again on the next run, and the others are described one by one."""
+        if not good:
+            return [], []
+        try:
+            return good, self.describer.describe([g[3] for g in good], beam_size=self.beam_size)
+        except Exception as exc:  # noqa: BLE001 - whatever one photo does to a model, the batch goes on
+            if len(good) == 1:
+                path, info, _, _ = good[0]
+                self.fail(path, info, f"could not be described ({type(exc).__name__}: {exc})", retry=True)
+                return [], []
+        out, descriptions = [], []
+        for g in good:
+            kept, said = self._described([g])
+            out += kept
+            descriptions += said
+        return out, descriptions
 
     def _store(self, entries: list[Entry]) -> None:
         t = time.perf_counter()

@@ -38,9 +38,20 @@ class Runtime:
 
     # --- plain values --------------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def device(self) -> str:
-        return self._arg("device", "cpu")
+        """cpu, or a CUDA device that exists here (SetupError otherwise)."""
+        device = self._arg("device", "cpu")
+        if device == "cpu":
+            return device
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            have = f"{count} CUDA device{'s' * (count != 1)}" if count else "no CUDA device"
+            raise SetupError(f"--device {device}: this machine has {have}; use --device cpu")
+        return device
 
     @property
     def beam_size(self) -> int:
@@ -54,9 +65,10 @@ class Runtime:
 
     @property
     def db_path(self) -> Path:
+        """The index file, absolute, so that relative names mean the same in every part."""
         from store import default_db_path
 
-        return Path(self._arg("db") or self.settings.db or default_db_path()).expanduser()
+        return Path(self._arg("db") or self.settings.db or default_db_path()).expanduser().absolute()
 
     @property
     def camera_source(self) -> int | str | None:

@@ -3,12 +3,19 @@
     ~/.config/seesay/settings.toml on Linux; $SEESAY_CONFIG names another file.
 
 Unknown keys are kept out; wrong types and values out of range fall back to the defaults with a warning
-that names the file: a hand-edited file can never stop seesay from starting.
+that names the file: a hand-edited file can never stop seesay from starting. A file that cannot be read at
+all is copied aside (settings.toml.bad) before anything is written over it.
+
+`RANGES` is the one table of what each number may be: the settings file, the settings screen and the
+command line (`option`, the argparse type) all check against it (issue 27).
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
+import shutil
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -31,24 +38,50 @@ class Settings:
     db: str = ""  # the photo index; empty for the default
 
 
-# The values each number may take; outside them a setting falls back to its default with a warning.
+# The values each number may take, in the settings file and on the command line alike; outside them a
+# setting falls back to its default with a warning, and an option is refused with one line.
 RANGES: dict[str, tuple[float, float]] = {
     "rate": (80, 450),  # espeak-ng is unintelligible beyond these
     "volume": (0.0, 1.0),
-    "camera": (0, 63),
-    "beam_size": (1, 10),
+    "camera": (0, 63),  # OpenCV's VideoCapture(-1) crashes the process; no machine has 64 cameras
+    "beam_size": (1, 10),  # beam 5000 takes 3 GB, beam 100000 is killed for memory
     "scene_threshold": (0.0, 255.0),
     "min_interval": (0.0, 3600.0),
     "describe_every": (0.0, 3600.0),
+    # command-line only
+    "limit": (1, 10_000),  # search results
+    "batch_size": (1, 256),  # photos described together
+    "settle": (0.0, 3600.0),  # seconds a watched file must rest
+    "seconds": (0.0, 366 * 24 * 3600.0),  # how long `watch` runs; 0 for until Ctrl-C
 }
 
 
 def problem(key: str, value) -> str | None:
     """Why value cannot be used for the setting key, or None when it can."""
     low, high = RANGES.get(key, (None, None))
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
     if low is not None and not (low <= value <= high):  # also refuses NaN
-        return f"must be from {low} to {high}"
+        return f"must be from {low:g} to {high:g}"
+    if isinstance(value, str) and "\0" in value:
+        return "must not hold a NUL character"
     return None
+
+
+def option(key: str, kind: type = int):
+    """An argparse type for a number option checked against RANGES[key], as the settings file is."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a {'whole ' * (kind is int)}number, got {text!r}") from None
+        if why := problem(key, value):
+            raise argparse.ArgumentTypeError(f"{why}, got {text}")
+        return value
+
+    return parse
 
 
 def settings_path() -> Path:
@@ -63,8 +96,9 @@ def load_settings(path: str | os.PathLike | None = None) -> tuple[Settings, list
         return settings, warnings
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return settings, [f"Settings file {path} could not be read ({exc}); using the defaults."]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        return settings, [f"Settings file {path} could not be read ({why}); using the defaults.{_keep_aside(path)}"]
     known = {f.name: f for f in fields(Settings)}
     for key, value in data.items():
         if key not in known:
@@ -88,6 +122,29 @@ def load_settings(path: str | os.PathLike | None = None) -> tuple[Settings, list
     return settings, warnings
 
 
+def _keep_aside(path: Path) -> str:
+    """Copy an unreadable settings file to NAME.bad, so that saving the settings cannot lose it."""
+    aside = path.with_name(path.name + ".bad")
+    try:
+        shutil.copyfile(path, aside)
+    except OSError:
+        return ""
+    return f" It is kept as {aside}."
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and every control character escaped (TOML allows none raw)."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000:
+            out.append(f"\\u{ord(c):04X}" if not 0xD800 <= ord(c) < 0xE000 else "\\uFFFD")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
 def _toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -95,13 +152,17 @@ def _toml_value(value) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    return _toml_string(str(value))
 
 
 def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> Path:
-    """Write the settings atomically (a crash mid-write leaves the old file)."""
+    """Write the settings atomically (a crash mid-write leaves the old file); ValueError for a value the
+    file would refuse when read back, so that what is saved is what the next start uses."""
     path = Path(path) if path else settings_path()
+    for key, value in asdict(settings).items():
+        values = value if isinstance(value, list) else [value]
+        if why := next(filter(None, (problem(key, v) for v in values)), None):
+            raise ValueError(f"setting {key} {why}, got {value!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "# seesay settings\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items())
     tmp = path.with_name(path.name + ".tmp")

@@ -269,7 +269,12 @@ class Speaker:
             self._tell_once(warning)
 
     def _run(self) -> None:
-        tmp = tempfile.TemporaryDirectory(prefix="seesay-speech-")
+        try:
+            tmp = tempfile.TemporaryDirectory(prefix="seesay-speech-")
+        except OSError as exc:  # no temporary folder can be written (issue 27): every job is told so
+            self._refuse_all(f"Speech has no room in the temporary folder ({exc.strerror or exc}); "
+                             "descriptions are shown as text only.")
+            return
         scratch = Path(tmp.name)
         while (job := self._queue.get()) is not None:
             if job.done is not None and job.save_to is None:  # availability probe
@@ -286,6 +291,15 @@ class Speaker:
                 continue  # interrupted before its turn
             self._speak(job, scratch)
         tmp.cleanup()
+
+    def _refuse_all(self, message: str) -> None:
+        """Answer every job with message until closed: probes with False, saves with SpeechError."""
+        self._tell_once(message)
+        while (job := self._queue.get()) is not None:
+            if job.done is not None and job.save_to is None:
+                job.done.set_result(False)
+            elif job.done is not None:
+                job.done.set_exception(SpeechError(message))
 
     def _save(self, text: str, path: Path, scratch: Path) -> None:
         """Synthesise text chunk by chunk into the scratch folder, join the chunks, then write path.

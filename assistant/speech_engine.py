@@ -124,10 +124,29 @@ class Engine:
         for _ in range(3):  # pyttsx3 fails to write about 1 file in 75 (measured on espeak-ng): try again
             path.unlink(missing_ok=True)
             engine.save_to_file(text, str(path))
-            engine.runAndWait()
+            if failed := _run_catching_callback_errors(engine):
+                path.unlink(missing_ok=True)
+                raise SpeechError(f"the speech engine could not write its audio ({failed})")
             if path.is_file() and path.stat().st_size > 44:  # more than a WAV header
                 return warning
         raise SpeechError("the speech engine wrote no audio")
+
+
+def _run_catching_callback_errors(engine) -> str | None:
+    """engine.runAndWait(); the error raised inside one of its ctypes callbacks, if any, as one line.
+
+    pyttsx3's espeak driver raises inside a ctypes callback when it cannot write the WAV file (a full disk:
+    issue 27), where Python prints a traceback and carries on with a cut-off file. Such errors are taken
+    here instead, for as long as the run loop lasts (only this thread runs the engine).
+    """
+    caught: list[str] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda u: caught.append(str(u.exc_value) or type(u.exc_value).__name__)
+    try:
+        engine.runAndWait()
+    finally:
+        sys.unraisablehook = previous
+    return caught[0] if caught else None
 
 def _quiet(*args, **kwargs) -> None:
     pass

@@ -4,10 +4,15 @@ watchdog reports file events; a file is only read once its size and mtime have s
 `settle` seconds, so a photo still being copied is not read half-written. Hidden and temporary files are
 ignored, and a photo already in the store (same path, size and mtime, or same content) is not captioned
 again. At start, a catch-up scan indexes whatever changed while seesay was not running.
+
+Nothing is dropped (issue 27): photos that could not be saved (the index locked by another program, say)
+go back to waiting and are saved once it can be written; a catch-up scan or a forgetting that failed is
+tried again; and no single file or event, a link to itself included, can end the worker thread.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +27,8 @@ from store import Store, StoreError
 from .folders import index_name, is_photo_name
 from .indexer import IndexReport, index_folders, index_paths
 from .live import Observation
+
+RETRY_SECONDS = 5.0  # how often a catch-up scan that could not use the index is tried again
 
 
 class _Events(FileSystemEventHandler):
@@ -51,7 +58,7 @@ class FolderWatcher:
     ) -> None:
         self.store = store
         self.describer = describer
-        self.folders = [Path(f) for f in folders]
+        self.folders = [Path(os.path.abspath(f)) for f in folders]  # events and the index speak absolute paths
         self.on_description = on_description or (lambda d: None)
         self.on_status = on_status or (lambda message: None)
         self.embedder = embedder
@@ -61,6 +68,7 @@ class FolderWatcher:
         self._pending: dict[Path, tuple[tuple[int, float], float, float]] = {}  # path: (size, mtime), since, noticed
         self._gone: list[tuple[Path, bool]] = []  # (path, is a folder) deleted or moved away, to forget
         self._tidy = False  # files were forgotten: photos may be left without a file
+        self._catch_up_due = catch_up  # the catch-up scan has yet to succeed
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._observer = Observer()
@@ -110,7 +118,9 @@ class FolderWatcher:
             if folders:
                 count += self.store.forget(sorted(self.store.paths_under(folders)))
         except StoreError as exc:
-            self.on_status(f"Could not update the photo index: {exc}")
+            self.on_status(f"Could not update the photo index: {exc}; will try again.")
+            with self._lock:
+                self._gone[:0] = gone
             return
         if count:
             self._tidy = True
@@ -144,8 +154,8 @@ class FolderWatcher:
         with self._lock:
             for path, (stamp, since, noticed) in list(self._pending.items()):
                 try:
-                    st = path.stat()
-                except FileNotFoundError:  # deleted or renamed away before it settled
+                    st = os.lstat(path)  # a link is not followed (a link to itself raised here, issue 27)
+                except OSError:  # deleted or renamed away before it settled, or no longer reachable
                     del self._pending[path]
                     continue
                 current = (st.st_size, st.st_mtime)
@@ -156,39 +166,70 @@ class FolderWatcher:
                     del self._pending[path]
         return out
 
+    def _retry_later(self, settled: list[tuple[Path, float]]) -> None:
+        """Photos that could not be saved wait again, to be read once more after they settle."""
+        now = time.monotonic()
+        with self._lock:
+            for path, noticed in settled:
+                self._pending.setdefault(path, ((-1, -1.0), now, noticed))
+
     def _report(self, report: IndexReport, noticed: dict[Path, float]) -> None:
         self.described += len(report.added)
         self.failed += report.failed
         for path, reason in report.failed:
             self.on_status(f"Could not read {Path(path).name}: {reason}")
+        for path, note in report.notes:
+            self.on_status(f"{Path(path).name}: {note}")
         for path, description in report.added:
             self.on_description(Observation(description, str(path), None, noticed.get(path, time.time()), time.time()))
 
+    def _catch_up(self) -> None:
+        try:
+            report = index_folders(self.store, self.describer, [f for f in self.folders if f.is_dir()],
+                                   embedder=self.embedder, beam_size=self.beam_size, source="watch")
+        except StoreError as exc:
+            self.on_status(f"The photo index cannot be used now: {exc}; will try again.")
+            return
+        except Exception:
+            self._catch_up_due = False  # not the index's state: another try would fail the same way
+            raise
+        self._catch_up_due = False
+        self._report(report, {})
+        if report.added:
+            self.on_status(f"Caught up: {len(report.added)} new photos described.")
+
     def _run(self) -> None:
-        if self.catch_up:
-            try:
-                report = index_folders(self.store, self.describer, [f for f in self.folders if f.is_dir()],
-                                       embedder=self.embedder, beam_size=self.beam_size, source="watch")
-                self._report(report, {})
-                if report.added:
-                    self.on_status(f"Caught up: {len(report.added)} new photos described.")
-            except StoreError as exc:
-                self.on_status(f"The photo index cannot be used: {exc}")
+        if self._catch_up_due:
+            self._guarded(self._catch_up)
         self.ready.set()
+        retry_at = time.monotonic() + RETRY_SECONDS
         while not self._stop.wait(0.2):
-            self._forget_gone()
-            settled = self._settled()
-            if not settled:
-                self._drop_orphans()
-                continue
-            try:
-                report = index_paths(self.store, self.describer, [p for p, _ in settled], embedder=self.embedder,
-                                     beam_size=self.beam_size, source="watch")
-            except StoreError as exc:  # locked or damaged database: say so, keep watching
-                self.on_status(f"Could not save to the photo index: {exc}")
-                continue
-            except Exception as exc:  # anything else must not end the watch either
-                self.on_status(f"Could not index {len(settled)} new photos: {exc}")
-                continue
-            self._tidy = True  # an overwritten file leaves its old photo without a file
-            self._report(report, dict(settled))
+            if self._catch_up_due and time.monotonic() >= retry_at:
+                retry_at = time.monotonic() + RETRY_SECONDS
+                self._guarded(self._catch_up)
+            self._guarded(self._step)
+
+    def _guarded(self, work: Callable[[], None]) -> None:
+        """Run one piece of the worker's work; whatever it raises is said and the watch goes on."""
+        try:
+            work()
+        except Exception as exc:  # noqa: BLE001 - no single file or event may end the watch
+            self.on_status(f"Watching hit a problem and goes on: {type(exc).__name__}: {exc}")
+
+    def _step(self) -> None:
+        """Forget what went, then read and save the photos that have settled."""
+        self._forget_gone()
+        settled = self._settled()
+        if not settled:
+            self._drop_orphans()
+            return
+        try:
+            report = index_paths(self.store, self.describer, [p for p, _ in settled], embedder=self.embedder,
+                                 beam_size=self.beam_size, source="watch")
+        except StoreError as exc:  # locked or damaged database: say so, keep the photos, try again
+            self.on_status(f"Could not save to the photo index: {exc}; {len(settled)} photo"
+                           f"{'s' * (len(settled) > 1)} will be tried again.")
+            self._retry_later(settled)
+            return
+        self._tidy = True  # an overwritten file leaves its old photo without a file
+        self._report(report, dict(settled))

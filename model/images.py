@@ -184,7 +184,7 @@ def _decode(f, max_side: int | None) -> Image.Image:
         if img.size[0] * img.size[1] > MAX_DECODED_PIXELS:
             raise ImageError(f"image too large ({w} x {h} pixels)")
         img.load()  # decode now: truncated files fail here, not later in a worker
-        out = img if img.mode in ("RGB", "RGBA", "L", "LA") else img.convert("RGB")
+        out = img if img.mode in ("RGB", "RGBA", "L", "LA") else _eight_bit(img)
         if max_side is not None and max(out.size) > max_side:
             # Box-average by the whole factor first (cheap, and its output is small: 10000 -> 2500 px), then
             # resample to the exact size. (resize's own reducing_gap=2 would keep a 5000 px copy: +100 MB.)
@@ -198,6 +198,29 @@ def _decode(f, max_side: int | None) -> Image.Image:
     if orientation in _ORIENTATION:
         out = out.transpose(_ORIENTATION[orientation])
     return out
+
+
+# Modes whose samples are not 0-255: 16-bit grey (PNG, TIFF), 32-bit integer and 32-bit float (TIFF).
+_WIDE_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """An RGB (or 8-bit grey) image by the picture's real sample format: 16-bit samples divided by 257,
+    floats in 0..1 times 255, so that a 16-bit or float copy of a photo is seen as the 8-bit photo (issue 27:
+    Pillow's own conversion clips 16-bit values to white and floats in 0..1 to black). Palette, CMYK and the
+    other 8-bit modes go through Pillow's conversion."""
+    if img.mode not in _WIDE_MODES:
+        return img.convert("RGB")
+    a = np.asarray(img, dtype=np.float64)  # (H, W)
+    a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(a.min()), float(a.max())
+    if img.mode == "F" and lo >= 0 and hi <= 1:
+        a = a * 255
+    elif img.mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535):
+        a = a / 257
+    elif lo < 0 or hi > 255:  # 32-bit samples of no known range: stretched to what they hold
+        a = (a - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), mode="L")
 
 
 def _orientation(img: Image.Image) -> int:
@@ -263,7 +286,7 @@ def to_rgb_image(image: ImageLike) -> Image.Image:
     if isinstance(image, Image.Image):
         if image.width == 0 or image.height == 0:
             raise ImageError(f"expected a non-empty image, got size {image.size}")
-        return image.convert("RGB")
+        return _eight_bit(image).convert("RGB") if image.mode in _WIDE_MODES else image.convert("RGB")
     if isinstance(image, np.ndarray):
         return Image.fromarray(_rgb_array(image, bgr=False))
     if isinstance(image, (str, os.PathLike)):

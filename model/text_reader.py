@@ -46,6 +46,14 @@ MIN_CONFIDENCE_PROVENANCE = (
 )
 
 RAPIDOCR_LOGGER = "RapidOCR"  # the name rapidocr.utils.log gives its logger
+# Long, narrow pictures (issue 27). RapidOCR scales the long side down to max_side and rounds both sides to a
+# multiple of 32, so a short side that comes to under 16 px becomes 0 and the engine raises (a 1 x 65535 PNG,
+# a 2 x 16383 WebP); and its detector scales the short side up to 736 px, so a 20 x 2000 picture is searched
+# at 736 x 73600, minutes where a photo takes seconds (benchmarks/narrow_pictures.py). Pictures longer than
+# MAX_ASPECT times their width are padded to that shape first (a plain border the detector finds nothing in),
+# and those narrower than MIN_SIDE pixels, too thin to hold a readable letter, are not read at all.
+MAX_ASPECT = 4.0
+MIN_SIDE = 8
 
 
 class TextReaderUnavailable(NoModelError):
@@ -171,9 +179,21 @@ class TextReader:
             self._load()
         return self
 
+    @staticmethod
+    def unreadable(size: tuple[int, int]) -> str | None:
+        """Why a picture of this (width, height) is not read for text, or None when it is."""
+        w, h = size
+        if min(w, h) < MIN_SIDE:
+            return f"too narrow to hold readable text ({w} x {h} pixels), not read for text"
+        return None
+
     def fragments(self, image: ImageLike) -> list[Fragment]:
-        """Every text region the engine finds, unfiltered and in the engine's order."""
+        """Every text region the engine finds, unfiltered and in the engine's order; none in a picture of a
+        shape the engine cannot take (see `unreadable`)."""
         rgb = np.asarray(to_rgb_image(image))  # (H, W, 3) RGB uint8; raises ImageError on bad input
+        if self.unreadable((rgb.shape[1], rgb.shape[0])):
+            return []
+        rgb = _padded(rgb, MAX_ASPECT)
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])  # RapidOCR takes arrays in OpenCV's BGR order
         with self._lock:
             result = self._load()(bgr)
@@ -193,6 +213,19 @@ class TextReader:
     def read_batch(self, images: Sequence[ImageLike]) -> list[list[TextLine]]:
         """read() for each photo; the engine runs one photo at a time, so this is a convenience."""
         return [self.read(image) for image in images]
+
+
+def _padded(rgb: np.ndarray, aspect: float) -> np.ndarray:
+    """rgb (H, W, 3) padded on the right or at the bottom with its mean colour to at most aspect : 1; the
+    text keeps its pixel coordinates."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= aspect * min(h, w):
+        return rgb
+    fill = rgb.reshape(-1, 3).mean(axis=0).astype(np.uint8)  # (3,)
+    out = np.empty((max(h, math.ceil(w / aspect)), max(w, math.ceil(h / aspect)), 3), dtype=np.uint8)
+    out[:] = fill
+    out[:h, :w] = rgb
+    return out
 
 
 def _deskew_angle(fragments: Sequence[Fragment]) -> float:

@@ -50,6 +50,14 @@ def _on_connect(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def file_uri_path(path: Path) -> str:
+    """The path as it goes into the engine's URL: percent-encoded for SQLite's file: URI ('%' first, then
+    '?' and '#'), and its '%' encoded once more because SQLAlchemy decodes the URL's database part; so that
+    a name holding '%20' is that file and not 'a b' (issue 27)."""
+    uri = path.resolve().as_posix().replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return uri.replace("%", "%25")
+
+
 def _engine(url: str, *, immediate: bool) -> Engine:
     engine = create_engine(url)
     event.listen(engine, "connect", _on_connect)
@@ -64,6 +72,8 @@ def open_engines(path: Path, *, writable: bool, create: bool) -> tuple[Engine, E
     create: make a new index when there is none (otherwise NoIndexError). A file SQLite reports as damaged
     is refused for writing, so new rows never go into a malformed database.
     """
+    if "\0" in str(path):
+        raise StoreError(f"{str(path)!r} is not a possible file name (it holds a NUL character)")
     if not path.exists():
         if not create:
             raise NoIndexError(f"there is no photo index at {path} yet: run 'seesay index FOLDER' first")
@@ -76,7 +86,7 @@ def open_engines(path: Path, *, writable: bool, create: bool) -> tuple[Engine, E
     folder_writable = os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
     if writable and not folder_writable:
         raise StoreError(f"{path} is read-only (or its folder is): the index can be searched but not changed")
-    quoted = path.resolve().as_posix().replace("?", "%3f").replace("#", "%23")
+    quoted = file_uri_path(path)
     # An index in a read-only folder can still be searched: immutable=1 reads it without the WAL side files.
     read_url = f"sqlite:///file:{quoted}?" + ("uri=true" if folder_writable else "mode=ro&immutable=1&uri=true")
     reader = _engine(read_url, immediate=False)

@@ -24,6 +24,9 @@ from .schema import CaptionRecord, Failure, File, ModelVersion, Photo, utcnow
 from .search import EmbeddingIndex, Hit, Match, fuse, text_search
 
 
+RETRY_SIZE = -1  # the size recorded with a failure that is to be tried again, whatever the file's size
+
+
 @dataclass(frozen=True)
 class FileInfo:
     """A file as seen on disk: where, how big, when last changed."""
@@ -61,10 +64,12 @@ class Link:
 
 @dataclass(frozen=True)
 class Failed:
-    """A file that could not be described, and why."""
+    """A file that could not be described, and why; retry: try it again on the next run even unchanged
+    (it failed in the describing, not in the file)."""
 
     file: FileInfo
     reason: str
+    retry: bool = False
 
 
 class Store:
@@ -78,6 +83,14 @@ class Store:
         self.path = Path(path)
         self._reader, self._writer = open_engines(self.path, writable=writable, create=create)
         self._embeddings: tuple[tuple[int, int], EmbeddingIndex] | None = None
+        self._identity = self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
 
     def close(self) -> None:
         self._reader.dispose()
@@ -94,11 +107,19 @@ class Store:
     def _write(self) -> Iterator[Connection]:
         if self._writer is None:
             raise StoreError(f"{self.path} was opened for searching only")
+        # SQLite goes on writing into a file deleted or replaced under it, and every row would be lost
+        # with it: such a write is refused instead (issue 27: "2000 described", nothing saved).
+        self._check_file()
         try:
             with self._writer.begin() as conn:
                 yield conn
+                self._check_file()  # deleted during this transaction: roll it back and say so
         except (OperationalError, DatabaseError) as exc:
             raise StoreError(f"could not write to {self.path}: {reason(exc)}") from None
+
+    def _check_file(self) -> None:
+        if self._file_identity() != self._identity:
+            raise StoreError(f"{self.path} was deleted or replaced while in use; nothing more is saved to it")
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
@@ -157,10 +178,11 @@ class Store:
             all_links = [*links, *(Link(e.file, e.sha256, e.source) for e in entries)]
             self._link(conn, all_links)
             for f in failures:
-                conn.execute(insert(Failure).values(path=f.file.path, size=f.file.size, mtime=f.file.mtime,
+                size = RETRY_SIZE if f.retry else f.file.size  # never matches the file: `unchanged` passes it
+                conn.execute(insert(Failure).values(path=f.file.path, size=size, mtime=f.file.mtime,
                                                     reason=f.reason, seen=utcnow())
                              .on_conflict_do_update(index_elements=["path"], set_={
-                                 "size": f.file.size, "mtime": f.file.mtime, "reason": f.reason, "seen": utcnow()}))
+                                 "size": size, "mtime": f.file.mtime, "reason": f.reason, "seen": utcnow()}))
             if failures:  # a file that fails now no longer holds the photo it held
                 self._unlink(conn, [f.file.path for f in failures])
         return added
@@ -197,14 +219,17 @@ class Store:
         with self._write() as conn:
             return conn.execute(delete(Photo).where(Photo.id.not_in(select(File.photo_id)))).rowcount
 
-    def forget_missing(self, roots: Sequence[str | os.PathLike], present: set[str]) -> int:
-        """Forget the files under roots that are not in present (deleted or moved away since last seen)."""
-        known = self.paths_under(roots)
-        return self.forget(sorted(known - present))
+    def forget_missing(self, roots: Sequence[str | os.PathLike], present: set[str],
+                       keep: Sequence[str] = ()) -> int:
+        """Forget the files under roots that are not in present (deleted or moved away since last seen),
+        except those at or under a path in keep (a folder or file that could not be read, so not known gone)."""
+        kept = tuple(keep) + tuple(k.rstrip(os.sep) + os.sep for k in keep)
+        gone = {p for p in self.paths_under(roots) - present if not (p in keep or p.startswith(kept))}
+        return self.forget(sorted(gone))
 
     def paths_under(self, roots: Sequence[str | os.PathLike]) -> set[str]:
         """Every recorded path (files and failures) inside one of the roots."""
-        prefixes = [str(Path(r)).rstrip(os.sep) + os.sep for r in roots]
+        prefixes = [os.path.abspath(r).rstrip(os.sep) + os.sep for r in roots]
         with self._read() as s:
             paths = set(s.scalars(select(File.path))) | set(s.scalars(select(Failure.path)))
         return {p for p in paths if p.startswith(tuple(prefixes))}

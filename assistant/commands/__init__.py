@@ -4,4 +4,4 @@ Commands are the only code that prints or exits. Other packages add commands thr
 group `seesay.commands` (training adds train, evaluate and calibrate that way), so nothing here imports them.
 """
 
-BUILT_IN = ("caption", "read", "colour", "index", "search", "export", "app", "live", "watch", "say")
+BUILT_IN = ("caption", "read", "colour", "index", "forget", "search", "export", "app", "live", "watch", "say")

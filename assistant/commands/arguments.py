@@ -1,27 +1,41 @@
-"""Arguments that several commands share, spelled and explained once."""
+"""Arguments that several commands share, spelled and explained once.
+
+Every number is checked by `settings.option` against the same ranges as the settings file, so a value the
+settings file would refuse is refused here too, with one line, before anything starts (issue 27).
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+
+from ..settings import option
+
+_DEVICE = re.compile(r"cpu|cuda(:\d{1,3})?")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def device(text: str) -> str:
+    """argparse type: cpu, cuda or cuda:N (whether that GPU exists is checked when the model loads)."""
+    if not _DEVICE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+    return text
+
+
+def path_text(text: str) -> str:
+    """argparse type: a non-empty file or folder name without a NUL character."""
+    if not text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
+    return text
 
 
 def add_model(p: argparse.ArgumentParser, *, beam: bool = True) -> None:
-    p.add_argument("--model", metavar="CHECKPOINT", help="captioner checkpoint (default: the bundled model)")
+    p.add_argument("--model", type=path_text, metavar="CHECKPOINT",
+                   help="captioner checkpoint (default: the bundled model)")
     if beam:
-        p.add_argument("--beam", type=positive_int, metavar="N",
+        p.add_argument("--beam", type=option("beam_size"), metavar="N",
                        help="beam size, 1 = greedy (default: beam_size in the settings, 3)")
-    p.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--device", type=device, default="cpu",
+                   help="where the model runs: cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--engine", choices=("auto", "onnx", "torch"), default="auto",
                    help="onnx: ONNX Runtime, which starts faster and needs less memory; torch: PyTorch, for a GPU, "
                         "other beam sizes and checkpoints not compiled with 'seesay export-onnx'; auto (default): "
@@ -29,15 +43,16 @@ def add_model(p: argparse.ArgumentParser, *, beam: bool = True) -> None:
 
 
 def add_db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="FILE",
+    p.add_argument("--db", type=path_text, metavar="FILE",
                    help="the photo index (default: db in the settings, else $SEESAY_DB, else the user data folder)")
 
 
 def add_camera(p: argparse.ArgumentParser) -> None:
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--camera", type=int, metavar="INDEX",
+    source.add_argument("--camera", type=option("camera"), metavar="INDEX",
                         help="camera device index (default: camera in the settings, 0)")
-    source.add_argument("--video", metavar="FILE|URL", help="a video file or stream instead of a camera")
+    source.add_argument("--video", type=path_text, metavar="FILE|URL",
+                        help="a video file or stream instead of a camera")
     source.add_argument("--no-camera", action="store_true", help="start without a camera")
 
 

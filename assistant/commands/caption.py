@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from .arguments import add_model, add_reading
+from .arguments import add_model, add_reading, path_text
 
 HELP = "describe photo files (or the photos in folders)"
 
@@ -18,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_reading(p, default=True)
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: caption, recognised objects, the spoken sentence and its sources")
-    p.add_argument("--attention-dir", metavar="DIR", help="write a PNG per photo showing where each word looked")
+    p.add_argument("--attention-dir", type=path_text, metavar="DIR",
+                   help="write a PNG per photo showing where each word looked")
 
 
 def photo_paths(names: list[str]) -> list[Path]:
@@ -45,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     runtime = Runtime(args)
     runtime.report_warnings()
     describer = runtime.describer
-    if args.attention_dir:
-        Path(args.attention_dir).mkdir(parents=True, exist_ok=True)
+    if args.attention_dir and (why := _writable_folder(Path(args.attention_dir))):
+        print(f"seesay: --attention-dir {printable(args.attention_dir)}: {why}", file=sys.stderr)
+        return 2
     done = 0
     for path in photo_paths(args.images):
         try:
@@ -62,5 +65,24 @@ def run(args: argparse.Namespace) -> int:
             print(f"{printable(path)}\t{d.sentence}", flush=True)
         if args.attention_dir and d.caption.words:
             out = Path(args.attention_dir) / f"{path.stem}.attention.png"
-            render_attention(image, d.caption.words, d.caption.attention).save(out)
+            try:
+                render_attention(image, d.caption.words, d.caption.attention).save(out)
+            except OSError as exc:
+                print(f"seesay: cannot write {printable(out)}: {exc.strerror or exc}", file=sys.stderr)
+                return 2
     return 0 if done else 1
+
+
+def _writable_folder(folder: Path) -> str | None:
+    """Why attention maps cannot be written into folder (made if missing), or None when they can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return "not a folder"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not folder.is_dir():
+        return "not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "the folder is read-only"
+    return None

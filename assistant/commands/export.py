@@ -7,7 +7,7 @@ import csv
 import json
 import sys
 
-from .arguments import add_db
+from .arguments import add_db, path_text
 
 HELP = "write the whole index as JSON, CSV or a COCO results file"
 FIELDS = ["path", "sha256", "width", "height", "caption", "confidence", "sentence", "objects", "text", "model",
@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("json", "csv", "coco"), default="json",
                    help="json: every field; csv: one row per file; coco: the COCO caption results format, "
                         "[{image_id, caption}], that pycocotools' COCO.loadRes reads (default: json)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--output", "-o", type=path_text, metavar="FILE",
+                   help="write here instead of standard output ('-' for standard output)")
 
 
 def coco_results(rows: list[dict]) -> list[dict]:
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     finally:
         store.close()
-    if not args.output:
+    if not args.output or args.output == "-":
         write(rows, args.format, sys.stdout)
         return 0
     try:

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from .arguments import add_db, add_model, add_reading, positive_int
+from ..settings import option
+from .arguments import add_db, add_model, add_reading, path_text
 
 HELP = "describe the photos in folders into the search index"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("folders", nargs="+", metavar="FOLDER", help="folders to index (links inside are not followed)")
+    p.add_argument("folders", nargs="+", type=path_text, metavar="FOLDER",
+                   help="folders to index (links inside are not followed)")
     add_db(p)
     add_model(p)
     add_reading(p, default=True)
-    p.add_argument("--batch-size", type=positive_int, default=16, metavar="N",
+    p.add_argument("--batch-size", type=option("batch_size"), default=16, metavar="N",
                    help="photos described together (default: 16)")
     p.add_argument("--no-embeddings", action="store_true",
                    help="skip sentence embeddings: faster, but only word search will find these photos")
@@ -32,11 +35,17 @@ def run(args: argparse.Namespace) -> int:
     from ..indexer import index_folders
     from ..runtime import Runtime
 
-    missing = [f for f in args.folders if not Path(f).is_dir()]
+    runtime = Runtime(args)
+    gone = [f for f in args.folders if not os.path.lexists(f)]
+    missing = [f for f in args.folders if not Path(f).is_dir() and f not in gone]
+    if gone:  # a folder indexed and since deleted: its rows are forgotten, or it was never a folder
+        missing += _forget_gone_roots(runtime, gone)
     if missing:
         print(f"seesay: not a folder: {', '.join(map(printable, missing))}", file=sys.stderr)
         return 2
-    runtime = Runtime(args)
+    folders = [f for f in args.folders if f not in gone]
+    if not folders:
+        return 0
     runtime.report_warnings()
     describer = runtime.describer
     store = runtime.store(writable=True, create=True)
@@ -45,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Progress(*columns, disable=args.quiet, transient=True, redirect_stderr=False) as bar:
             task = bar.add_task("indexing", total=None)
-            report = index_folders(store, describer, args.folders, embedder=embedder, batch_size=args.batch_size,
+            report = index_folders(store, describer, folders, embedder=embedder, batch_size=args.batch_size,
                                    beam_size=runtime.beam_size,
                                    on_progress=lambda done, total: bar.update(task, completed=done, total=total))
     except StoreError as exc:
@@ -55,8 +64,38 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     for path, why in report.failed:
         print(f"skipping {printable(path)}: {why}", file=sys.stderr)
+    for path, why in report.notes:
+        print(f"{printable(path)}: {why}", file=sys.stderr)
     secs = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
     print(f"{report.described} described, {report.linked} already known under another name, "
           f"{report.unchanged} unchanged, {len(report.failed)} unreadable, {report.forgotten} gone and forgotten, "
           f"of {report.seen} photos ({secs})")
     return 0
+
+
+def _forget_gone_roots(runtime, gone: list[str]) -> list[str]:
+    """Forget what the index holds under folders that no longer exist, saying so; returns those it held
+    nothing under (never indexed folders, as far as seesay knows)."""
+    from model.images import display_path as printable
+    from store import StoreError
+
+    from ..indexer import forget_folders
+    from ..runtime import SetupError
+
+    if not runtime.db_path.exists():
+        return gone
+    store = runtime.store(writable=True, create=False)
+    unknown = []
+    try:
+        for folder in gone:
+            count = forget_folders(store, [folder])
+            if count:
+                print(f"{printable(folder)} no longer exists: {count} photo{'s' * (count != 1)} recorded "
+                      "in it forgotten", file=sys.stderr)
+            else:
+                unknown.append(folder)
+    except StoreError as exc:
+        raise SetupError(str(exc)) from None
+    finally:
+        store.close()
+    return unknown

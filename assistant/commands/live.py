@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..settings import option
 from .arguments import add_camera, add_model, add_speak
 
 HELP = "describe what a camera sees, one line each time what is in view changes"
@@ -17,7 +18,7 @@ HELP = "describe what a camera sees, one line each time what is in view changes"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_camera(p)
     p.add_argument("--loop", action="store_true", help="play a video file again at its end")
-    p.add_argument("--every", type=float, metavar="SECONDS",
+    p.add_argument("--every", type=option("describe_every", float), metavar="SECONDS",
                    help="also describe every SECONDS (default: describe_every in the settings; 0: off)")
     add_speak(p)
     add_model(p)
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.speak:
         out.speaker = runtime.speaker(on_status=out.status)
     settings = runtime.settings
-    every = settings.describe_every if args.every is None else max(0.0, args.every)
+    every = settings.describe_every if args.every is None else args.every
     live = LiveDescriber(camera, on_description=out.describe, on_status=out.status, beam_size=runtime.beam_size,
                          scene=SceneChange(threshold=settings.scene_threshold, min_interval=settings.min_interval),
                          every=every).start()

@@ -37,10 +37,12 @@ def run(args: argparse.Namespace) -> int:
         for path in photo_paths(args.images):
             try:
                 image = load_image(path)
-                lines, found = reader.read(image), runtime.codes.read(image)
             except ImageError as exc:
                 print(f"skipping {exc}", file=sys.stderr)
                 continue
+            if why := reader.unreadable(image.size):
+                print(f"{printable(path)}: {why}", file=sys.stderr)
+            lines, found = reader.read(image), runtime.codes.read(image)
             done += 1
             if args.json:
                 print(json.dumps({"path": printable(path), "lines": [

@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..settings import option
+from .arguments import path_text
+
 HELP = "speak text, or write it as speech to a WAV file"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", help="what to say")
-    p.add_argument("--to", metavar="FILE.wav", help="write a WAV file instead of playing")
-    p.add_argument("--rate", type=int, metavar="WPM", help="words per minute (default: rate in the settings, 175)")
-    p.add_argument("--volume", type=float, help="0 to 1 (default: volume in the settings, 1)")
+    p.add_argument("--to", type=path_text, metavar="FILE.wav", help="write a WAV file instead of playing")
+    p.add_argument("--rate", type=option("rate"), metavar="WPM",
+                   help="words per minute (default: rate in the settings, 175)")
+    p.add_argument("--volume", type=option("volume", float), help="0 to 1 (default: volume in the settings, 1)")
     p.add_argument("--voice", help="a voice id of the speech engine (default: voice in the settings)")
 
 
@@ -20,6 +24,9 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime import Runtime
     from ..speech import SpeechError, speech_seconds
 
+    if not any(c.isprintable() and not c.isspace() for c in args.text):
+        print("seesay: nothing to say: the text has no visible characters", file=sys.stderr)
+        return 2
     runtime = Runtime(args)
     runtime.report_warnings()
     speaker = runtime.speaker(on_status=lambda m: print(f"seesay: {m}", file=sys.stderr))

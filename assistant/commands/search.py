@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from .arguments import add_db, positive_int
+from ..settings import option
+from .arguments import add_db
 
 HELP = "find photos by what is in them"
 
@@ -14,7 +15,7 @@ HELP = "find photos by what is in them"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("query", help="words to look for, e.g. 'dog on a beach' or a word written in the photo")
     add_db(p)
-    p.add_argument("--limit", type=positive_int, default=10, metavar="N", help="most results to show (default: 10)")
+    p.add_argument("--limit", type=option("limit"), default=10, metavar="N", help="most results to show (default: 10)")
     p.add_argument("--mode", choices=("text", "semantic", "hybrid"), default="hybrid",
                    help="text: the words themselves (BM25); semantic: similar meaning (sentence embeddings); "
                         "hybrid: both, fused (default)")

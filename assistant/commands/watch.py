@@ -7,19 +7,21 @@ import sys
 import threading
 from pathlib import Path
 
-from .arguments import add_db, add_model, add_speak
+from ..settings import option
+from .arguments import add_db, add_model, add_speak, path_text
 
 HELP = "describe and index photos as they appear in folders"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to watch (default: watch in the settings)")
+    p.add_argument("folders", nargs="*", type=path_text, metavar="FOLDER",
+                   help="folders to watch (default: watch in the settings)")
     add_speak(p)
     add_db(p)
     add_model(p)
-    p.add_argument("--settle", type=float, default=1.0, metavar="SECONDS",
+    p.add_argument("--settle", type=option("settle", float), default=1.0, metavar="SECONDS",
                    help="how long a file must stay unchanged before it is read (default: 1)")
-    p.add_argument("--seconds", type=float, default=0, metavar="SECONDS",
+    p.add_argument("--seconds", type=option("seconds", float), default=0, metavar="SECONDS",
                    help="stop after this long (default: run until Ctrl-C)")
     p.add_argument("--no-embeddings", action="store_true",
                    help="skip sentence embeddings: faster, but only word search will find these photos")
