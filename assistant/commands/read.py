@@ -20,8 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from model import ImageError, load_image
     from model.images import display_path as printable
-    from model.text_reader import spoken_text
+    from model.text_reader import spoken_lines
 
+    from ..reading import Document
     from ..runtime import Runtime
     from .caption import photo_paths
 
@@ -47,9 +48,11 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{printable(path)}\t{len(lines)} line{'s' * (len(lines) != 1)} of text", flush=True)
                 for line in lines:
                     print(f"  {line.text}", flush=True)
-            if speaker is not None:
-                said.append(spoken_text(lines) if lines else "No text found.")
-                speaker.say(said[-1], interrupt=False)
+            if speaker is not None:  # every line, in reading order, each its own utterance
+                document = Document(spoken_lines(lines))
+                for text in [document.intro(), *document.everything()] if lines else ["No text found."]:
+                    said.append(text)
+                    speaker.say(text, kind="reading")
     finally:
         if speaker is not None:
             from ..speech import speech_seconds
