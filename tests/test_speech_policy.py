@@ -141,12 +141,32 @@ def test_an_answer_is_heard_whole_while_live_lines_and_photos_arrive(tmp_path):
         assert s.repeat() and s.last_answer.text == "It says, in 7 lines:"  # r: the answer, not the live line
     finally:
         s.close()
-    # Each recorded WAV is what `seesay say --to` writes for the same text (same length, within a frame).
+    # Each recorded WAV is what saving the same text writes (`seesay say --to`): the same length.
     whole = [wav_seconds(tmp_path / f"played.log.{n}.wav") for n in (0, 1)]
     alone = Speaker(player=None)
+    texts = ["A black dog runs on the beach.", "3 new photos: a dog, a cat, and a person on a bike."]
     try:
-        expected = [wav_seconds(alone.save(t, tmp_path / f"{i}.wav")) for i, t in
-                    enumerate(["A black dog runs on the beach.", "3 new photos: a dog, a cat, and a person on a bike."])]
+        expected = [wav_seconds(alone.save(t, tmp_path / f"{i}.wav")) for i, t in enumerate(texts)]
     finally:
         alone.close()
     assert whole == pytest.approx(expected, abs=0.02)
+
+
+def test_seesay_read_speak_says_every_line_of_a_letter_in_order(tmp_path, letter_photo, monkeypatch, capsys):
+    """`seesay read --speak` said "It says: Dear Ms Smith, ... And 5 more lines." (issue 28)."""
+    from assistant import speech
+    from assistant.cli import main
+
+    photo, lines = letter_photo
+    player, log = recorder(tmp_path, seconds=0.05)
+    monkeypatch.setattr(speech, "audio_player", lambda: player)
+    made, close = [], speech.Speaker.close
+    monkeypatch.setattr(speech.Speaker, "close", lambda self, finish=0.0: (made.append(self), close(self, finish)))
+    assert main(["read", str(photo), "--speak"]) == 0
+    speaker = made[0]
+    assert speaker.history == [(READING, t, True) for t in [
+            "It says, in 7 lines:", "Dear Ms Smith,", "Your appointment at the eye clinic is on",
+            "14 March 2027 at 10 30 in room 12.", "Please bring your glasses and this letter.",
+            "To change it, call 0 1 6 1, 4 9 6, 0 1 2 3.", "Yours sincerely,", "Eye Clinic Bookings"]]
+    assert log.read_text().split()[-2:] == ["end", "7"]  # eight WAVs, each played to its end
+    assert capsys.readouterr().out.splitlines()[1:] == [f"  {line}" for line in lines]
