@@ -167,6 +167,11 @@ class Speaker:
         with self._lock:
             self._key()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing is being said and nothing waits that could be said now."""
+        return self.queue.idle()
+
     def expect(self) -> None:
         """An answer was asked for and is on its way: live lines wait for it."""
         self.queue.expect()
@@ -278,14 +283,15 @@ class Speaker:
             else:
                 with self._lock:
                     stopped = (job.kind in ASKED or job.kind == LIVE) and job.at < self._key_at
-                    if stopped or (self.voice.muted and not job.force):
-                        continue  # a key was pressed (or speech muted) as it was taken
-                    self._current = job
+                    skip = stopped or (self.voice.muted and not job.force)  # a key or mute as it was taken
+                    self._current = None if skip else job
                 try:
-                    self._speak(job, scratch)
+                    if not skip:
+                        self._speak(job, scratch)
                 finally:
                     with self._lock:
                         self._current = None
+                    self.queue.done()
         tmp.cleanup()
 
     def _save(self, text: str, path: Path, scratch: Path) -> None:

@@ -73,6 +73,7 @@ class SpeechQueue:
         self._expected_at = 0.0
         self._control: list[tuple[object, bool]] = []  # (job, last): saves first, probes once all is said
         self._closed = False
+        self._out: Utterance | None = None  # taken by `next` and not yet `done`
         self._ready = threading.Condition()
         self.dropped: list[Utterance] = []  # stale or replaced live lines, for tests and counts
 
@@ -118,9 +119,15 @@ class SpeechQueue:
             self._closed = True
             self._ready.notify_all()
 
-    def empty(self) -> bool:
+    def idle(self) -> bool:
+        """Nothing waits, and what was last taken has been said (`done`)."""
         with self._ready:
-            return not self._waiting and not self._control
+            return not self._waiting and not self._control and self._out is None
+
+    def done(self) -> None:
+        """What was last taken has been said (or cut)."""
+        with self._ready:
+            self._out = None
 
     def next(self, timeout: float | None = None) -> Utterance | object | None:
         """The next utterance to say (or control job), waiting for one; None once closed (or after timeout)."""
@@ -143,6 +150,7 @@ class SpeechQueue:
             self._control.remove(first)
             return first[0]
         if (u := self._take_utterance()) is not None:
+            self._out = u
             return u
         if self._control:
             return self._control.pop(0)[0]

@@ -46,12 +46,13 @@ def relevant(hits: Sequence, share: float = RELEVANCE) -> list:
 
 
 def spoken_result(hit) -> str:
-    """One search result for a listener: "A dog. Beach walk, in the folder holiday."."""
+    """One search result for a listener: "A dog. Beach walk, in the folder holiday." ("A photo" where the
+    name is only a camera number)."""
     sentence = hit.caption.strip()
     sentence = sentence if sentence.endswith((".", "!", "?")) else sentence + "."
     name, folder = file_words(hit.path), file_words(Path(hit.path).parent.name)
     where = f"in the folder {folder}" if folder else "in the top folder"
-    return f"{sentence} {name.capitalize()}, {where}." if name else f"{sentence} A photo {where}."
+    return f"{sentence} {name.capitalize() if name else 'A photo'}, {where}."
 
 
 def results_summary(query: str, hits: Sequence) -> str:

@@ -57,7 +57,7 @@ def test_search_results_are_said_description_first_with_the_count_first_and_a_re
             SimpleNamespace(caption="A cat.", path="/p/Pictures/IMG_2211.jpg", score=0.0143)]
     kept = relevant(hits)
     assert kept == hits[:2]  # below half the best score: not said at all
-    assert spoken_result(hits[0]) == "A dog. A photo in the folder holiday."
+    assert spoken_result(hits[0]) == "A dog. A photo, in the folder holiday."
     assert spoken_result(hits[1]) == "A dog on the grass. Garden dog, in the folder Pictures."
-    assert results_summary("dog", kept) == "2 photos found for dog. First: A dog. A photo in the folder holiday."
+    assert results_summary("dog", kept) == "2 photos found for dog. First: A dog. A photo, in the folder holiday."
     assert results_summary("dog", []) == "No photos match dog."
