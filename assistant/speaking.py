@@ -32,7 +32,7 @@ SAYS = [
     (". and ,", 'the next and previous line; "End of the text, N lines." / "Start of the text: TEXT"'),
     ("> and <", "the next and previous sentence of the text read"),
     ("/", '"Search box: type words and press enter; escape goes back."'),
-    ("enter in the search box", '"N photos found for QUERY. First: …" / "No photos match QUERY."'),
+    ("enter in the search box", '"N photos found for QUERY. First: …" ("1 photo found …") / "No photos match QUERY."'),
     ("up, down in the results", '"SENTENCE TEXT, in the folder TEXT." (a camera number is left out: "A photo")'),
     ("l", '"Announcements log, N entries; up, down, page up and page down move through it."'),
     ("up, down in the log", '"N of N: TEXT"'),
