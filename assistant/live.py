@@ -74,8 +74,8 @@ _COUNTS = {"two", "three", "four", "five", "several", "many", "some", "group", "
 
 
 def subject(sentence: str) -> tuple[str, ...]:
-    """What a sentence names, without how many: "People." and "A person." name the same, so that the
-    describer's near-threshold count of people does not flip what is said (hysteresis on the count)."""
+    """What a sentence names, without how many: "People." and "A person." name the same, so that a change
+    of the describer's near-threshold count of people alone needs more sightings to be said."""
     words = []
     for w in gist(sentence):
         if w in _COUNTS:
@@ -90,16 +90,16 @@ class Narrator:
 
     A caption model is noisy from frame to frame ("walking down a street", "standing on a sidewalk"), so a
     change noticed by motion is said once consecutive descriptions agree on it; a new scene is said at once.
-    Sentences are compared by `subject` (what they name, not how many), and a change back to one of the
-    last `recent` things said needs one more sighting than a change to something new. The same sentence
+    Hysteresis: a change of how many alone (`subject` unchanged: "A person." / "People.") needs `recount`
+    more sightings, and a change back to one of the last `recent` things said one more. The same sentence
     is never said twice in a row, except when asked for ("describe now") or on the clock, which says
     "Still: ..." so that a listener hears that nothing changed.
     """
 
-    def __init__(self, confirm: int = 2, recent: int = 3) -> None:
-        self.confirm, self.recent = confirm, recent
+    def __init__(self, confirm: int = 2, recent: int = 3, recount: int = 1) -> None:
+        self.confirm, self.recent, self.recount = confirm, recent, recount
         self.last: tuple[str, ...] | None = None
-        self.said: list[tuple[str, ...]] = []  # the subjects said, newest last
+        self.said: list[tuple[str, ...]] = []  # what was said (gist), newest last
         self._candidate: tuple[str, ...] | None = None
         self._seen = 0
 
@@ -111,7 +111,7 @@ class Narrator:
     def judge(self, sentence: str, reason: str) -> str | None:
         """The kind to say it as (ASKED, NEW, STILL), or None to keep quiet; reason: "asked", "scene",
         "change" or "every"."""
-        words = subject(sentence)
+        words = gist(sentence)
         change = NEW if self.last is None else CHANGED
         if reason == "asked":
             kind = ASKED
@@ -125,8 +125,9 @@ class Narrator:
         else:
             self._seen = self._seen + 1 if words == self._candidate else 1
             self._candidate = words
+            recount = self.last is not None and subject(sentence) == subject(" ".join(self.last))
             back = words in self.said[-self.recent:]  # a flip back to what was just said: be surer
-            if self._seen < self.confirm + back:
+            if self._seen < self.confirm + self.recount * recount + back:
                 return None
             kind = change
         self.last, self._candidate, self._seen = words, None, 0
