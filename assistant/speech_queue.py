@@ -59,7 +59,7 @@ def photo_subject(sentence: str) -> str:
 def summary(photos: list[Utterance]) -> Utterance:
     """Several new photos as one utterance: "3 new photos: a dog, a cat, and a person on a bike."."""
     subjects = [p.subject or photo_subject(p.text) for p in photos]
-    listed = subjects[0] if len(subjects) == 1 else f"{', '.join(subjects[:-1])}, and {subjects[-1]}"
+    listed = " and ".join(subjects) if len(subjects) <= 2 else f"{', '.join(subjects[:-1])}, and {subjects[-1]}"
     return Utterance(f"{len(photos)} new photos: {listed}.", PHOTO, at=photos[-1].at)
 
 

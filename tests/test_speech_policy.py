@@ -47,6 +47,9 @@ def test_new_photos_that_pile_up_are_said_as_one_summary():
         q.put(Utterance(f"New photo: {sentence}", PHOTO, photo_subject(sentence)))
     assert drain(q) == [(PHOTO, "3 new photos: a dog, a cat, and a person on a bike.")]
     assert photo_subject("TV on a table.") == "TV on a table"
+    for sentence in ("A cat.", "A bus."):
+        q.put(Utterance(f"New photo: {sentence}", PHOTO, photo_subject(sentence)))
+    assert drain(q) == [(PHOTO, "2 new photos: a cat and a bus.")]
 
 
 def test_a_live_line_is_dropped_when_stale_and_held_while_an_answer_is_awaited():
@@ -170,3 +173,24 @@ def test_seesay_read_speak_says_every_line_of_a_letter_in_order(tmp_path, letter
             "To change it, call 0 1 6 1, 4 9 6, 0 1 2 3.", "Yours sincerely,", "Eye Clinic Bookings"]]
     assert log.read_text().split()[-2:] == ["end", "7"]  # eight WAVs, each played to its end
     assert capsys.readouterr().out.splitlines()[1:] == [f"  {line}" for line in lines]
+
+
+def test_seesay_watch_speak_says_every_new_photo_and_lets_them_be_heard_before_it_ends(tmp_path):
+    """`seesay watch DIR --speak` with 3 new photos spoke one (issue 28): its line output now queues them."""
+    from types import SimpleNamespace
+
+    from assistant.commands.lines import LineOutput
+
+    player, log = recorder(tmp_path, seconds=0.3)
+    out = LineOutput()
+    out.speaker = Speaker(player=player)
+    caption = SimpleNamespace(confidence=0.9)
+    sentences = ["A dog.", "A cat.", "A person on a bike."]
+    for i, sentence in enumerate(sentences):
+        out.describe(SimpleNamespace(source=str(tmp_path / f"{i}.jpg"), said=sentence, sentence=sentence,
+                                     caption=caption, latency=0.1, image=None))
+    speaker = out.speaker
+    out.close(finish=120)  # as when --seconds ends: what was found is still said
+    heard = " ".join(t for k, t, whole in speaker.history if k == PHOTO and whole).lower()
+    assert all(s.rstrip(".").lower() in heard for s in sentences), speaker.history
+    assert log.read_text().count("end") == len(speaker.history)
