@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static, Switch, TextArea
+from textual.widgets import Footer, Input, Label, Static, Switch, TextArea
 
 from .live import Observation
 from .messages import Announce
@@ -59,6 +59,7 @@ class AttentionScreen(ModalScreen):
             yield Label("", id="attention-word")
             yield Static("", id="attention-map")
             yield Label("left/right: previous/next word · escape: close")
+        yield Footer(compact=True)  # the dialog's own keys, in place of the app's (issue 28)
 
     def on_mount(self) -> None:
         self.post_message(Announce(f"Attention map of: {self.description.caption.text}. Left and right move "
@@ -111,6 +112,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             yield Label("Watched folders, one a line:", classes="name")
             yield TextArea("\n".join(self.settings.watch), id="watch", compact=True, show_line_numbers=False)
             yield Label("", id="settings-error", markup=False)  # why it cannot be saved, inside the dialog
+        yield Footer(compact=True)  # the dialog's own keys, in place of the app's (issue 28)
 
     @staticmethod
     def _on_off(value: bool) -> str:
@@ -174,6 +176,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
         error = self.query_one("#settings-error", Label)
         error.update(text)
         error.display = bool(text)
+        if text:
+            error.scroll_visible(animate=False)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if self.query_one("#settings-error", Label).display and isinstance(self.values(), dict):
