@@ -159,6 +159,9 @@ def test_a_whole_session_is_heard_whole_in_order_with_every_photo_and_no_live_li
             await press(pilot, "ctrl+s")
             error = app.screen.query_one("#settings-error")
             assert error.display and "must be from 80 to 450" in str(error.render())  # inside the dialog
+            assert "must be" not in str(app.query_one("#notice").render())  # not behind the dialog
+            app.screen.query_one("#rate").value = "200"
+            await until(pilot, lambda: not error.display)  # fixed: cleared
             answers = sum(d.kind == "asked" for d in app.descriptions)
             await press(pilot, "escape", "m")
             played = len(speaker.history)  # "Speech muted; m unmutes." is the last thing heard ...
