@@ -31,10 +31,10 @@ from .layout import APP_CSS
 from .live import LiveDescriber, Observation
 from .messages import Announce, Described, ModelFailed, ModelLoaded, SearchFinished
 from .parts import NO_CAMERA, Parts
+from .reading import Document
 from .runtime import Runtime, SetupError
 from .screens import AttentionScreen, SettingsScreen, blocks
 from .services import Speech
-from .reading import Document
 from .settings import Settings, save_settings
 from .speaking import Speaking
 from .speech import Voice, speech_seconds

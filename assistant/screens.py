@@ -20,8 +20,8 @@ from textual.widgets import Footer, Input, Label, Static, Switch, TextArea
 
 from .live import Observation
 from .messages import Announce
-from .speech_queue import ANSWER, INSTRUCTIONS
 from .settings import Settings, problem
+from .speech_queue import ANSWER, INSTRUCTIONS
 from .widgets import fit
 
 

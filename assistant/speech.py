@@ -29,8 +29,16 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from .speech_engine import (Engine, SpeechError, Voice, check_writable, engine_timeout, join_wavs, pyttsx3_engine,
-                            write_reason)
+from .speech_engine import (
+    Engine,
+    SpeechError,
+    Voice,
+    check_writable,
+    engine_timeout,
+    join_wavs,
+    pyttsx3_engine,
+    write_reason,
+)
 from .speech_queue import ANSWER, ASKED, LIVE, REPEATABLE, SpeechQueue, Utterance
 
 __all__ = ["SpeechError", "Speaker", "Voice", "audio_player", "speech_seconds", "wav_seconds"]

@@ -57,7 +57,7 @@ def test_the_app_describes_the_camera_and_its_keys_do_what_the_footer_says(two_s
         async with app.run_test(size=(120, 40)) as pilot:
             # A description of the video appears on screen and is spoken. The looping video may be described
             # again at any moment, so what is checked is the newest description, in one look (issue 28).
-            caption = lambda: str(app.query_one("#caption").render())  # noqa: E731
+            caption = lambda: str(app.query_one("#caption").render())
             assert await _until(pilot, lambda: app.descriptions and app.descriptions[-1].said in caption()
                                 and "confidence" in caption() and speaker.last_text == app.descriptions[-1].said)
             footer_keys = {b.key for b in app.BINDINGS if b.show}
@@ -81,9 +81,9 @@ def test_the_app_describes_the_camera_and_its_keys_do_what_the_footer_says(two_s
             history.focus()
             n = len(app.descriptions)
             assert await _until(pilot, lambda: f"History, {n} items" in app.messages[-2:])  # where the keyboard is
+            said = lambda: app._selected_description().said
             for _ in range(2):
                 await pilot.press("down")
-                said = lambda: app._selected_description().said  # noqa: E731
                 assert await _until(pilot, lambda: speaker.last_text == said())
                 item = str(history.highlighted_child.query_one("Label").render())
                 assert item.endswith(speaker.last_text)
@@ -94,7 +94,7 @@ def test_the_app_describes_the_camera_and_its_keys_do_what_the_footer_says(two_s
             assert said[0] == f"History, {n} items" and said[3] == said[2]
             assert app.query_one("#log").texts == app.messages
 
-            footer = lambda: {b.binding.description for b in app.active_bindings.values()}  # noqa: E731
+            footer = lambda: {b.binding.description for b in app.active_bindings.values()}
             await pilot.press("m")
             assert speaker.voice.muted and status(app) == "Speech muted; m unmutes."
             assert await _until(pilot, lambda: "Unmute" in footer() and "Mute" not in footer())

@@ -103,7 +103,7 @@ def test_a_whole_session_is_heard_whole_in_order_with_every_photo_and_no_live_li
     letter, letter_lines = letter_photo
     folder = tmp_path / "holiday"
     folder.mkdir()
-    player, log = recorder(tmp_path, seconds=0.05)
+    player, _ = recorder(tmp_path, seconds=0.05)
     speaker = ListeningSpeaker(player)
     camera = ScriptedCamera(rgb(test[0].path))
     runtime = Runtime(Namespace(db=str(tmp_path / "index.sqlite")),

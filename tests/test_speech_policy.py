@@ -7,8 +7,17 @@ import time
 import pytest
 
 from assistant.speech import Speaker, wav_seconds
-from assistant.speech_queue import (ANSWER, INSTRUCTIONS, LIVE, PHOTO, PROBLEM, READING, SpeechQueue, Utterance,
-                                    photo_subject)
+from assistant.speech_queue import (
+    ANSWER,
+    INSTRUCTIONS,
+    LIVE,
+    PHOTO,
+    PROBLEM,
+    READING,
+    SpeechQueue,
+    Utterance,
+    photo_subject,
+)
 
 
 class Clock:
