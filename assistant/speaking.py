@@ -153,6 +153,7 @@ class Speaking:
         self.action_keys()
 
     async def action_quit(self) -> None:
+        self.speaker.stop(everything=True)  # only "Quitting seesay." is still heard
         self.say("Quitting seesay.", kind=INSTRUCTIONS)
         self.exit()
 

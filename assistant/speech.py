@@ -170,10 +170,13 @@ class Speaker:
         self.say(self.last_answer.text, interrupt=True, kind=self.last_answer.kind)
         return True
 
-    def stop(self) -> None:
-        """A key was pressed: stop speaking now, and forget the earlier requests and scenes that wait."""
+    def stop(self, everything: bool = False) -> None:
+        """A key was pressed: stop speaking now, and forget the earlier requests and scenes that wait
+        (with everything, the new photos and problems that wait too: seesay is quitting)."""
         with self._lock:
             self._key()
+            if everything:
+                self.queue.clear()
 
     @property
     def idle(self) -> bool:
