@@ -218,6 +218,13 @@ def test_the_settings_dialog_fits_and_changes_camera_folders_and_index(tmp_path,
             assert fits(dialog, app)
             assert dialog.virtual_size.height <= dialog.region.height or dialog.allow_vertical_scroll
             assert str(app.screen.query_one("#speech-state").render()) == "on"
+            rate, volume = app.screen.query_one("#rate"), app.screen.query_one("#volume")
+            rate.focus()
+            assert await _until(pilot, lambda: rate.has_focus)
+            # The focused field stands out (issue 28: it differed from the rest by one grey step).
+            assert await _until(pilot, lambda: rate.styles.background != volume.styles.background
+                                and rate.styles.text_style.bold and not volume.styles.text_style.bold)
+            app.screen.query_one("#speech").focus()
             await pilot.press("space")  # the focused speech switch
             assert str(app.screen.query_one("#speech-state").render()) == "off"
             app.screen.query_one("#camera").value = "2"
