@@ -2,7 +2,8 @@
 
 Terminal screen readers cannot follow a Textual screen, so the app says its own state changes and keeps
 them readable: every announcement goes to the announcements log (l), problems stay on a line of their
-own, and, unless muted, everything is spoken. Everything works from the keyboard; the footer lists the
+own, and, unless muted, everything is spoken, by the rules of `speaking.py` (what each key and screen
+says) and `speech_queue.py` (what may cut what). Everything works from the keyboard; the footer lists the
 keys and the command palette (ctrl+p) lists every action.
 
 The app is handed its parts by a `Runtime` (the composition root); the camera (a `FrameSource`) and the
@@ -15,7 +16,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 from textual import on, work
@@ -32,15 +32,19 @@ from .layout import APP_CSS
 from .live import LiveDescriber, Observation
 from .messages import Announce, Described, ModelFailed, ModelLoaded, SearchFinished
 from .parts import NO_CAMERA, Parts
+from .reading import Document
 from .runtime import Runtime, SetupError
 from .screens import AttentionScreen, SettingsScreen, blocks
 from .services import Speech
 from .settings import Settings, save_settings
-from .speech import Voice
+from .speaking import Speaking
+from .speech import Voice, speech_seconds
+from .speech_queue import ANSWER, INSTRUCTIONS, LIVE, PHOTO, RESULTS, photo_subject
+from .spoken import file_words, relevant, results_summary, spoken_result
 from .widgets import AnnouncementLog, Preview, SearchBox, SpokenList, TextItem
 
 
-class SeesayApp(channels.ChannelActions, App):
+class SeesayApp(channels.ChannelActions, Speaking, App):
     """The seesay terminal app."""
 
     TITLE = "seesay"
@@ -48,17 +52,22 @@ class SeesayApp(channels.ChannelActions, App):
     CSS = APP_CSS
     BINDINGS = [
         Binding("d", "describe", "Describe"), Binding("r", "repeat", "Repeat"), Binding("m", "mute", "Mute"),
-        Binding("slash", "search", "Find"), Binding("p", "pause", "Pause"),
+        Binding("m", "unmute", "Unmute"), Binding("slash", "search", "Find"), Binding("p", "pause", "Pause"),
+        Binding("p", "resume", "Resume"),
         Binding("a", "attention", "Map", show=False),  # in the menu (ctrl+p): a picture, of least use unseen
         Binding("t", "read", "Read"), Binding("l", "log", "Log"), Binding("s", "settings", "Setup"),
         Binding("q", "quit", "Quit"), Binding("x", "text_mode", "Text mode", show=False),
-        Binding("escape", "leave", "Back", show=False),
+        Binding("escape", "leave", "Back", show=False), Binding("question_mark", "keys", "Keys", show=False),
+        Binding("full_stop", "line(1)", "Next line", show=False),
+        Binding("comma", "line(-1)", "Previous line", show=False),
+        Binding("greater_than_sign", "sentence(1)", "Next sentence", show=False),
+        Binding("less_than_sign", "sentence(-1)", "Previous sentence", show=False),
         # Short labels: every key fits the footer of an 80-column terminal (issue 13).
         Binding("ctrl+p", "command_palette", "Menu", show=False, priority=True), *channels.BINDINGS,
     ]
     COMMANDS_HELP = [  # (action, palette title, help) for the command palette (ctrl+p)
         ("describe", "Describe now", "Describe the camera's current view"),
-        ("repeat", "Repeat last", "Say the last description again"),
+        ("repeat", "Repeat last", "Say the last answer again"),
         ("mute", "Mute or unmute speech", "Toggle speech"), ("pause", "Pause or resume live", "Toggle live mode"),
         ("search", "Search photos", "Go to the search box"), ("attention", "Show attention map", "Where it looked"),
         ("read", "Read text now", "Read the text and codes in the camera's view: signs, labels, QR codes"),
@@ -133,15 +142,9 @@ class SeesayApp(channels.ChannelActions, App):
     def watch_paused(self, paused: bool) -> None:
         if self.live is not None:
             self.live.paused = paused
-        self.post_message(Announce("Live description paused; d still describes." if paused
-                                   else "Live description resumed."))
-
-    def watch_muted(self, muted: bool) -> None:
-        if muted:
-            self._announce(Announce("Speech muted.", speak=False))
-        self.speaker.set_muted(muted)
-        if not muted:
-            self._announce(Announce("Speech on."))
+        self.say("Live description paused; d still describes." if paused else "Live description resumed.",
+                 kind=INSTRUCTIONS)
+        self.refresh_bindings()
 
     def watch_settings(self, old: Settings, new: Settings) -> None:
         self.speaker.voice = Voice(new.rate, new.volume, new.voice, muted=not new.speech)
@@ -153,24 +156,6 @@ class SeesayApp(channels.ChannelActions, App):
         self.runtime = Runtime(self.runtime.args, new, [])  # the same rules: arguments win over settings
         self.rewire(self.runtime)
 
-    # --- saying things -------------------------------------------------------------------------------------
-
-    @on(Announce)
-    def _announce(self, message: Announce) -> None:
-        """Every announcement: into the log, onto the status or problem line, and spoken unless muted."""
-        self.messages.append(message.text)
-        self.query_one("#log", AnnouncementLog).add(message.text)
-        if message.problem:
-            self.notice = message.text
-        if message.status:
-            self.status = message.text
-        if message.speak:
-            self.speaker.say(message.text, interrupt=message.interrupt)
-
-    def say(self, text: str, **kwargs) -> None:
-        """Announce from the app's own thread."""
-        self._announce(Announce(text, **kwargs))
-
     # --- start and stop -----------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
@@ -179,7 +164,7 @@ class SeesayApp(channels.ChannelActions, App):
             self.say(w, problem=True)
         self.parts.start()
         self.query_one("#preview", Preview).update(NO_CAMERA if self.live is None else f"Waiting for {self.live.name}.")
-        self.say("Loading the captioning model.")
+        self.say("Loading the captioning model.", kind=INSTRUCTIONS)
         self.load_model()
         for part, title in (("#history", "History (enter: say again)"), ("#results", "Search results"),
                             ("#log", "Announcements (l)")):
@@ -206,7 +191,7 @@ class SeesayApp(channels.ChannelActions, App):
         self.say(f"No captions: {message.error}", problem=True)
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
-        self.say(f"Ready. {self.parts.use(message.describer)}")
+        self.say(f"Ready. {self.parts.use(message.describer)}", kind=INSTRUCTIONS)
 
     @work(thread=True, exclusive=True, group="rewire")
     def rewire(self, runtime: Runtime) -> None:
@@ -216,7 +201,7 @@ class SeesayApp(channels.ChannelActions, App):
         if self.light_tone is not None:
             self.light_tone.stop()
         self.parts.stop()
-        self.speaker.close()
+        self.speaker.close(finish=speech_seconds("Quitting seesay.") + 10)  # "Quitting seesay." is heard
 
     @property
     def live(self) -> LiveDescriber | None:
@@ -238,9 +223,11 @@ class SeesayApp(channels.ChannelActions, App):
         self.descriptions.append(d)
         self.caption = f"{d.said}  (confidence {d.caption.confidence:.2f})"
         shown = d.said if d.image is not None else f"New photo {d.source}: {d.sentence}"
-        said = d.said if d.image is not None else f"New photo {Path(d.source).name}: {d.sentence}"
+        name = file_words(d.source) if d.image is None else ""
+        said = d.said if d.image is not None else f"New photo: {d.sentence}" + (f" {name}." if name else "")
         self.query_one("#history", ListView).insert(0, [TextItem(f"{time.strftime('%H:%M:%S')}  {shown}", said)])
-        self.say(said, status=False, interrupt=True)
+        kind = PHOTO if d.image is None else ANSWER if d.kind == "asked" else LIVE
+        self.say(said, status=False, kind=kind, subject=photo_subject(d.sentence))
 
     # --- actions -------------------------------------------------------------------------------------------
 
@@ -249,7 +236,9 @@ class SeesayApp(channels.ChannelActions, App):
             self.say(NO_CAMERA)
         elif self.model is None:
             self.say("No captioning model is available." if self.model_error else "The model is still loading.")
-        elif not self.live.describe_now():
+        elif self.live.describe_now():
+            self.speaker.expect()  # live lines wait for this answer
+        else:
             self.say("No frame from the camera yet.")
 
     def action_read(self) -> None:
@@ -257,21 +246,21 @@ class SeesayApp(channels.ChannelActions, App):
         if frame is None:
             self.say(NO_CAMERA if self.live is None else "No frame from the camera yet.")
             return
-        self.say("Reading.")
+        self.say("Reading.", kind=INSTRUCTIONS)
+        self.speaker.expect()  # a live line said now would sound as if it were the text
         self.read_frame(frame.rgb)
 
     @work(thread=True, exclusive=True, group="read")
     def read_frame(self, rgb) -> None:
-        from model.reading import spoken_reading
-        from model.text_reader import spoken_text
+        from model.reading import code_parts
+        from model.text_reader import spoken_lines
 
         try:
             lines, found = self.runtime.reader.read(rgb), self.runtime.codes.read(rgb)
         except Exception as exc:  # a missing OCR package or a model failure must not end the app
-            self.post_message(Announce(f"Cannot read text: {exc}", problem=True))
+            self.post_message(Announce(f"Cannot read text: {exc}", problem=True, kind=ANSWER))
             return
-        self.post_message(Announce(spoken_reading(spoken_text(lines), found, "No text or code in view."),
-                                   interrupt=True))
+        self.call_from_thread(self.read_out, Document(spoken_lines(lines) + [p.text for p in code_parts(found)]))
 
     def action_text_mode(self) -> None:
         if self.model is None or self.live is None:
@@ -283,17 +272,6 @@ class SeesayApp(channels.ChannelActions, App):
         live.reader = self.runtime.reader if self.text_mode else None
         self.live.use(live)
         self.say("Text mode on: new text in view is read out." if self.text_mode else "Text mode off.")
-
-    def action_repeat(self) -> None:
-        if not self.descriptions:
-            self.say("Nothing has been described yet.")
-            return
-        said = self.descriptions[-1].said
-        self.status = f"Repeating: {said}"
-        self.say(said, status=False, interrupt=True)
-
-    def action_mute(self) -> None:
-        self.muted = not self.muted
 
     def action_pause(self) -> None:
         if self.live is None:
@@ -347,13 +325,12 @@ class SeesayApp(channels.ChannelActions, App):
     @on(ListView.Selected, "#history")
     def _say_again(self, event: ListView.Selected) -> None:
         if (d := self._selected_description()) is not None:
-            self.say(d.said if d.image is not None else f"{d.sentence} File: {d.source}", status=False,
-                     interrupt=True)
+            self.say(d.said if d.image is not None else f"{d.sentence} File: {d.source}", status=False)
 
     @on(ListView.Selected, "#results")
     def _say_result(self, event: ListView.Selected) -> None:
         if isinstance(event.item, TextItem):
-            self.say(event.item.text, status=False, interrupt=True)
+            self.say(event.item.spoken, status=False, kind=RESULTS)
 
     # --- search ----------------------------------------------------------------------------------------
 
@@ -378,20 +355,17 @@ class SeesayApp(channels.ChannelActions, App):
         except StoreError as exc:
             self.post_message(Announce(f"Search failed: {exc}", problem=True))
             return
-        self.post_message(SearchFinished(query, hits))
+        self.post_message(SearchFinished(query, relevant(hits)))
 
     def on_search_finished(self, message: SearchFinished) -> None:
         query, hits = message.query, message.hits
         self.searched = True
         results = self.query_one("#results", SpokenList)
         results.clear()
-        # Full paths, so that a photo can be opened; the item says the caption first.
-        results.extend(TextItem(f"{h.caption}\n  {h.path}", f"{h.caption}. {Path(h.path).name}") for h in hits)
-        plural = "" if len(hits) == 1 else "s"
-        results.border_title = f"{len(hits)} result{plural} for {query!r}"
+        # Full paths, so that a photo can be opened; the item says the description first (spoken.py).
+        results.extend(TextItem(f"{h.caption}\n  {h.path}", spoken_result(h)) for h in hits)
+        results.border_title = f"{len(hits)} result{'' if len(hits) == 1 else 's'} for {query!r}"
+        self.say(results_summary(query, hits), kind=RESULTS)
         if hits:
-            self.say(f"{len(hits)} photo{plural} found for {query}. First: {hits[0].caption}, {hits[0].path}.")
             results.focus()
-        else:
-            self.say(f"No photos match {query}.")
 

@@ -21,4 +21,8 @@ AttentionScreen, SettingsScreen { align: center middle; }
 .row Input { width: 1fr; }
 #speech-state { width: 4; margin-left: 1; }
 #watch { height: 4; }
+#settings-error { color: $error; text-style: bold; width: 1fr; }
+/* A focus anyone can see (issue 28: the focused field differed from the rest by one grey step). */
+Input:focus, Switch:focus, TextArea:focus { background: $accent 40%; text-style: bold; }
+ListView:focus > ListItem.-highlight { background: $accent; text-style: bold reverse; }
 """

@@ -6,7 +6,10 @@ faster than descriptions, only the newest waiting frame is described. Three thin
 a new scene (the whole view changed, e.g. the camera turned), something moving in view (people walking
 by; checked at most every `min_interval` seconds) and, optionally, a clock (`every` seconds). The
 narrator then decides what is said: a person at a street wants to hear when what is in view changes,
-never the same sentence twice in a row (issue 13). Both `seesay live` and the app use it.
+never the same sentence twice in a row (issue 13), and not a flip-flop between two sentences that say the
+same thing ("A person." / "People." alternated for 80 s on the street video, issue 28): a change is told
+as such ("Now: ..."), the number of a thing is not a change, and going back to a sentence said a moment
+ago needs one more sighting. Both `seesay live` and the app use it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from model import Caption
 
 from .camera import Frame, FrameSource, SceneChange
 
-ASKED, NEW, STILL = "asked", "new", "still"  # Observation.kind: why it is said
+ASKED, NEW, CHANGED, STILL = "asked", "new", "changed", "still"  # Observation.kind: why it is said
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Observation:
     image: np.ndarray | None  # RGB frame, for previews and attention maps
     seen_at: float  # when the frame was read or the file was noticed (time.time())
     done_at: float  # when the description was ready
-    kind: str = NEW  # NEW: what is in view changed; STILL: unchanged, said on the clock; ASKED: on request
+    kind: str = NEW  # NEW: the first; CHANGED: what is in view changed; STILL: unchanged, on the clock; ASKED
 
     @property
     def caption(self) -> Caption:
@@ -52,7 +55,8 @@ class Observation:
     @property
     def said(self) -> str:
         """What is spoken and shown for it."""
-        return f"Still: {self.sentence}" if self.kind == STILL else self.sentence
+        prefix = {STILL: "Still: ", CHANGED: "Now: "}.get(self.kind, "")
+        return prefix + self.sentence
 
     @property
     def latency(self) -> float:
@@ -65,18 +69,37 @@ def gist(sentence: str) -> tuple[str, ...]:
     return tuple(w for w in re.findall(r"[\w']+", sentence.lower()) if w not in {"a", "an", "the"})
 
 
+_SINGULAR = {"people": "person", "men": "man", "women": "woman", "children": "child", "persons": "person"}
+_COUNTS = {"two", "three", "four", "five", "several", "many", "some", "group", "of", "crowd"}
+
+
+def subject(sentence: str) -> tuple[str, ...]:
+    """What a sentence names, without how many: "People." and "A person." name the same, so that a change
+    of the describer's near-threshold count of people alone needs more sightings to be said."""
+    words = []
+    for w in gist(sentence):
+        if w in _COUNTS:
+            continue
+        w = _SINGULAR.get(w, w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w)
+        words.append(w)
+    return tuple(words)
+
+
 class Narrator:
     """Decides which descriptions are said: what changed, once it is seen `confirm` times in a row.
 
     A caption model is noisy from frame to frame ("walking down a street", "standing on a sidewalk"), so a
     change noticed by motion is said once consecutive descriptions agree on it; a new scene is said at once.
-    The same sentence is never said twice in a row, except when asked for ("describe now") or on the
-    clock, which says "Still: ..." so that a listener hears that nothing changed.
+    Hysteresis: a change of how many alone (`subject` unchanged: "A person." / "People.") needs `recount`
+    more sightings, and a change back to one of the last `recent` things said one more. The same sentence
+    is never said twice in a row, except when asked for ("describe now") or on the clock, which says
+    "Still: ..." so that a listener hears that nothing changed.
     """
 
-    def __init__(self, confirm: int = 2) -> None:
-        self.confirm = confirm
+    def __init__(self, confirm: int = 2, recent: int = 3, recount: int = 1) -> None:
+        self.confirm, self.recent, self.recount = confirm, recent, recount
         self.last: tuple[str, ...] | None = None
+        self.said: list[tuple[str, ...]] = []  # what was said (gist), newest last
         self._candidate: tuple[str, ...] | None = None
         self._seen = 0
 
@@ -89,22 +112,26 @@ class Narrator:
         """The kind to say it as (ASKED, NEW, STILL), or None to keep quiet; reason: "asked", "scene",
         "change" or "every"."""
         words = gist(sentence)
+        change = NEW if self.last is None else CHANGED
         if reason == "asked":
             kind = ASKED
         elif reason == "every":
-            kind = STILL if words == self.last else NEW
+            kind = STILL if words == self.last else change
         elif words == self.last:
             self._candidate, self._seen = None, 0
             return None
         elif reason == "scene":
-            kind = NEW
+            kind = change
         else:
             self._seen = self._seen + 1 if words == self._candidate else 1
             self._candidate = words
-            if self._seen < self.confirm:
+            recount = self.last is not None and subject(sentence) == subject(" ".join(self.last))
+            back = words in self.said[-self.recent:]  # a flip back to what was just said: be surer
+            if self._seen < self.confirm + self.recount * recount + back:
                 return None
-            kind = NEW
+            kind = change
         self.last, self._candidate, self._seen = words, None, 0
+        self.said = [*self.said[-self.recent:], words]
         return kind
 
 

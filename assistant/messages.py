@@ -13,10 +13,16 @@ class Announce(Message):
     """Something to say and to keep readable: every announcement lands in the announcements log."""
 
     def __init__(self, text: str, *, status: bool = True, speak: bool = True, interrupt: bool = False,
-                 problem: bool = False) -> None:
-        """status: also show it on the status line; problem: keep it shown until another problem replaces it."""
+                 problem: bool = False, kind: str = "", subject: str = "", force: bool = False,
+                 log: bool = True) -> None:
+        """status: also show it on the status line; problem: keep it shown until another problem replaces it;
+        kind: how it is spoken (speech_queue's kinds; default: a problem or an answer); subject: a new
+        photo's words for a summary; force: spoken even when muted; log: False for what only
+        reads the log back. interrupt is kept for callers but
+        stops nothing: only a key press stops speech (issue 28)."""
         super().__init__()
         self.text, self.status, self.speak, self.interrupt, self.problem = text, status, speak, interrupt, problem
+        self.kind, self.subject, self.force, self.log = kind, subject, force, log
 
 
 class Described(Message):

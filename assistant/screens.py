@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static, Switch, TextArea
+from textual.widgets import Footer, Input, Label, Static, Switch, TextArea
 
 from .live import Observation
 from .messages import Announce
 from .settings import Settings, problem
+from .speech_queue import ANSWER, INSTRUCTIONS
 from .widgets import fit
 
 
@@ -58,10 +59,11 @@ class AttentionScreen(ModalScreen):
             yield Label("", id="attention-word")
             yield Static("", id="attention-map")
             yield Label("left/right: previous/next word · escape: close")
+        yield Footer(compact=True)  # the dialog's own keys, in place of the app's (issue 28)
 
     def on_mount(self) -> None:
         self.post_message(Announce(f"Attention map of: {self.description.caption.text}. Left and right move "
-                                   "between words; escape closes.", status=False, interrupt=True))
+                                   "between words; escape closes.", status=False, kind=INSTRUCTIONS))
         self.show()
 
     def action_move(self, step: int) -> None:
@@ -79,7 +81,7 @@ class AttentionScreen(ModalScreen):
         width = fit(self.image.shape, max(8, self.app.size.width - 10), max(2, self.app.size.height - 8))
         self.query_one("#attention-map", Static).update(
             blocks(self.image, width, self.description.caption.attention[self.word]))
-        self.post_message(Announce(word, status=False, interrupt=True))
+        self.post_message(Announce(word, status=False, kind=INSTRUCTIONS))
 
 
 class SettingsScreen(ModalScreen[Settings | None]):
@@ -109,6 +111,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
                     yield Input(str(getattr(self.settings, key)), id=key, compact=True)
             yield Label("Watched folders, one a line:", classes="name")
             yield TextArea("\n".join(self.settings.watch), id="watch", compact=True, show_line_numbers=False)
+            yield Label("", id="settings-error", markup=False)  # why it cannot be saved, inside the dialog
+        yield Footer(compact=True)  # the dialog's own keys, in place of the app's (issue 28)
 
     @staticmethod
     def _on_off(value: bool) -> str:
@@ -116,12 +120,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def on_mount(self) -> None:
         self.post_message(Announce("Settings. Tab moves between fields; control S saves; escape cancels.",
-                                   status=False, interrupt=True))
+                                   status=False, kind=INSTRUCTIONS))
         self.query_one("#speech", Switch).focus()
+        self.show_error("")
 
     def on_switch_changed(self, event: Switch.Changed) -> None:
         self.query_one("#speech-state", Label).update(self._on_off(event.value))
-        self.post_message(Announce(f"Speak descriptions: {self._on_off(event.value)}", status=False, interrupt=True))
+        self.post_message(Announce(f"Speak descriptions: {self._on_off(event.value)}", status=False, kind=INSTRUCTIONS))
 
     def on_descendant_focus(self, event) -> None:
         """Say the field the keyboard reached and its value, as a screen reader would."""
@@ -135,7 +140,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             said = f"Watched folders, {widget.text.strip() or 'none'}"
         else:
             return
-        self.post_message(Announce(said, status=False, interrupt=True))
+        self.post_message(Announce(said, status=False, kind=INSTRUCTIONS))
 
     def values(self) -> dict | str:
         """The edited values, or why they cannot be saved."""
@@ -161,9 +166,23 @@ class SettingsScreen(ModalScreen[Settings | None]):
     def action_save(self) -> None:
         values = self.values()
         if isinstance(values, str):
-            self.post_message(Announce(values, problem=True, interrupt=True))
+            self.show_error(values)
+            self.post_message(Announce(values, status=False, kind=ANSWER))
             return
         self.dismiss(replace(self.settings, **values))
 
+    def show_error(self, text: str) -> None:
+        """Show why the settings cannot be saved in the dialog itself (empty: clear it)."""
+        error = self.query_one("#settings-error", Label)
+        error.update(text)
+        error.display = bool(text)
+        if text:
+            error.scroll_visible(animate=False)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self.query_one("#settings-error", Label).display and isinstance(self.values(), dict):
+            self.show_error("")  # fixed
+
     def action_cancel(self) -> None:
+        self.show_error("")
         self.dismiss(None)

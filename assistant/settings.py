@@ -33,7 +33,7 @@ class Settings:
     beam_size: int = 3
     scene_threshold: float = 18.0  # how different (0..255, on thumbnails) a view must be to be described
     min_interval: float = 2.0  # seconds between automatic descriptions
-    describe_every: float = 0.0  # also describe every N seconds, changed or not; 0: only on changes
+    describe_every: float = 60.0  # also describe every N seconds, changed or not ("Still: ..."); 0: only on changes
     watch: list[str] = field(default_factory=list)  # folders to watch
     db: str = ""  # the photo index; empty for the default
 

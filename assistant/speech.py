@@ -3,9 +3,10 @@
 pyttsx3 misbehaves when driven from several threads (and gives every caller in a process the same
 engine), so one engine thread per process does all synthesis. Each `Speaker` has its own queue and
 thread: it has its text synthesised to a WAV file and plays that with the platform's player in a
-subprocess, which is what makes an utterance interruptible: a newer description stops a stale one
-mid-sentence. With no speech engine or no audio player, the speaker says so once (through `on_status`)
-and the rest of seesay carries on in text.
+subprocess, which is what makes an utterance interruptible. What is said next, and what may cut what, is
+the policy of `speech_queue.SpeechQueue` (issue 28): a key press stops speech, a live line never cuts
+anything, what the user asked for is never cut by what they did not. With no speech engine or no audio
+player, the speaker says so once (through `on_status`) and the rest of seesay carries on in text.
 
 Limits (issue 12: 32,000 characters crashed espeak-ng, 20,000 took 23 s, an unwritable `--to` hung):
 text is spoken in sentence-sized chunks of at most CHUNK_CHARS (played one after another, or joined into
@@ -15,10 +16,8 @@ only ever writes into seesay's own scratch folder, and text longer than MAX_TEXT
 
 from __future__ import annotations
 
-import errno
 import os
 import platform
-import queue
 import re
 import shutil
 import subprocess
@@ -30,7 +29,17 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from .speech_engine import Engine, SpeechError, Voice, engine_timeout, pyttsx3_engine
+from .speech_engine import (
+    Engine,
+    SpeechError,
+    Voice,
+    check_writable,
+    engine_timeout,
+    join_wavs,
+    pyttsx3_engine,
+    write_reason,
+)
+from .speech_queue import ANSWER, ASKED, LIVE, REPEATABLE, SpeechQueue, Utterance
 
 __all__ = ["SpeechError", "Speaker", "Voice", "audio_player", "speech_seconds", "wav_seconds"]
 
@@ -77,35 +86,6 @@ def _check_length(text: str) -> None:
                           f"{MAX_TEXT_CHARS:,}): split it into smaller parts")
 
 
-def _check_writable(path: Path) -> None:
-    """SpeechError("cannot write PATH: why") unless a file can be written at path (checked before the
-    synthesis, which can take a while; a file created for the check is removed again)."""
-    if path.is_dir():
-        raise SpeechError(f"cannot write {path}: it is a directory")
-    existed = os.path.lexists(path)
-    try:
-        # O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of blocking here.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o666))
-    except OSError as exc:
-        raise SpeechError(f"cannot write {path}: {_write_reason(exc, path)}") from None
-    if not existed:
-        path.unlink(missing_ok=True)
-
-
-def _write_reason(exc: OSError, path: Path) -> str:
-    if exc.errno == errno.ENOENT and not path.parent.is_dir():
-        return f"there is no folder {path.parent}"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if exc.errno == errno.EROFS:
-        return "read-only file system"
-    if exc.errno == errno.ENOSPC:
-        return "no space left on the disk"
-    if exc.errno == errno.ENXIO:
-        return "it is a named pipe or device that nothing is reading from"
-    return exc.strerror or str(exc)
-
-
 def audio_player() -> list[str] | None:
     """The command that plays a WAV file on this platform, or None when there is none."""
     if platform.system() == "Darwin":
@@ -122,23 +102,11 @@ def wav_seconds(path: str | os.PathLike) -> float:
         return w.getnframes() / float(w.getframerate())
 
 
-def join_wavs(parts: list[Path], out: Path) -> None:
-    """Concatenate WAV files with the same format into one (streamed, a part at a time)."""
-    with wave.open(str(out), "wb") as joined:
-        for i, part in enumerate(parts):
-            with wave.open(str(part), "rb") as w:
-                if i == 0:
-                    joined.setparams(w.getparams())
-                elif w.getparams()[:3] != joined.getparams()[:3]:
-                    raise SpeechError(f"the speech engine wrote parts in different formats ({part.name})")
-                while frames := w.readframes(1 << 20):
-                    joined.writeframes(frames)
-
-
 @dataclass
 class _Job:
+    """A job for the speech thread itself: a WAV file to save, or (save_to None) a probe."""
+
     text: str
-    generation: int
     save_to: Path | None = None
     done: Future | None = None
 
@@ -154,26 +122,34 @@ class Speaker:
         self.on_status = on_status or (lambda message: None)
         self._engine = Engine.shared(engine_factory or pyttsx3_engine)
         self._player = audio_player() if player is True else (player or None)
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
-        self._generation = 0
+        self.queue = SpeechQueue()
         self._lock = threading.Lock()
+        self._current: Utterance | None = None  # being synthesised or played
+        self._key_at = float("-inf")  # when a key last stopped speech (the queue's clock)
         self._playing: subprocess.Popen | None = None
         self._told: set[str] = set()
         self.last_text = ""
+        self.last_answer: Utterance | None = None  # what `repeat` says again: never a live line
         self.spoken = 0  # utterances synthesised for playback
         self.played = 0  # utterances played to the end
+        self.history: list[tuple[str, str, bool]] = []  # (kind, text, played whole) of each one played
         self._thread = threading.Thread(target=self._run, name="seesay-speech", daemon=True)
         self._thread.start()
 
     # --- the public side -------------------------------------------------------------------------------
 
-    def say(self, text: str, interrupt: bool = True) -> None:
-        """Speak text; with interrupt, stop what is being said and drop what is waiting."""
+    def say(self, text: str, interrupt: bool = False, *, kind: str = ANSWER, subject: str = "",
+            force: bool = False) -> None:
+        """Queue text to be said as kind (speech_queue's kinds); interrupt: as a key press does, stop what
+        is being said first; force: say it even when muted."""
         text = " ".join(str(text).split())
         if not text:
             return
+        u = Utterance(text, kind, subject, force)
         self.last_text = text
-        if self.voice.muted:
+        if kind in REPEATABLE:
+            self.last_answer = u
+        if self.voice.muted and not force:
             return
         try:
             _check_length(text)
@@ -182,25 +158,51 @@ class Speaker:
             return
         with self._lock:
             if interrupt:
-                self._generation += 1
-                self._stop_playback()
-            self._queue.put(_Job(text, self._generation))
+                self._key()
+            elif self.queue.cuts(u, self._current):
+                self._cut()
+            self.queue.put(u)
 
-    def repeat(self) -> None:
-        """Say the last thing again."""
-        if self.last_text:
-            self.say(self.last_text)
+    def repeat(self) -> bool:
+        """Say the last answer again (never a live line); False when there has been none."""
+        if self.last_answer is None:
+            return False
+        self.say(self.last_answer.text, interrupt=True, kind=self.last_answer.kind)
+        return True
 
-    def stop(self) -> None:
-        """Stop speaking now and forget what is waiting."""
+    def stop(self, everything: bool = False) -> None:
+        """A key was pressed: stop speaking now, and forget the earlier requests and scenes that wait
+        (with everything, the new photos and problems that wait too: seesay is quitting)."""
         with self._lock:
-            self._generation += 1
-            self._stop_playback()
+            self._key()
+            if everything:
+                self.queue.clear()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing is being said and nothing waits that could be said now."""
+        return self.queue.idle()
+
+    def expect(self) -> None:
+        """An answer was asked for and is on its way: live lines wait for it."""
+        self.queue.expect()
 
     def set_muted(self, muted: bool) -> None:
         self.voice.muted = muted
         if muted:
-            self.stop()
+            with self._lock:
+                self.queue.clear()
+                self._cut()
+
+    def _key(self) -> None:
+        self._key_at = self.queue.clock()
+        self.queue.key()
+        self._cut()
+
+    def _cut(self) -> None:
+        if self._current is not None:
+            self._current.cut.set()
+        self._stop_playback()
 
     def save(self, text: str, path: str | os.PathLike, timeout: float | None = None) -> Path:
         """Write text as speech to one WAV file, waiting for it. Raises SpeechError.
@@ -208,32 +210,41 @@ class Speaker:
         The path is checked for writing first; long text is synthesised a chunk at a time and joined. The
         default timeout grows with the text (each chunk also has its own deadline on the engine thread).
         """
-        job = _Job(" ".join(str(text).split()), self._generation, Path(path), Future())
+        job = _Job(" ".join(str(text).split()), Path(path), Future())
         if not job.text:
             raise SpeechError("there is nothing to say")
         _check_length(job.text)
-        _check_writable(job.save_to)
+        check_writable(job.save_to)
         if timeout is None:
             timeout = 60.0 + sum(engine_timeout(chunk) for chunk in split_text(job.text))
-        self._queue.put(job)
+        self.queue.put_control(job)
         try:
             return job.done.result(timeout)
         except TimeoutError:
             raise SpeechError(f"speech synthesis took longer than {timeout:.0f} s") from None
 
     def available(self, timeout: float = 30.0) -> bool:
-        """Whether a speech engine could be started (starting it if needed; waits for the speech thread,
-        so for anything queued before it: SpeechError if that takes longer than timeout)."""
-        probe = _Job("", self._generation, None, Future())
-        self._queue.put(probe)
+        """Whether a speech engine could be started (starting it if needed; waits until everything queued
+        has been said: SpeechError if that takes longer than timeout)."""
+        probe = _Job("", None, Future())
+        self.queue.put_control(probe, last=True)
         try:
             return bool(probe.done.result(timeout))
         except TimeoutError:
             raise SpeechError(f"speech was still busy after {timeout:.0f} s") from None
 
-    def close(self) -> None:
-        self.stop()
-        self._queue.put(None)
+    def close(self, finish: float = 0.0) -> None:
+        """Stop speaking and end the speech thread; finish: first let what is queued be said, for at
+        most that many seconds ("Quitting." is heard)."""
+        if finish > 0:
+            try:
+                self.available(finish)
+            except SpeechError:
+                pass
+        with self._lock:
+            self.queue.clear()
+            self._cut()
+        self.queue.close()
         self._thread.join(timeout=5)
 
     # --- the speech thread -----------------------------------------------------------------------------
@@ -276,20 +287,27 @@ class Speaker:
                              "descriptions are shown as text only.")
             return
         scratch = Path(tmp.name)
-        while (job := self._queue.get()) is not None:
-            if job.done is not None and job.save_to is None:  # availability probe
+        while (job := self.queue.next()) is not None:
+            if isinstance(job, _Job) and job.save_to is None:  # availability probe
                 job.done.set_result(self._check())
-                continue
-            if job.save_to is not None:
+            elif isinstance(job, _Job):
                 try:
                     self._save(job.text, job.save_to, scratch)
                     job.done.set_result(job.save_to)
                 except Exception as exc:
                     job.done.set_exception(exc if isinstance(exc, SpeechError) else SpeechError(str(exc)))
-                continue
-            if job.generation != self._generation or self.voice.muted:
-                continue  # interrupted before its turn
-            self._speak(job, scratch)
+            else:
+                with self._lock:
+                    stopped = (job.kind in ASKED or job.kind == LIVE) and job.at < self._key_at
+                    skip = stopped or (self.voice.muted and not job.force)  # a key or mute as it was taken
+                    self._current = None if skip else job
+                try:
+                    if not skip:
+                        self._speak(job, scratch)
+                finally:
+                    with self._lock:
+                        self._current = None
+                    self.queue.done()
         tmp.cleanup()
 
     def _refuse_all(self, message: str) -> None:
@@ -326,12 +344,15 @@ class Speaker:
             except OSError as exc:
                 if created:
                     path.unlink(missing_ok=True)
-                raise SpeechError(f"cannot write {path}: {_write_reason(exc, path)}") from None
+                raise SpeechError(f"cannot write {path}: {write_reason(exc, path)}") from None
         finally:
             for part in [*parts, scratch / "joined.wav"]:
                 part.unlink(missing_ok=True)
 
-    def _speak(self, job: _Job, scratch: Path) -> None:
+    def _interrupted(self, job: Utterance) -> bool:
+        return job.cut.is_set() or (self.voice.muted and not job.force)
+
+    def _speak(self, job: Utterance, scratch: Path) -> None:
         """Say a job's text chunk by chunk: each chunk is synthesised while the one before it plays."""
         chunks = split_text(job.text)
         files = [scratch / "utterance-a.wav", scratch / "utterance-b.wav"]
@@ -344,27 +365,29 @@ class Speaker:
                 return  # already reported once
             if i == 0:
                 self.spoken += 1
-            if job.generation != self._generation or self.voice.muted:
-                return  # interrupted
+            if self._interrupted(job):
+                return
             if i + 1 < len(chunks):
                 pending = self._engine.submit((chunks[i + 1], files[(i + 1) % 2], self.voice))
-            played += self._play(files[i % 2], job.generation)
-            if i + 1 < len(chunks) and (job.generation != self._generation or self.voice.muted):
+            played += self._play(files[i % 2], job)
+            if i + 1 < len(chunks) and self._interrupted(job):
                 try:  # let the next chunk's synthesis finish before its file is reused
                     self._engine.wait(pending, engine_timeout(chunks[i + 1]))
                 except SpeechError:
                     pass
+                self.history.append((job.kind, job.text, False))
                 return
         self.played += played == len(chunks)
+        self.history.append((job.kind, job.text, played == len(chunks)))
 
-    def _play(self, path: Path, generation: int) -> bool:
+    def _play(self, path: Path, job: Utterance) -> bool:
         """Play a WAV file to the end (unless interrupted); whether it played to the end."""
         if self._player is None:
             self._tell_once("No audio player was found (install pulseaudio-utils or alsa-utils); "
                             "descriptions are shown as text only.")
             return False
         with self._lock:
-            if generation != self._generation:
+            if job.cut.is_set():
                 return False
             try:
                 self._playing = subprocess.Popen([*self._player, str(path)], stdout=subprocess.DEVNULL,
@@ -375,7 +398,7 @@ class Speaker:
                 return False
         proc = self._playing
         _, err = proc.communicate()
-        if proc.returncode not in (0, -15) and generation == self._generation:
+        if proc.returncode not in (0, -15) and not job.cut.is_set():
             reason = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
             self._tell_once(f"Audio output failed ({reason[0]}); descriptions are shown as text only.")
         return proc.returncode == 0

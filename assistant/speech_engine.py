@@ -5,10 +5,13 @@ Split from speech.py, which queues and plays what this thread synthesises.
 
 from __future__ import annotations
 
+import errno
+import os
 import queue
 import sys
 import threading
 import time
+import wave
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -180,3 +183,45 @@ def pyttsx3_engine():
     if driver is not None and driver.__name__.endswith(".espeak"):
         driver.print = _quiet
     return engine
+
+
+def check_writable(path: Path) -> None:
+    """SpeechError("cannot write PATH: why") unless a file can be written at path (checked before the
+    synthesis, which can take a while; a file created for the check is removed again)."""
+    if path.is_dir():
+        raise SpeechError(f"cannot write {path}: it is a directory")
+    existed = os.path.lexists(path)
+    try:
+        # O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of blocking here.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o666))
+    except OSError as exc:
+        raise SpeechError(f"cannot write {path}: {write_reason(exc, path)}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def write_reason(exc: OSError, path: Path) -> str:
+    if exc.errno == errno.ENOENT and not path.parent.is_dir():
+        return f"there is no folder {path.parent}"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the disk"
+    if exc.errno == errno.ENXIO:
+        return "it is a named pipe or device that nothing is reading from"
+    return exc.strerror or str(exc)
+
+
+def join_wavs(parts: list[Path], out: Path) -> None:
+    """Concatenate WAV files with the same format into one (streamed, a part at a time)."""
+    with wave.open(str(out), "wb") as joined:
+        for i, part in enumerate(parts):
+            with wave.open(str(part), "rb") as w:
+                if i == 0:
+                    joined.setparams(w.getparams())
+                elif w.getparams()[:3] != joined.getparams()[:3]:
+                    raise SpeechError(f"the speech engine wrote parts in different formats ({part.name})")
+                while frames := w.readframes(1 << 20):
+                    joined.writeframes(frames)

@@ -11,10 +11,12 @@ from collections.abc import Callable
 
 import numpy as np
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Input, Label, ListItem, ListView, RichLog, Static
 
 from .camera import Frame
 from .messages import Announce
+from .speech_queue import ANSWER, INSTRUCTIONS
 
 
 def fit(shape: tuple[int, ...], columns: int, rows: int) -> int:
@@ -40,11 +42,12 @@ class SpokenList(ListView):
 
     def on_focus(self) -> None:
         n = len(self.children)
-        self.post_message(Announce(f"{self.title}, {n} item{'' if n == 1 else 's'}", status=False, interrupt=True))
+        self.post_message(Announce(f"{self.title}, {n} item{'' if n == 1 else 's'}", status=False,
+                                   kind=INSTRUCTIONS))
 
     def on_list_view_highlighted(self, event: ListView.Highlighted) -> None:
         if event.item is not None and self.has_focus and isinstance(event.item, TextItem):
-            self.post_message(Announce(event.item.spoken, status=False, interrupt=True))
+            self.post_message(Announce(event.item.spoken, status=False, kind=ANSWER))
 
 
 class SearchBox(Input):
@@ -52,15 +55,21 @@ class SearchBox(Input):
 
     def on_focus(self) -> None:
         self.post_message(Announce("Search box: type words and press enter; escape goes back.", status=False,
-                                   interrupt=True))
+                                   kind=INSTRUCTIONS))
 
 
 class AnnouncementLog(RichLog):
-    """Every announcement, in order, to scroll back through: what was only spoken stays readable."""
+    """Every announcement, in order, to scroll back through: what was only spoken stays readable, and
+    each entry the arrow keys reach is said (it is not itself logged again)."""
+
+    BINDINGS = [Binding("up", "entry(-1)", "Earlier", show=False), Binding("down", "entry(1)", "Later", show=False),
+                Binding("pageup", "entry(-10)", show=False), Binding("pagedown", "entry(10)", show=False),
+                Binding("home", "entry(-100000)", show=False), Binding("end", "entry(100000)", show=False)]
 
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id, wrap=True, markup=False, highlight=False, min_width=20, max_lines=5000)
         self.texts: list[str] = []  # every announcement, as said
+        self.entry = 0  # the entry the keys reached
 
     def add(self, text: str) -> None:
         self.texts.append(text)
@@ -68,8 +77,17 @@ class AnnouncementLog(RichLog):
 
     def on_focus(self) -> None:
         n = len(self.texts)
+        self.entry = n
         self.post_message(Announce(f"Announcements log, {n} entr{'y' if n == 1 else 'ies'}; up, down, page up and "
-                                   "page down scroll it.", status=False, interrupt=True))
+                                   "page down move through it.", status=False, kind=INSTRUCTIONS))
+
+    def action_entry(self, step: int) -> None:
+        if not self.texts:
+            return
+        self.entry = min(len(self.texts) - 1, max(0, self.entry + step))
+        self.scroll_to(y=self.entry * self.max_scroll_y / max(1, len(self.texts) - 1), animate=False)
+        said = f"{self.entry + 1} of {len(self.texts)}: {self.texts[self.entry]}"
+        self.post_message(Announce(said, status=False, kind=INSTRUCTIONS, log=False))
 
 
 class Preview(Static):

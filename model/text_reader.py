@@ -332,3 +332,11 @@ def spoken_text(lines: Sequence[TextLine], max_lines: int = 2) -> str:
     rest = len(texts) - max_lines
     more = "" if rest <= 0 else f" And {rest} more line{'s' if rest > 1 else ''}."
     return f"It says: {said}{more}"
+
+
+def spoken_lines(lines: Sequence[TextLine]) -> list[str]:
+    """Every line of the text, in reading order, as it is to be said: dates, times and phone numbers
+    spoken as such (model/speakable.py); empty lines left out."""
+    from .speakable import speakable
+
+    return [speakable(line.text.strip()) for line in lines if line.text.strip()]

@@ -120,3 +120,24 @@ def two_scene_video(tmp_path_factory, flickr_records):
     records = [test[0], test[3]]
     video = write_photo_video(tmp_path_factory.mktemp("video") / "two_scenes.avi", [r.path for r in records])
     return video, records
+
+
+LETTER = ["Dear Ms Smith,", "Your appointment at the eye clinic is on", "14/03/2027 at 10:30 in room 12.",
+          "Please bring your glasses and this letter.", "To change it, call 0161 496 0123.", "Yours sincerely,",
+          "Eye Clinic Bookings"]
+
+
+@pytest.fixture(scope="session")
+def letter_photo(tmp_path_factory):
+    """A real photo (PNG, rendered in DejaVu Sans) of a seven-line letter with a date, a time and a phone
+    number, and its lines."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (900, 560), "white")
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 34)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(LETTER):
+        draw.text((40, 30 + i * 72), line, font=font, fill="black")
+    path = tmp_path_factory.mktemp("letter") / "letter.png"
+    image.save(path)
+    return path, LETTER

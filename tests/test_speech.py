@@ -65,7 +65,7 @@ def test_without_a_speech_engine_it_says_so_once_and_carries_on(tmp_path):
         s.close()
 
 
-def test_newer_descriptions_interrupt_stale_ones_and_mute_silences(tmp_path):
+def test_a_key_press_stops_speech_and_what_waits_and_mute_silences(tmp_path):
     import time
 
     log = tmp_path / "played.txt"
@@ -76,11 +76,11 @@ def test_newer_descriptions_interrupt_stale_ones_and_mute_silences(tmp_path):
     messages = []
     s = Speaker(player=player, on_status=messages.append)
     try:
-        s.say("the first description")
+        s.say("the first description", interrupt=True)
         while not log.exists():
             time.sleep(0.05)
         for text in ("a stale description", "another stale one", "the newest description"):
-            s.say(text)  # each interrupts the one before
+            s.say(text, interrupt=True)  # as a key press does: each stops the one before
         s.available()  # queued last: returns once the newest has been played
         assert s.spoken == 2, messages  # the first, then only the newest: the stale ones were dropped unspoken
         assert log.read_text().split() == ["start", "start", "end"]  # the first was cut off mid-sentence

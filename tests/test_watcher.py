@@ -101,7 +101,7 @@ def test_seesay_live_prints_one_line_per_scene_of_a_video(tmp_path):
     assert run.returncode == 0, run.stderr
     lines = [line.split("\t") for line in run.stdout.splitlines()]
     descriptions = [parts for parts in lines if parts[1] == str(video)]
-    assert [parts[2] for parts in descriptions] == ["A cat.", "A cup of coffee."], run.stdout
+    assert [parts[2] for parts in descriptions] == ["A cat.", "Now: A cup of coffee."], run.stdout  # a change, told
     assert all("confidence" in parts[3] for parts in descriptions)
     assert lines[-1][1:] == ["status", f"{video} ended."]
 

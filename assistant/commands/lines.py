@@ -1,6 +1,8 @@
 """Line-by-line output for the commands without a screen: one tab-separated line per event.
 
-A screen reader or braille display follows such output line by line; with --speak, each line is also said.
+A screen reader or braille display follows such output line by line; with --speak, each line is also said,
+by the app's rules (speech_queue.py): statuses in order, new photos queued and summarised when they pile
+up, live lines dropped when stale, nothing cut off.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ import threading
 import time
 
 from model.images import display_path as printable
+
+from ..speech_queue import photo_subject
 
 
 class LineOutput:
@@ -25,15 +29,17 @@ class LineOutput:
     def status(self, message: str) -> None:
         self.line("status", message)
         if self.speaker is not None:
-            self.speaker.say(message, interrupt=False)
+            self.speaker.say(message, kind="instructions")
 
     def describe(self, seen) -> None:
         """One observation: a camera frame or a photo file, described."""
         self.line(printable(seen.source), seen.said,
                   f"(confidence {seen.caption.confidence:.2f}, {seen.latency:.2f} s after arrival)")
         if self.speaker is not None:
-            self.speaker.say(seen.said)
+            photo = seen.image is None  # a file from a watched folder, not a camera frame
+            self.speaker.say(seen.said, kind="photo" if photo else "live", subject=photo_subject(seen.sentence))
 
-    def close(self) -> None:
+    def close(self, finish: float = 0.0) -> None:
+        """Stop speaking; finish: first let what is queued be said, for at most that many seconds."""
         if self.speaker is not None:
-            self.speaker.close()
+            self.speaker.close(finish=finish)

@@ -22,9 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from model import ImageError, load_image
     from model.images import display_path as printable
-    from model.reading import code_parts, spoken_reading
-    from model.text_reader import spoken_text
+    from model.reading import code_parts
+    from model.text_reader import spoken_lines
 
+    from ..reading import Document
     from ..runtime import Runtime
     from .caption import photo_paths
 
@@ -55,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  {line.text}", flush=True)
                 for part in code_parts(found):
                     print(f"  {part.text}", flush=True)
-            if speaker is not None:
-                said.append(spoken_reading(spoken_text(lines), found, "No text or code found."))
-                speaker.say(said[-1], interrupt=False)
+            if speaker is not None:  # every line, in reading order, each its own utterance; then the codes
+                document = Document(spoken_lines(lines) + [p.text for p in code_parts(found)])
+                for text in [document.intro(), *document.everything()] if document.lines else ["No text or code found."]:
+                    said.append(text)
+                    speaker.say(text, kind="reading")
     finally:
         if speaker is not None:
             from ..speech import speech_seconds

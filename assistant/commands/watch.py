@@ -53,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
                             embedder=None if args.no_embeddings else runtime.embedder, settle=args.settle,
                             beam_size=runtime.beam_size).start()
     out.status(f"watching {', '.join(map(printable, folders))}; Ctrl-C to stop")
+    finish = 120.0  # what was found is still said when --seconds ends; Ctrl-C stops at once
     try:
         threading.Event().wait(args.seconds or None)
     except KeyboardInterrupt:
-        pass
+        finish = 0.0
     finally:
         watcher.stop()
         store.close()
-        out.close()
+        out.close(finish=finish)
     return 0
