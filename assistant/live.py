@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model import Caption
+from model.objects import changes
 
 from .camera import Frame, FrameSource, SceneChange
 
@@ -39,6 +40,7 @@ class Observation:
     seen_at: float  # when the frame was read or the file was noticed (time.time())
     done_at: float  # when the description was ready
     kind: str = NEW  # NEW: the first; CHANGED: what is in view changed; STILL: unchanged, on the clock; ASKED
+    change: str = ""  # for CHANGED: what arrived and what left ("Now: a person on the left."), where known
 
     @property
     def caption(self) -> Caption:
@@ -54,7 +56,10 @@ class Observation:
 
     @property
     def said(self) -> str:
-        """What is spoken and shown for it."""
+        """What is spoken and shown for it: a change told as what arrived and what left, where the detector's
+        evidence says it (issue 26), else as the new sentence."""
+        if self.kind == CHANGED and self.change:
+            return self.change
         prefix = {STILL: "Still: ", CHANGED: "Now: "}.get(self.kind, "")
         return prefix + self.sentence
 
@@ -161,6 +166,7 @@ class LiveDescriber:
         self._thread = threading.Thread(target=self._run, name="seesay-describe", daemon=True)
         self.described = 0  # frames described
         self.said = 0  # descriptions passed on to be said
+        self._found: tuple = ()  # what the last description said was in view (model.objects.Found)
 
     # --- the public side -------------------------------------------------------------------------------
 
@@ -275,4 +281,7 @@ class LiveDescriber:
             return
         self.said += 1
         self._last_said = time.monotonic()
-        self.on_description(Observation(description, self.name, frame.rgb, frame.time, time.time(), kind))
+        found = getattr(description, "found", ())
+        change = changes(self._found, found) if kind == CHANGED and (found or self._found) else ""
+        self._found = found
+        self.on_description(Observation(description, self.name, frame.rgb, frame.time, time.time(), kind, change))

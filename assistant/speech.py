@@ -30,14 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .speech_engine import (
-    Engine,
-    SpeechError,
-    Voice,
-    check_writable,
-    engine_timeout,
-    join_wavs,
-    pyttsx3_engine,
-    write_reason,
+    Engine, SpeechError, Voice, check_writable, engine_timeout, join_wavs, pyttsx3_engine, write_reason,
 )
 from .speech_queue import ANSWER, ASKED, LIVE, REPEATABLE, SpeechQueue, Utterance
 

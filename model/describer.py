@@ -28,148 +28,28 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from .caption import Caption
-from .codes import Code, CodeReader, CodesSeen
+from .codes import CodeReader, CodesSeen
+from .concepts import PERSON, Concepts, mention_probability, person_word_probability, plain_word
+from .description import Description
 from .images import ImageLike, to_rgb_image, tone
-from .lexicon import Lexicon, Mention, words_of
-from .objects import (
-    MAX_COUNT, NUMBERS, Found, ObjectCalibration, ObjectFinder, covered_groups, load_categories, phrase,
-)
+from .lexicon import Mention
+from .objects import MAX_COUNT, Found, ObjectCalibration, ObjectFinder, covered_groups, load_categories, phrase
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .phrasing import Span, render, supported_prefix
 from .reading import Part, TextLine, TextReader, code_parts, text_part
-from .recognition import DATA, Calibration, Recognition, Recognizer, load_groups
+from .recognition import Calibration, Recognition, Recognizer
 from .vocabulary import tokenize
 
-OBJECT_WORDS_FILE = DATA / "object_words.json"
-PERSON = "person"
-# People words said as they are: the plain ones, and collectives, which "a crowd of people" needs whole.
-PLAIN_PEOPLE = frozenset({"person", "people", "someone", "crowd", "team", "couple", "family", "audience"})
 NOTHING = "I can't tell what this is."
 DARK = "It is too dark to see anything."
 BLANK = "There is nothing to see: the picture is one even shade."
-
-
-@dataclass(frozen=True)
-class Description:
-    """What seesay says about one photo, and the evidence behind it."""
-
-    caption: Caption  # the captioner's best caption, as the model wrote it
-    objects: tuple[Recognition, ...]  # the top recognitions, most probable first (empty without a recognizer)
-    person: float | None  # calibrated probability of a person (None without people evidence, or when the
-    # face count could not change what is said and was not looked for: Describer's all_evidence)
-    sentence: str  # what is spoken
-    parts: tuple[Part, ...]  # the sentence piece by piece, with sources
-    kept_caption: str | None = None  # the n-best caption the sentence uses, if any
-    text_lines: tuple[str, ...] = ()  # text read in the photo
-    codes: tuple[Code, ...] = ()  # QR codes and barcodes decoded in it
-    seconds: float = 0.0  # this photo's share of the describe time
-    found: tuple[Found, ...] = ()  # COCO categories with evidence, most salient first (with a detector)
-
-    def index_terms(self) -> list[str]:
-        """What the photo index stores for finding it again: each thing said as it was said ("two dogs on the
-        left") and by its name, then the confident recognitions."""
-        said = [f for f in self.found if f.said]
-        recognized = [r.name for r in self.objects if r.confident and not (self.found and r.name in covered_groups())]
-        return list(dict.fromkeys([phrase(f) for f in said] + [f.category for f in said] + recognized))
-
-    @property
-    def from_caption(self) -> str:
-        """The part of the sentence taken from a caption ("" when none is)."""
-        return " ".join(p.text for p in self.parts if p.source == "caption")
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain data for `--json`."""
-        return {
-            "sentence": self.sentence,
-            "parts": [{"text": p.text, "source": p.source} for p in self.parts],
-            "caption": self.caption.text,
-            "caption_confidence": round(self.caption.confidence, 4),
-            "kept_caption": self.kept_caption,
-            "objects": [{**f.to_json(), "say": phrase(f)} for f in self.found],
-            "recognized": [
-                {"name": r.name, "say": r.say, "probability": round(r.probability, 4), "confident": r.confident,
-                 "top_class": r.top_class}
-                for r in self.objects
-            ],
-            "person_probability": None if self.person is None else round(self.person, 4),
-            "text": list(self.text_lines),
-            "codes": [c.to_json() for c in self.codes],
-            "seconds": round(self.seconds, 4),
-        }
-
-
-@dataclass(frozen=True)
-class Concepts:
-    """What the describer can name: every concept, the phrases that name it, and its evidence source."""
-
-    lexicon: Lexicon
-    say: dict[str, str]  # concept -> spoken phrase
-    group: dict[str, int] = field(default_factory=dict)  # concept -> recognizer group index
-    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)  # concept -> COCO categories naming it
-
-    @classmethod
-    def load(cls) -> Concepts:
-        """Recognition groups first (so "dog" is the dog group), then people, then caption-only objects, then the
-    COCO categories' own words (model/data/coco_words.json) where no concept has them yet."""
-        return _concepts()
-
-
-@lru_cache(maxsize=1)
-def _concepts() -> Concepts:
-    _, groups = load_groups()
-    extra = json.loads(Path(OBJECT_WORDS_FILE).read_text())
-    phrases: dict[str, list[str]] = {g.name: list(g.words) for g in groups}
-    phrases[PERSON] = phrases.get(PERSON, []) + list(extra["person"])
-    for name, words in extra["caption_only"].items():
-        phrases.setdefault(name, []).extend(words)
-    coco = load_categories()
-    for name, category in coco.items():
-        phrases.setdefault(name, []).extend(category.words)
-    say = {g.name: g.say for g in groups}
-    say[PERSON] = "a person"
-    lexicon = Lexicon(phrases)
-    categories: dict[str, list[str]] = {}
-    for name, category in coco.items():  # a concept is covered by a category of its name, or of whose groups it is
-        for concept in {name, *category.groups}:
-            categories.setdefault(concept, []).append(name)
-    claimed = {tuple(words_of(w)): name for name, category in coco.items() for w in category.words}
-    for key, concept in lexicon.table.items():  # else by a category one of whose words it claimed first
-        if concept not in categories and key in claimed:
-            categories[concept] = [claimed[key]]
-    return Concepts(lexicon, say, {g.name: i for i, g in enumerate(groups)},
-                    {c: tuple(sorted(n)) for c, n in categories.items()})
-
-
-def person_word_probability(candidates: Sequence[Caption], concepts: Concepts) -> float:
-    """The best caption's belief in a person: the highest probability of a people word in it (0 if none)."""
-    if not candidates:
-        return 0.0
-    return max((_mention_probability(candidates[0], m) for m in concepts.lexicon.mentions(candidates[0].text)
-                if m.concept == PERSON), default=0.0)
-
-
-def _mention_probability(caption: Caption, mention: Mention) -> float:
-    """Probability the captioner gave the words of a mention (their minimum; 0 without word probabilities)."""
-    probs = caption.word_probs[mention.start : mention.end]
-    return float(min(probs)) if len(probs) == mention.end - mention.start and probs else 0.0
-
-
-def plain_word(mention: Mention, tokens: Sequence[str]) -> str | None:
-    """The plain word for a people word whose role, age or gender is a claim of its own ("skateboarder",
-    "woman", "boys" -> "person", "people"); None for other objects and for the plain words themselves."""
-    if mention.concept != PERSON or mention.phrase in PLAIN_PEOPLE:
-        return None
-    plural = tokens[mention.end - 1] != mention.phrase.split()[-1]  # "men" was folded to "man"
-    return "people" if plural else "person"
 
 
 def _sentence(text: str) -> str:
@@ -338,7 +218,7 @@ class Describer:
         if candidates:
             for m in self.concepts.lexicon.mentions(candidates[0].text):
                 for name in self.concepts.categories.get(m.concept, ()):
-                    words[name] = max(words.get(name, 0.0), _mention_probability(candidates[0], m))
+                    words[name] = max(words.get(name, 0.0), mention_probability(candidates[0], m))
         return groups, words
 
     def find(self, detections: Sequence[Any], candidates: Sequence[Caption], group_probs: np.ndarray | None,
@@ -359,7 +239,7 @@ class Describer:
     def supported(self, concept: str, caption: Caption, mention: Mention, group_probs: np.ndarray | None,
                   person: float | None, found: Sequence[Found] | None = None) -> bool:
         """Whether the evidence backs this caption's mention of a concept."""
-        if _mention_probability(caption, mention) >= self.word_support:
+        if mention_probability(caption, mention) >= self.word_support:
             return True
         if found is not None and concept in self.concepts.categories:  # a COCO category: the fused evidence
             names = self.concepts.categories[concept]
@@ -466,22 +346,8 @@ class Describer:
         return fallback
 
     def said_counts(self, said: str) -> dict[str, tuple[int, bool]]:
-        """How many of each COCO category a sentence says: category -> (the number, or the least a plural or a
-        collective means, which is 2; whether the number is exact)."""
-        tokens = tokenize(said)
-        claims: dict[str, tuple[int, bool]] = {}
-        for m in self.concepts.lexicon.mentions(said):
-            for name in self.concepts.categories.get(m.concept, ()):
-                before = tokens[m.start - 1] if m.start else ""
-                if before in NUMBERS[2:]:
-                    n, exact = NUMBERS.index(before), True
-                elif tokens[m.end - 1] != m.phrase.split()[-1] or m.phrase in PLAIN_PEOPLE - {"person", "someone"}:
-                    n, exact = 2, False  # a plural or a collective: two or more
-                else:
-                    n, exact = 1, True
-                total, was_exact = claims.get(name, (0, True))
-                claims[name] = (total + n, was_exact and exact)
-        return claims
+        """How many of each COCO category a sentence says (Concepts.counts)."""
+        return self.concepts.counts(said)
 
     def _counts_agree(self, said: str, found: Sequence[Found]) -> bool:
         """Whether a sentence says as many of each counted category as were counted: "a man" of one person,

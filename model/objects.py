@@ -207,6 +207,26 @@ def phrase(found: Found, categories: Mapping[str, Category] | None = None) -> st
     return f"{said} {found.where}" if found.where else said
 
 
+def changes(before: Sequence[Found], after: Sequence[Found]) -> str:
+    """What arrived and what left between two views, in words ("Now: a person on the left. No longer in
+    view: a dog."); "" when the things said are the same ones, in the same numbers (a move alone is not told)."""
+    categories = load_categories()
+    was = {f.category: f for f in before if f.said}
+    now = {f.category: f for f in after if f.said}
+    came = [phrase(f, categories) for c, f in now.items() if c not in was or f.count != was[c].count]
+    gone = [categories[c].one for c in was if c not in now]
+    said = []
+    if came:
+        said.append(f"Now: {_join(came)}.")
+    if gone:
+        said.append(f"No longer in view: {_join(gone)}.")
+    return " ".join(said)
+
+
+def _join(phrases: Sequence[str]) -> str:
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
 class ObjectFinder:
     """Detections, recognition, caption words and the person probe -> what is present, how many, where."""
 

@@ -50,7 +50,7 @@ from .object_truth import COUNT_AREA, CROWD, labelled_photos, truth_scores
 FLOOR = 0.05  # detector boxes below this score are not evidence
 TARGETS = {"say": 0.9, "support": 0.8, "person_say": 0.97, "person_support": 0.9}
 SAY_TARGETS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7)  # tried for objects' `say`; the rule below picks one
-MAX_ABSENT = 0.08  # at most this share of dev descriptions may name a category with no box there
+MAX_ABSENT = 0.05  # at most this share of dev descriptions may name a category with no box there
 MIN_PRESENT = 0.9  # and of the objects they say, at least this share must be there
 COUNT_SCORES = tuple(round(s, 2) for s in np.arange(0.15, 0.75, 0.05))
 
@@ -178,7 +178,7 @@ def calibrate(photos: Sequence[DevPhoto], describer: Describer, targets: dict[st
             "targets": targets,
             "rule": "lowest fused probability whose dev pairs are right >= target on each dev source (coco: "
                     "COCO-mini and COCO-tiny train; for people also flickr8k-val); count score: most exact dev counts",
-            "pairs": {"objects": int(len(yo)), "objects_present": int(yo.sum()), "people": int(len(yp)),
+            "pairs": {"objects": len(yo), "objects_present": int(yo.sum()), "people": len(yp),
                       "people_present": int(yp.sum())},
             "dev_auc": {"objects": auc(po, yo), "people": auc(pp, yp),
                         "objects_detector_alone": auc(xo[:, 0], yo), "people_detector_alone": auc(xp[:, 0], yp),

@@ -47,7 +47,8 @@ import numpy as np
 import torch
 
 from model import Caption, Captioner, load_image
-from model.describer import PERSON, Concepts, Describer, person_word_probability
+from model.concepts import PERSON, Concepts, person_word_probability
+from model.describer import Describer
 from model.images import tone
 from model.people import PEOPLE_FEATURES, PeopleDetector, PeopleEvidence, feature_matrix, people_features
 from model.recognition import CALIBRATION_FILE, PROBE_FILE, Calibration, Recognizer

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from model import Captioner, ImageError, load_image
-from model.describer import Concepts, Describer
+from model.concepts import Concepts
+from model.describer import Describer
 from model.people import PeopleDetector
 from model.recognition import Recognizer
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from model.describer import plain_word
+from model.concepts import plain_word
 from model.lexicon import Lexicon, singular
 from model.phrasing import is_detail
 from model.vocabulary import tokenize

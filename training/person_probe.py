@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from model import Captioner, load_image
-from model.describer import PERSON, Concepts
+from model.concepts import PERSON, Concepts
 from model.recognition import PROBE_FILE
 
 from .calibrate_recognition import dev_sources
