@@ -101,7 +101,7 @@ def test_describing_with_onnx_runtime_never_imports_pytorch(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == [f"{photo}\tA cat.", "torch imported: False"]
+    assert out.stdout.splitlines() == [f"{photo}\tA cat close in front of you.", "torch imported: False"]
 
 
 def test_the_runtime_uses_pytorch_where_the_compiled_graphs_cannot_serve():
