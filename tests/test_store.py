@@ -298,24 +298,6 @@ def test_kill_9_during_watch_loses_nothing_and_the_restart_catches_up(tmp_path, 
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_repeated_descriptions_are_embedded_once(embedder, monkeypatch):
-    embedder.embed(["a sentence that loads the model"])
-    fresh = SentenceEmbedder(remember=3)
-    fresh._model = embedder._model  # the same loaded model, counted
-    calls = []
-    encode = fresh._model.encode
-    monkeypatch.setattr(fresh._model, "encode", lambda new, **kw: calls.append(list(new)) or encode(new, **kw))
-    vectors = fresh.embed(["A dog.", "A person.", "A dog.", "A cup of coffee.", "A dog."])
-    assert calls == [["A dog.", "A person.", "A cup of coffee."]]  # each distinct text once
-    assert vectors.shape == (5, 384)
-    assert numpy.array_equal(vectors[0], vectors[2]) and numpy.array_equal(vectors[0], vectors[4])
-    alone = encode(["A person."], normalize_embeddings=True, convert_to_numpy=True)[0]
-    assert numpy.allclose(vectors[1], alone, atol=1e-5)  # the vector the text gets on its own
-    fresh.embed(["A cat."])  # a fourth text: the least recently used, "A person.", is forgotten
-    fresh.embed(["A dog.", "A person."])
-    assert calls[-1] == ["A person."]
-
-
 def test_semantic_search_reads_the_kept_caption_never_a_rejected_one(tmp_path, default_describer, embedder,
                                                                       flickr_records):
     from PIL import Image
