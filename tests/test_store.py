@@ -317,3 +317,15 @@ def test_semantic_search_reads_the_kept_caption_never_a_rejected_one(tmp_path, d
             [hit] = [h for h in store.semantic_search(embedder.embed([d.kept_caption or d.sentence])[0], 4)
                      if Path(h.path).name == name]
             assert hit.score > 0.999, (name, d.kept_caption, d.sentence)  # the stored vector is that text's
+
+
+def test_embeddings_not_of_unit_length_are_normalised_when_the_matrix_loads(tmp_path, embedder):
+    vectors = embedder.embed(["a dog runs on the beach", "a red car in the rain"])
+    with Store(tmp_path / "i.sqlite") as store:
+        model = store.model_id("human", "0" * 64)
+        store.add(model, [entry("/p/dog.jpg", "1" * 64, "a dog runs on the beach", 3 * vectors[0]),
+                          entry("/p/car.jpg", "2" * 64, "a red car in the rain", vectors[1])])
+        matrix = store.embedding_index().matrix
+        assert numpy.allclose(numpy.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+        hits = store.semantic_search(embedder.embed(["puppy on sand"])[0], limit=2)
+        assert [h.path for h in hits][0] == "/p/dog.jpg" and all(h.score <= 1.0 + 1e-5 for h in hits)

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         if args.mode == "text":
             hits = store.text_search(args.query, args.limit)
         else:
+            store.embedding_index()  # read while the query is embedded: SQLite, too, lets go of Python's lock
             vector = embedding.result()
             hits = (store.semantic_search(vector, args.limit) if args.mode == "semantic"
                     else store.hybrid_search(args.query, vector, args.limit))
