@@ -27,8 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from model.sentence_embedder import (DEFAULT_GRAPH, DEFAULT_TOKENIZER, PROVENANCE_SUFFIX, SentenceEmbedder,
-                                     provenance_path)
+from model.sentence_embedder import (
+    DEFAULT_GRAPH,
+    DEFAULT_TOKENIZER,
+    PROVENANCE_SUFFIX,
+    SentenceEmbedder,
+    provenance_path,
+)
 
 from .sentence_model import SOURCE_PACKAGE, load_sentence_encoder, source_path
 
