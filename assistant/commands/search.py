@@ -33,15 +33,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     runtime = Runtime(args)
     runtime.report_warnings()
+    embedding = None if args.mode == "text" else _embed_aside(runtime, args.query)
     store = runtime.store(writable=False, create=False)
     try:
         if args.mode == "text":
             hits = store.text_search(args.query, args.limit)
         else:
-            vector = runtime.embedder.embed([args.query])[0]
+            store.embedding_index()  # read while the query is embedded: SQLite, too, lets go of Python's lock
+            vector = embedding.result()
             hits = (store.semantic_search(vector, args.limit) if args.mode == "semantic"
                     else store.hybrid_search(args.query, vector, args.limit))
-    except StoreError as exc:
+    except (StoreError, FileNotFoundError) as exc:  # FileNotFoundError: the sentence model, installed without it
         print(f"seesay: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -56,3 +58,14 @@ def run(args: argparse.Namespace) -> int:
     if not hits and not args.json:
         print(f"no photos match {args.query!r}", file=sys.stderr)
     return 0
+
+
+def _embed_aside(runtime, query: str):
+    """The query's embedding, computed on a thread while the index opens: ONNX Runtime loads its graph
+    without holding Python's lock, so on 2 cores loading the sentence model and opening the index overlap."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="seesay-embed")
+    embedding = pool.submit(lambda: runtime.embedder.embed([query])[0])
+    pool.shutdown(wait=False)
+    return embedding
