@@ -306,11 +306,13 @@ class Speaker:
     def _refuse_all(self, message: str) -> None:
         """Answer every job with message until closed: probes with False, saves with SpeechError."""
         self._tell_once(message)
-        while (job := self._queue.get()) is not None:
-            if job.done is not None and job.save_to is None:
+        while (job := self.queue.next()) is not None:
+            if isinstance(job, _Job) and job.save_to is None:
                 job.done.set_result(False)
-            elif job.done is not None:
+            elif isinstance(job, _Job):
                 job.done.set_exception(SpeechError(message))
+            else:
+                self.queue.done()
 
     def _save(self, text: str, path: Path, scratch: Path) -> None:
         """Synthesise text chunk by chunk into the scratch folder, join the chunks, then write path.

@@ -5,7 +5,7 @@
 
 - Cold start: wall time and peak memory of whole `seesay caption PHOTO` processes on each engine, with and
   without reading text, against `python -c "import torch"`, interleaved (median of --cold-runs each).
-- Describing one photo, model loaded, batch 1 (caption, recognition, people, composition): each engine's
+- Describing one photo, model loaded, batch 1 (caption, recognition, objects, composition): each engine's
   median photo over --photos Flickr8k test photos, median of --runs runs.
 - Captioning throughput, photos/s, encoder + beam 3 with the describer's repeat blocking, for each batch
   size, the runs of both engines interleaved; photos decoded and preprocessed once (as caption_throughput.py).
@@ -29,6 +29,7 @@ from report import add_data_argument, fmt, save, show, spread
 
 from model import Captioner, load_image
 from model.describer import Describer
+from model.detection import ObjectDetector
 from model.onnx_captioner import OnnxCaptioner, OnnxFeatures
 
 SEESAY = [sys.executable, "-m", "assistant", "caption"]
@@ -141,7 +142,8 @@ def main() -> None:
     t0 = time.perf_counter()
     engines["onnx"] = OnnxCaptioner.default()
     load["onnx"] = time.perf_counter() - t0
-    describers = {n: Describer.for_captioner(c) for n, c in engines.items()}
+    detector = ObjectDetector.default()  # the describer seesay runs: with the object detector
+    describers = {n: Describer.for_captioner(c, detector=detector) for n, c in engines.items()}
 
     cold, memory = cold_starts(test[0], args.cold_runs)
     latency = {n: describe_latency(d, test[: args.photos], args.runs) for n, d in describers.items()}

@@ -302,7 +302,8 @@ class Describer:
         return Description(
             caption=best, objects=tuple(recognized), person=person, sentence=" ".join(p.text for p in parts),
             parts=tuple(parts), kept_caption=kept.text if kept is not None else None, text_lines=texts,
-            found=tuple(found or ()),
+            found=tuple(replace(f, said_as=self._say(f.category, None, found, recognized)) if f.said else f
+                        for f in found or ()),
         )
 
     def _named(self, said: str) -> set[str]:

@@ -33,7 +33,7 @@ class Description:
         left") and by its name, then the confident recognitions."""
         said = [f for f in self.found if f.said]
         recognized = [r.name for r in self.objects if r.confident and not (self.found and r.name in covered_groups())]
-        return list(dict.fromkeys([phrase(f) for f in said] + [f.category for f in said] + recognized))
+        return list(dict.fromkeys([f.said_as or phrase(f) for f in said] + [f.category for f in said] + recognized))
 
     @property
     def from_caption(self) -> str:
@@ -48,7 +48,7 @@ class Description:
             "caption": self.caption.text,
             "caption_confidence": round(self.caption.confidence, 4),
             "kept_caption": self.kept_caption,
-            "objects": [{**f.to_json(), "say": phrase(f)} for f in self.found],
+            "objects": [{**f.to_json(), "say": f.said_as or phrase(f)} for f in self.found],
             "recognized": [
                 {"name": r.name, "say": r.say, "probability": round(r.probability, 4), "confident": r.confident,
                  "top_class": r.top_class}

@@ -136,6 +136,7 @@ class Found:
     where: str  # "on the left", "in the middle", "on the right", "close in front of you" or ""
     said: bool  # probable enough to be said on its own
     supports: bool  # probable enough to back a caption that names it
+    said_as: str = ""  # the words the describer said it in ("a cup of coffee in the middle"), if said
 
     @property
     def area(self) -> float:
@@ -213,7 +214,7 @@ def changes(before: Sequence[Found], after: Sequence[Found]) -> str:
     categories = load_categories()
     was = {f.category: f for f in before if f.said}
     now = {f.category: f for f in after if f.said}
-    came = [phrase(f, categories) for c, f in now.items() if c not in was or f.count != was[c].count]
+    came = [f.said_as or phrase(f, categories) for c, f in now.items() if c not in was or f.count != was[c].count]
     gone = [categories[c].one for c in was if c not in now]
     said = []
     if came:

@@ -211,4 +211,6 @@ def test_a_whole_session_is_heard_whole_in_order_with_every_photo_and_no_live_li
         run = subprocess.run([sys.executable, "-m", "assistant", "say", text, "--to", str(out)],
                              capture_output=True, text=True, timeout=120, check=False)
         assert run.returncode == 0, run.stderr
-        assert abs(wav_seconds(tmp_path / f"played.log.{n}.wav") - wav_seconds(out)) < 0.02
+        # espeak-ng's output for the same text varies by a few tens of milliseconds from run to run; a cut
+        # utterance is shorter by far more than 5%
+        assert abs(wav_seconds(tmp_path / f"played.log.{n}.wav") - wav_seconds(out)) < 0.05 * wav_seconds(out)

@@ -101,7 +101,8 @@ def test_seesay_live_prints_one_line_per_scene_of_a_video(tmp_path):
     assert run.returncode == 0, run.stderr
     lines = [line.split("\t") for line in run.stdout.splitlines()]
     descriptions = [parts for parts in lines if parts[1] == str(video)]
-    assert [parts[2] for parts in descriptions] == ["A cat.", "Now: A cup of coffee."], run.stdout  # a change, told
+    assert [parts[2] for parts in descriptions] == [  # a change is told as what came and what left
+        "A cat close in front of you.", "Now: a cup of coffee close in front of you. No longer in view: a cat."], run.stdout
     assert all("confidence" in parts[3] for parts in descriptions)
     assert lines[-1][1:] == ["status", f"{video} ended."]
 
