@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .speech_engine import (
-    Engine, SpeechError, Voice, check_writable, engine_timeout, join_wavs, pyttsx3_engine, write_reason,
+    Engine, SpeechError, Voice, check_writable, engine_timeout, join_wavs, pyttsx3_engine, wav_seconds, write_reason,
 )
 from .speech_queue import ANSWER, ASKED, LIVE, REPEATABLE, SpeechQueue, Utterance
 
@@ -87,12 +87,6 @@ def audio_player() -> list[str] | None:
         if shutil.which(cmd[0]):
             return cmd
     return None
-
-
-def wav_seconds(path: str | os.PathLike) -> float:
-    """The duration of a WAV file in seconds."""
-    with wave.open(str(path), "rb") as w:
-        return w.getnframes() / float(w.getframerate())
 
 
 @dataclass
@@ -307,12 +301,12 @@ class Speaker:
         """Answer every job with message until closed: probes with False, saves with SpeechError."""
         self._tell_once(message)
         while (job := self.queue.next()) is not None:
-            if isinstance(job, _Job) and job.save_to is None:
-                job.done.set_result(False)
-            elif isinstance(job, _Job):
-                job.done.set_exception(SpeechError(message))
-            else:
+            if not isinstance(job, _Job):  # an utterance: nothing waits on it
                 self.queue.done()
+            elif job.save_to is None:
+                job.done.set_result(False)
+            else:
+                job.done.set_exception(SpeechError(message))
 
     def _save(self, text: str, path: Path, scratch: Path) -> None:
         """Synthesise text chunk by chunk into the scratch folder, join the chunks, then write path.

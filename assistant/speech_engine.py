@@ -225,3 +225,9 @@ def join_wavs(parts: list[Path], out: Path) -> None:
                     raise SpeechError(f"the speech engine wrote parts in different formats ({part.name})")
                 while frames := w.readframes(1 << 20):
                     joined.writeframes(frames)
+
+
+def wav_seconds(path: str | os.PathLike) -> float:
+    """The duration of a WAV file in seconds."""
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / float(w.getframerate())
