@@ -2,11 +2,13 @@
 recording audio player, and `seesay read --speak` saying every line of a letter."""
 
 import sys
+from pathlib import Path
 import time
 
 import pytest
 
 from assistant.speech import Speaker, wav_seconds
+from assistant.spoken import relevant
 from assistant.speech_queue import (
     ANSWER,
     INSTRUCTIONS,
@@ -182,6 +184,35 @@ def test_seesay_read_speak_says_every_line_of_a_letter_in_order(tmp_path, letter
             "To change it, call 0 1 6 1, 4 9 6, 0 1 2 3.", "Yours sincerely,", "Eye Clinic Bookings"]]
     assert log.read_text().split()[-2:] == ["end", "7"]  # eight WAVs, each played to its end
     assert capsys.readouterr().out.splitlines()[1:] == [f"  {line}" for line in lines]
+
+
+@pytest.mark.timeout(300)
+def test_seesay_search_speak_says_the_count_then_each_relevant_result_whole(tmp_path, flickr_records, monkeypatch):
+    """`seesay search --speak` (issue 28): the count of relevant results first, then each, file names as words."""
+    import shutil
+
+    from assistant import speech
+    from assistant.cli import main
+    from store import Store
+
+    folder, db = tmp_path / "holiday", tmp_path / "index.sqlite"
+    folder.mkdir()
+    for r in [r for r in flickr_records if r.split == "test"][:3]:
+        shutil.copy(r.path, folder / r.path.name)
+    assert main(["index", str(folder), "--no-text", "--db", str(db)]) == 0
+    with Store(db, writable=False) as store:
+        word = max(store.export_rows()[0]["sentence"].rstrip(".").split(), key=len).lower()
+        hits = store.text_search(word)
+    player, log = recorder(tmp_path, seconds=0.05)
+    monkeypatch.setattr(speech, "audio_player", lambda: player)
+    made, close = [], speech.Speaker.close
+    monkeypatch.setattr(speech.Speaker, "close", lambda self, finish=0.0: (made.append(self), close(self, finish)))
+    assert main(["search", word, "--mode", "text", "--db", str(db), "--speak"]) == 0
+    said = [t for _, t, whole in made[0].history if whole]
+    assert said[0].startswith(f"{len(said)} photo{'s' * (len(said) > 1)} found for {word}. First: ")
+    assert len(said) == len(relevant(hits)) and all("in the folder holiday" in t for t in said)
+    assert not any(part in t for h in hits for part in Path(h.path).stem.split("_") for t in said)  # camera numbers
+    assert log.read_text().split()[-2:] == ["end", str(len(said) - 1)]  # each played to its end
 
 
 def test_seesay_watch_speak_says_every_new_photo_and_lets_them_be_heard_before_it_ends(tmp_path):

@@ -20,6 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="text: the words themselves (BM25); semantic: similar meaning (sentence embeddings); "
                         "hybrid: both, fused (default)")
     p.add_argument("--json", action="store_true", help="one JSON object per result")
+    p.add_argument("--speak", action="store_true",
+                   help="also say the results aloud: how many, then each that is relevant (its description, file "
+                        "name and folder), as the app says them")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +60,27 @@ def run(args: argparse.Namespace) -> int:
             print(f"{rank:3d}  {printable(h.path)}\t{said}")
     if not hits and not args.json:
         print(f"no photos match {args.query!r}", file=sys.stderr)
+    if args.speak:
+        _speak(runtime, args.query, hits)
     return 0
+
+
+def _speak(runtime, query: str, hits) -> None:
+    """The results for a listener (assistant/spoken.py): the count of relevant ones first, then each, heard
+    whole before the command ends."""
+    from ..speech import speech_seconds
+    from ..speech_queue import RESULTS
+    from ..spoken import relevant, results_summary, spoken_result
+
+    heard = relevant(hits)
+    said = [results_summary(query, heard), *(spoken_result(h) for h in heard[1:])]
+    speaker = runtime.speaker(on_status=lambda m: print(f"seesay: {m}", file=sys.stderr))
+    try:
+        for text in said:
+            speaker.say(text, kind=RESULTS)
+        speaker.available(timeout=sum(speech_seconds(t, speaker.voice) for t in said) + 60)  # let it finish
+    finally:
+        speaker.close()
 
 
 def _embed_aside(runtime, query: str):
