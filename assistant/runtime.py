@@ -142,7 +142,7 @@ class Runtime:
         from model.describer import Describer
 
         reader = self.reader if self.reading else None
-        if reader is not None and "captioner" not in self.__dict__:
+        if "captioner" not in self.__dict__:
             self._load_beside_captioner(reader)
         return Describer.for_captioner(self.captioner, reader=reader, all_evidence=bool(self._arg("json", False)),
                                        codes=self.codes, detector=self.detector)
@@ -160,19 +160,22 @@ class Runtime:
             return None
 
     def _load_beside_captioner(self, reader) -> None:
-        """Load the text reader while the captioner loads on another thread. ONNX Runtime builds its sessions
-        without holding Python's lock, and rapidocr spends most of its load parsing its model table in
-        Python, so on 2 cores the two overlap: about 0.4 s of a `seesay caption` cold start (issue 15)."""
+        """Load the text reader (if reading) and the object detector while the captioner loads on another
+        thread. ONNX Runtime builds its sessions without holding Python's lock, and rapidocr spends most of its
+        load parsing its model table in Python, so on 2 cores they overlap: about 0.4 s of a `seesay caption`
+        cold start (issue 15)."""
         from concurrent.futures import ThreadPoolExecutor
 
         from model.text_reader import TextReaderUnavailable
 
         with ThreadPoolExecutor(1, thread_name_prefix="seesay-load") as pool:
             loading = pool.submit(lambda: self.captioner)
-            try:
-                reader.load()
-            except TextReaderUnavailable:  # said where the text is first read, as without this
-                pass
+            if reader is not None:
+                try:
+                    reader.load()
+                except TextReaderUnavailable:  # said where the text is first read, as without this
+                    pass
+            _ = self.detector
             loading.result()  # the captioner's own error, if any, is raised here
 
     @cached_property

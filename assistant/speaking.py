@@ -23,7 +23,8 @@ from .speech_queue import ANSWER, INSTRUCTIONS, PROBLEM, READING, REPEATABLE
 SAYS = [
     ("start", '"Loading the captioning model." then "Ready. …"'),
     ("d", "the description of the camera's view, at once; live lines wait for it"),
-    ("a change in view", '"Now: SENTENCE" (never the same twice in a row, never cutting anything)'),
+    ("a change in view", '"Now: SENTENCE" or, of what left, "No longer in view: TEXT" (never the same twice in '
+                         'a row, never cutting anything)'),
     ("a new photo in a watched folder", '"New photo: SENTENCE" or, when several wait, "N new photos: …"'),
     ("r", "the last answer again, all of it (a whole text read), never a live line"),
     ("m", '"Speech muted; m unmutes." / "Speech on." (the footer shows Unmute / Mute)'),
