@@ -37,8 +37,21 @@ def photo_paths(names: list[str]) -> list[Path]:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
+def readable_photos(names: list[str]):
+    """(path, decoded photo) for each photo named (folders walked) that can be read; one line on stderr,
+    "skipping PATH: why", for each that cannot, and the rest go on."""
     from model import ImageError, load_image
+
+    for path in photo_paths(names):
+        try:
+            image = load_image(path)
+        except ImageError as exc:
+            print(f"skipping {exc}", file=sys.stderr)
+            continue
+        yield path, image
+
+
+def run(args: argparse.Namespace) -> int:
     from model.attention_map import render_attention
     from model.images import display_path as printable
 
@@ -51,12 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"seesay: --attention-dir {printable(args.attention_dir)}: {why}", file=sys.stderr)
         return 2
     done = 0
-    for path in photo_paths(args.images):
-        try:
-            image = load_image(path)
-        except ImageError as exc:
-            print(f"skipping {exc}", file=sys.stderr)
-            continue
+    for path, image in readable_photos(args.images):
         d = describer.describe([image], beam_size=runtime.beam_size)[0]
         done += 1
         if args.json:

@@ -34,13 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model import ImageError, load_image
     from model.colour import colours, say_colours
     from model.images import display_path as printable
     from model.light import light_level
 
     from ..runtime import Runtime
-    from .caption import photo_paths
+    from .caption import readable_photos
 
     runtime = Runtime(args)
     runtime.report_warnings()
@@ -48,12 +47,7 @@ def run(args: argparse.Namespace) -> int:
     speaker = runtime.speaker(on_status=lambda m: print(f"seesay: {m}", file=sys.stderr)) if args.speak else None
     done, said = 0, []
     try:
-        for path in photo_paths(args.images):
-            try:
-                image = load_image(path)
-            except ImageError as exc:
-                print(f"skipping {exc}", file=sys.stderr)
-                continue
+        for path, image in readable_photos(args.images):
             done += 1
             found, light = colours(image, box), light_level(image, box)
             sentence = f"{say_colours(found)} {light.said}"

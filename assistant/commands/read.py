@@ -20,14 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model import ImageError, load_image
     from model.images import display_path as printable
     from model.reading import code_parts
     from model.text_reader import spoken_lines
 
     from ..reading import Document
     from ..runtime import Runtime
-    from .caption import photo_paths
+    from .caption import readable_photos
 
     runtime = Runtime(args)
     runtime.report_warnings()
@@ -35,12 +34,7 @@ def run(args: argparse.Namespace) -> int:
     speaker = runtime.speaker(on_status=lambda m: print(f"seesay: {m}", file=sys.stderr)) if args.speak else None
     done, said = 0, []
     try:
-        for path in photo_paths(args.images):
-            try:
-                image = load_image(path)
-            except ImageError as exc:
-                print(f"skipping {exc}", file=sys.stderr)
-                continue
+        for path, image in readable_photos(args.images):
             if why := reader.unreadable(image.size):
                 print(f"{printable(path)}: {why}", file=sys.stderr)
             lines, found = reader.read(image), runtime.codes.read(image)
