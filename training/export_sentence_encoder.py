@@ -35,6 +35,7 @@ from model.sentence_embedder import (
     provenance_path,
 )
 
+from .half_weights import store_half
 from .sentence_model import SOURCE_PACKAGE, load_sentence_encoder, source_path
 
 STORAGES = ("int8", "fp16", "fp32")
@@ -90,23 +91,10 @@ def export_fp32(path: Path, max_length: int) -> None:
 
 
 def store_fp16(src: Path, dst: Path) -> None:
-    """Every large fp32 weight kept as fp16 and widened by a Cast (ONNX Runtime folds the casts at load)."""
+    """Every large fp32 weight kept as fp16 (rounded) and widened by a Cast (training/half_weights.py)."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
 
-    graph_model = onnx.load(str(src))
-    graph = graph_model.graph
-    casts = []
-    for init in list(graph.initializer):
-        if init.data_type != TensorProto.FLOAT or np.prod(init.dims) < 4096:
-            continue
-        half = numpy_helper.to_array(init).astype(np.float16)
-        graph.initializer.remove(init)
-        graph.initializer.append(numpy_helper.from_array(half, f"{init.name}__fp16"))
-        casts.append(helper.make_node("Cast", [f"{init.name}__fp16"], [init.name], to=TensorProto.FLOAT))
-    for node in reversed(casts):
-        graph.node.insert(0, node)
-    onnx.save(graph_model, str(dst))
+    onnx.save(store_half(onnx.load(str(src)), exact=False, min_size=4096), str(dst))
 
 
 def store_int8(src: Path, dst: Path) -> None:

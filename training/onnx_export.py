@@ -33,6 +33,8 @@ from model.beam_search import search
 from model.onnx_captioner import ENCODER_SUFFIX, FORMAT, METADATA_KEY, SEARCH_SUFFIX, checkpoint_sha256
 from model.recognition import spoken_decoding
 
+from .half_weights import store_half
+
 OPSET = 18
 
 
@@ -123,26 +125,10 @@ def _describe(captioner: Captioner, model: Path, beam_size: int, no_repeat_ngram
 
 def _store_fp16_where_exact(path: Path) -> None:
     """Store each large fp32 weight that fp16 holds exactly as fp16, widened by a Cast node: half the file,
-    the same numbers (ONNX Runtime folds the casts once, when it loads the graph)."""
+    the same numbers (training/half_weights.py)."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
 
-    graph_model = onnx.load(str(path))
-    graph = graph_model.graph
-    casts = []
-    for init in list(graph.initializer):
-        if init.data_type != TensorProto.FLOAT:
-            continue
-        values = numpy_helper.to_array(init)
-        half = values.astype(np.float16)
-        if values.size < 4096 or not np.array_equal(half.astype(np.float32), values):
-            continue
-        graph.initializer.remove(init)
-        graph.initializer.append(numpy_helper.from_array(half, f"{init.name}__fp16"))
-        casts.append(helper.make_node("Cast", [f"{init.name}__fp16"], [init.name], to=TensorProto.FLOAT))
-    for node in reversed(casts):
-        graph.node.insert(0, node)
-    onnx.save(graph_model, str(path))
+    onnx.save(store_half(onnx.load(str(path)), min_size=4096), str(path))
 
 
 def _set_metadata(path: Path, meta: dict) -> None:
