@@ -40,7 +40,7 @@ from .concepts import PERSON, Concepts, mention_probability, person_word_probabi
 from .description import Description
 from .images import ImageLike, to_rgb_image, tone
 from .lexicon import Mention
-from .objects import MAX_COUNT, Found, ObjectCalibration, ObjectFinder, covered_groups, load_categories, phrase
+from .objects import MAX_COUNT, Found, ObjectCalibration, ObjectFinder, covered_groups, join, load_categories, phrase
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .phrasing import Span, render, supported_prefix
 from .reading import Part, TextLine, TextReader, code_parts, text_part
@@ -60,12 +60,6 @@ def _sentence(text: str) -> str:
 def _said(d: Description) -> tuple:
     """What a description says, part by part, and the caption it keeps: all that a listener or the index sees."""
     return d.sentence, d.parts, d.kept_caption, d.text_lines
-
-
-def _join(phrases: Sequence[str]) -> str:
-    if len(phrases) <= 1:
-        return "".join(phrases)
-    return ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
 _NO_CAPTION = Caption([], 0.0, 0.0, np.zeros((0, 1, 1)), True, 0.0)
@@ -118,8 +112,8 @@ class Describer:
         self.finder = ObjectFinder(ObjectCalibration.from_json(cal.objects)) if self.detector is not None else None
         self.max_objects = max_objects or (3 if self.finder is not None else 2)  # things said on their own, at most
         # A new way of composing sentences is a new model version for the photo index (assistant/indexer.py).
-        self.version = "" if self.finder is None else "objects " + hashlib.sha256(
-            json.dumps(cal.objects, sort_keys=True).encode() + str(getattr(detector, "path", "")).encode()).hexdigest()[:16]
+        identity = json.dumps(cal.objects, sort_keys=True) + str(getattr(detector, "path", ""))
+        self.version = "" if self.finder is None else "objects " + hashlib.sha256(identity.encode()).hexdigest()[:16]
         if recognizer is not None:
             self.say_thr = np.array([cal.say_threshold(g.name) for g in recognizer.groups])  # (G,)
             self.support_thr = np.array([cal.support_threshold(g.name) for g in recognizer.groups])  # (G,)
@@ -284,7 +278,7 @@ class Describer:
             named = self._named(said)
             missed = [c for _, c in confident if c not in named]
             if missed:
-                parts.append(Part(f"I also see {_join([self._say(c, evidence, found, recognized) for c in missed])}.",
+                parts.append(Part(f"I also see {join([self._say(c, evidence, found, recognized) for c in missed])}.",
                                   self._source(missed, found)))
         if kept is None and confident:
             for i, (_, c) in enumerate(confident):

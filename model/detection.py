@@ -154,7 +154,8 @@ class ObjectDetector:
         self.floor = float(floor)
         self._session = _session(self.path, threads, "object detector")
         self._input = self._session.get_inputs()[0].name
-        want = sorted((1, (self.side // s) ** 2, n) for s in self.strides for n in (len(COCO_CATEGORIES), 4 * self.bins))
+        want = sorted((1, (self.side // s) ** 2, n)
+                      for s in self.strides for n in (len(COCO_CATEGORIES), 4 * self.bins))
         _expect_outputs(self._session, self.path, "a NanoDet graph over the 80 COCO categories", want.__eq__)
 
     @classmethod

@@ -218,14 +218,17 @@ def changes(before: Sequence[Found], after: Sequence[Found]) -> str:
     gone = [categories[c].one for c in was if c not in now]
     said = []
     if came:
-        said.append(f"Now: {_join(came)}.")
+        said.append(f"Now: {join(came)}.")
     if gone:
-        said.append(f"No longer in view: {_join(gone)}.")
+        said.append(f"No longer in view: {join(gone)}.")
     return " ".join(said)
 
 
-def _join(phrases: Sequence[str]) -> str:
-    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+def join(phrases: Sequence[str]) -> str:
+    """Phrases as a listener hears a list: "a, b and c"."""
+    if len(phrases) <= 1:
+        return "".join(phrases)
+    return ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
 class ObjectFinder:
@@ -234,6 +237,10 @@ class ObjectFinder:
     def __init__(self, calibration: ObjectCalibration, categories: Mapping[str, Category] | None = None) -> None:
         self.calibration = calibration
         self.categories = dict(categories or load_categories())
+        # Each category's rivals: the others of its kind that share none of its ImageNet groups.
+        self.rivals = {name: tuple(n for n, other in self.categories.items() if n != name and other.kind == c.kind
+                                   and not set(other.groups) & set(c.groups))
+                       for name, c in self.categories.items()}
 
     def evidence(self, detections: Sequence[Detection], group_probability: Mapping[str, float],
                  caption_probability: Mapping[str, float], probe: float,
@@ -249,13 +256,12 @@ class ObjectFinder:
             if d.score >= floor and d.category in self.categories:
                 by_category.setdefault(d.category, []).append(d)
         candidates = set(by_category) | (set(caption_probability) & set(self.categories)) | {PERSON}
-        candidates |= {n for n, c in self.categories.items() if any(group_probability.get(g, 0.0) >= 0.05 for g in c.groups)}
+        candidates |= {n for n, c in self.categories.items()
+                       if any(group_probability.get(g, 0.0) >= 0.05 for g in c.groups)}
         recognized = {n: sum(group_probability.get(g, 0.0) for g in c.groups) for n, c in self.categories.items()}
         out = []
         for name in sorted(candidates):
-            kind = self.categories[name].kind
-            rival = max((p for n, p in recognized.items() if n != name and self.categories[n].kind == kind
-                         and not set(self.categories[n].groups) & set(self.categories[name].groups)), default=0.0)
+            rival = max((recognized[n] for n in self.rivals[name]), default=0.0)
             recognizer = recognized[name] if self.categories[name].groups and group_probability else None
             row = evidence_row(by_category.get(name, []), recognizer, caption_probability.get(name, 0.0), probe,
                                name == PERSON, rival)

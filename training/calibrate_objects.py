@@ -68,7 +68,8 @@ class DevPhoto:
     counts: dict[str, int]  # boxes of at least COUNT_AREA by category, a crowd region as CROWD + 1 (COCO only)
 
 
-def collect(describer: Describer, detector: ObjectDetector, items: Sequence[tuple], batch_size: int = 16) -> list[DevPhoto]:
+def collect(describer: Describer, detector: ObjectDetector, items: Sequence[tuple],
+            batch_size: int = 16) -> list[DevPhoto]:
     """Each photo's evidence: items are (source, path, categories, counts)."""
     out = []
     for lo in range(0, len(items), batch_size):
@@ -212,7 +213,8 @@ def choose(photos: Sequence[DevPhoto], describer: Describer, data: Path) -> dict
         tried[target] = (section, truth_scores(spoken(coco, trial), truth, trial.said_counts))
         print(f"say target {target}: " + ", ".join(f"{k} {v:.3f}" for k, v in tried[target][1].items()
                                                     if isinstance(v, float)))
-    ok = [t for t, (_, sc) in tried.items() if sc["chair_absent"] <= MAX_ABSENT and sc["objects_present"] >= MIN_PRESENT]
+    ok = [t for t, (_, sc) in tried.items()
+          if sc["chair_absent"] <= MAX_ABSENT and sc["objects_present"] >= MIN_PRESENT]
     best = max(ok, key=lambda t: tried[t][1]["large_said"]) if ok else max(tried)
     section, _ = tried[best]
     section["numbers"]["say_target"] = {"chosen": best, "rule": f"most large categories said with dev absent <= "
@@ -240,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     data["objects"] = section
     Path(args.out).write_text(json.dumps(data, indent=1, default=float) + "\n")
     n = section["numbers"]
-    print(f"dev AUC objects {n['dev_auc']['objects']:.3f} people {n['dev_auc']['people']:.3f}; say {section['say']:.3f} "
+    print(f"dev AUC objects {n['dev_auc']['objects']:.3f} people {n['dev_auc']['people']:.3f}; "
+          f"say {section['say']:.3f} "
           f"person_say {section['person_say']:.3f}; count scores {section['count_score']} / "
           f"{section['person_count_score']}; wrote {args.out}")
     return 0

@@ -90,15 +90,12 @@ def labelled_photos(data: Path, split: str) -> list[LabelledPhoto]:
     return out
 
 
-def said_number(claim: tuple[int, bool] | None) -> int | None:
-    """The number of people a description says from its claim (number, exact): None when it says none or
-    an inexact plural ("people"); CROWD + 1 for "a crowd"."""
-    if claim is None:
-        return None
-    n, exact = claim
-    if exact:
-        return n
-    return None
+def said_number(sentence: str, claim: tuple[int, bool] | None) -> int | None:
+    """How many people a description says: CROWD + 1 for "a crowd", else its claim's number (Concepts.counts)
+    where that is exact ("a man", "two people"); None where it says none or a plural without a number."""
+    if "crowd" in sentence.lower():
+        return CROWD + 1
+    return claim[0] if claim is not None and claim[1] else None
 
 
 def truth_scores(sentences: Sequence[str], photos: Sequence[LabelledPhoto],
@@ -125,10 +122,7 @@ def truth_scores(sentences: Sequence[str], photos: Sequence[LabelledPhoto],
             people_right += PERSON in truth
         if photo.people:
             with_people += 1
-            claims = said_counts(sentence)
-            said = said_number(claims.get(PERSON)) if PERSON in named else None
-            if sentence_says_crowd(sentence):
-                said = CROWD + 1
+            said = said_number(sentence, said_counts(sentence).get(PERSON) if PERSON in named else None)
             counted += said is not None and min(said, CROWD + 1) == min(photo.people, CROWD + 1)
         wanted = photo.large()
         large += len(wanted)
@@ -144,8 +138,3 @@ def truth_scores(sentences: Sequence[str], photos: Sequence[LabelledPhoto],
         "large_categories": large, "large_said": large_hit / max(large, 1),
         "chair_absent": absent / n, "chair_present": present / n,
     }
-
-
-def sentence_says_crowd(sentence: str) -> bool:
-    """Whether a description says a crowd of people."""
-    return "crowd" in sentence.lower()
