@@ -252,8 +252,8 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
 
     @work(thread=True, exclusive=True, group="read")
     def read_frame(self, rgb) -> None:
-        from model.reading import code_parts
-        from model.text_reader import spoken_lines
+        from model.describing.reading import code_parts
+        from model.describing.text_reader import spoken_lines
 
         try:
             lines, found = self.runtime.reader.read(rgb), self.runtime.codes.read(rgb)

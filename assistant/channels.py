@@ -16,8 +16,8 @@ from pathlib import Path
 
 from textual.binding import Binding
 
-from model.colour import colours, say_colours
-from model.light import RATE, light_level, tone
+from model.describing.colour import colours, say_colours
+from model.describing.light import RATE, light_level, tone
 
 from .messages import Announce
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model import Caption
-from model.objects import changes
+from model.describing.objects import changes
 
 from .camera import Frame, FrameSource, SceneChange
 
@@ -166,7 +166,7 @@ class LiveDescriber:
         self._thread = threading.Thread(target=self._run, name="seesay-describe", daemon=True)
         self.described = 0  # frames described
         self.said = 0  # descriptions passed on to be said
-        self._found: tuple = ()  # what the last description said was in view (model.objects.Found)
+        self._found: tuple = ()  # what the last description said was in view (model.describing.objects.Found)
 
     # --- the public side -------------------------------------------------------------------------------
 

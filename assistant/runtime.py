@@ -105,18 +105,22 @@ class Runtime:
             if engine == "onnx":
                 raise SetupError(f"the ONNX Runtime engine cannot describe here: {why}")
         from model import Captioner, CheckpointError, MissingWeightsError, NoModelError
+        from model.describing.recognition import spoken_decoding
 
         path = self._arg("model")
         try:
-            return Captioner.from_checkpoint(path, self.device) if path else Captioner.default(self.device)
+            repeat = spoken_decoding()[1]  # the search the describer's thresholds were calibrated on
+            if path:
+                return Captioner.from_checkpoint(path, self.device, no_repeat_ngram=repeat)
+            return Captioner.default(self.device, no_repeat_ngram=repeat)
         except (NoModelError, CheckpointError, MissingWeightsError) as exc:
             raise SetupError(str(exc)) from None
 
     def _onnx_captioner(self):
         """(the ONNX Runtime captioner, None), or (None, why it cannot be used here)."""
-        from model.caption import NoModelError
-        from model.onnx_captioner import DEFAULT_PREFIX, OnnxCaptioner, compiled_checkpoint_matches
-        from model.recognition import spoken_decoding
+        from model.captioner.caption import NoModelError
+        from model.captioner.onnx_engine import DEFAULT_PREFIX, OnnxCaptioner, compiled_checkpoint_matches
+        from model.describing.recognition import spoken_decoding
 
         if self.device != "cpu":
             return None, f"it runs on the CPU, not {self.device}"
@@ -139,7 +143,7 @@ class Runtime:
     def describer(self):
         """The one describer: caption, recognition and (where wanted) reading, composed into what is said.
         With --json every piece of evidence is measured, so that each record has its person probability."""
-        from model.describer import Describer
+        from model.describing.describer import Describer
 
         reader = self.reader if self.reading else None
         if "captioner" not in self.__dict__:
@@ -151,7 +155,7 @@ class Runtime:
     def detector(self):
         """The bundled object detector (ONNX Runtime), or None, said once: then recognition and the people
         model alone say what is there."""
-        from model.detection import ObjectDetector
+        from model.describing.detection import ObjectDetector
 
         try:
             return ObjectDetector.default()
@@ -166,7 +170,7 @@ class Runtime:
         cold start (issue 15)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from model.text_reader import TextReaderUnavailable
+        from model.describing.text_reader import TextReaderUnavailable
 
         with ThreadPoolExecutor(1, thread_name_prefix="seesay-load") as pool:
             loading = pool.submit(lambda: self.captioner)
@@ -181,14 +185,14 @@ class Runtime:
     @cached_property
     def reader(self):
         """The text reader (OCR); its models load on the first photo read."""
-        from model.text_reader import TextReader
+        from model.describing.text_reader import TextReader
 
         return TextReader()
 
     @cached_property
     def codes(self):
         """The code reader (QR codes, barcodes): always on, since a frame with no code costs a few ms."""
-        from model.codes import CodeReader
+        from model.describing.codes import CodeReader
 
         return CodeReader()
 

@@ -31,7 +31,7 @@ from report import add_data_argument, fmt, matmul_gflops, peak_rss_mb, save, sho
 from torch.utils.flop_counter import FlopCounterMode
 
 from model import Captioner, build_model
-from model.encoder import EFFICIENTNET_LITES
+from model.captioner.encoder import EFFICIENTNET_LITES
 
 DEFAULT = Path(__file__).resolve().parents[1] / "model/weights/flickr8k-default.pt"
 

@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 from report import add_data_argument, save, show, spread
 
-from model.codes import CodeReader
+from model.describing.codes import CodeReader
 
 PAYLOADS = ["https://www.example.org/menu/today", "WIFI:T:WPA;S:Cafe Lumiere;P:croissant42;;",
             "https://tickets.example.com/e/83920", "Room 214, Building C", "mailto:desk@example.net",

@@ -32,8 +32,8 @@ from pathlib import Path
 from PIL import Image
 from report import add_data_argument, save, show, spread
 
-from model.colour import TERMS, colours, object_box
-from model.light import LEVELS, exposed, light_level
+from model.describing.colour import TERMS, colours, object_box
+from model.describing.light import LEVELS, exposed, light_level
 
 WORDS = {**{t: t for t in TERMS}, "gray": "grey", "golden": "yellow", "gold": "yellow", "tan": "brown",
          "silver": "grey", "maroon": "red", "violet": "purple", "navy": "blue"}

@@ -31,7 +31,7 @@ from pycocotools.cocoeval import COCOeval
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from report import add_data_argument, fmt, save, show, spread
 
-from model.detection import ObjectDetector, PoseDetector, box_iou
+from model.describing.detection import ObjectDetector, PoseDetector, box_iou
 
 OBJECT_SCORES = (0.3, 0.4, 0.5)
 PERSON_SCORES = (0.1, 0.2, 0.3)  # MoveNet's person scores run lower than NanoDet's

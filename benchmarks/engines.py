@@ -28,9 +28,9 @@ import torch
 from report import add_data_argument, fmt, save, show, spread
 
 from model import Captioner, load_image
-from model.describer import Describer
-from model.detection import ObjectDetector
-from model.onnx_captioner import OnnxCaptioner, OnnxFeatures
+from model.captioner.onnx_engine import OnnxCaptioner, OnnxFeatures
+from model.describing.describer import Describer
+from model.describing.detection import ObjectDetector
 
 SEESAY = [sys.executable, "-m", "assistant", "caption"]
 COLD = {

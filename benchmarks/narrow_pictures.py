@@ -42,7 +42,7 @@ def main() -> None:
 
     from PIL import Image
 
-    import model.text_reader as text_reader
+    import model.describing.text_reader as text_reader
     from training.data import load_records
 
     data = Path(args.data)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from report import add_data_argument, save, show
 
-from model.describer import Describer
-from model.detection import ObjectDetector
+from model.captioner.onnx_engine import OnnxCaptioner
+from model.describing.describer import Describer
+from model.describing.detection import ObjectDetector
 from model.images import load_image
-from model.onnx_captioner import OnnxCaptioner
 from training.data import load_records, select_split
 from training.hallucination import hallucination_scores
 from training.object_truth import labelled_photos, truth_scores

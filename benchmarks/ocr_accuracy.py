@@ -16,7 +16,7 @@ breaks included) to one space. Case and punctuation count ("strict", the headlin
 lower-cases and drops punctuation, which speech mostly does not voice. Lines are joined in the engine's
 reading order, so reading order counts too. CER can exceed 1 when an engine inserts text.
 
-The confidence threshold (model.text_reader.MIN_CONFIDENCE) is calibrated on a separate dev set: other
+The confidence threshold (model.describing.text_reader.MIN_CONFIDENCE) is calibrated on a separate dev set: other
 rendered texts and degradation seeds, and text-free photos from Flickr8k's val split and COCO-mini's
 train2017. The test set's text-free photos are Flickr8k test and COCO-mini val2017 photos whose five
 references mention nothing written (no sign, text, shirt, number, ...), plus scikit-image's chelsea, coffee
@@ -49,7 +49,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from report import add_data_argument, peak_rss_mb, save, show
 
-from model.text_reader import MIN_CONFIDENCE, Fragment, TextReader, TextReaderConfig, reading_order
+from model.describing.text_reader import MIN_CONFIDENCE, Fragment, TextReader, TextReaderConfig, reading_order
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 FONTS = Path("/usr/share/fonts/truetype/dejavu")

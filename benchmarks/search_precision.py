@@ -23,7 +23,7 @@ from report import add_data_argument, link_or_copy, save, show
 
 from assistant.indexer import index_folders
 from model import Captioner
-from model.describer import Describer
+from model.describing.describer import Describer
 from model.sentence_embedder import SentenceEmbedder
 from store import Store
 

@@ -31,8 +31,8 @@ from assistant.reading import Document
 from assistant.speech import Speaker, wav_seconds
 from assistant.speech_queue import ANSWER, LIVE
 from assistant.spoken import spoken_result
-from model.speakable import speakable
-from model.text_reader import TextLine, spoken_text
+from model.describing.speakable import speakable
+from model.describing.text_reader import TextLine, spoken_text
 
 LETTER = ["Dear Ms Smith,", "Your appointment at the eye clinic is on", "14/03/2027 at 10:30 in room 12.",
           "Please bring your glasses and this letter.", "To change it, call 0161 496 0123.", "Yours sincerely,",

@@ -26,7 +26,7 @@ from report import add_data_argument, peak_rss_mb, save, show
 from torch.utils.data import DataLoader
 
 from model import Vocabulary, build_model
-from model.config import CaptionerConfig
+from model.captioner.config import CaptionerConfig
 from training.data import CaptionPairs, ImageFiles, load_records, pad_captions, select_split
 from training.feature_cache import build_feature_cache
 from training.loss import caption_loss

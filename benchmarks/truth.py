@@ -27,9 +27,9 @@ import torch
 from report import add_data_argument, save, show
 
 from model import Captioner, load_image
-from model.describer import Describer
-from model.people import PeopleDetector
-from model.recognition import Recognizer
+from model.describing.describer import Describer
+from model.describing.people import PeopleDetector
+from model.describing.recognition import Recognizer
 from training.data import load_records, select_split
 from training.hallucination import detail_scores, hallucination_scores
 

@@ -1,4 +1,12 @@
-"""seesay's captioner: a CNN encoder and an LSTM decoder with soft attention (Show, Attend and Tell).
+"""Pixels to words, in two rooms a reader can tell apart:
+
+- model.captioner: the captioner (Show, Attend and Tell): encoders, attention, decoder, beam search,
+  checkpoints, vocabulary, and its two engines (PyTorch, ONNX Runtime). It knows nothing of describing.
+- model.describing: what seesay says of a photo and with what evidence: recognition, object detection,
+  people, text and codes, colour and light, phrasing, calibration, and the describer that composes them.
+
+Beside them: model.images (reading photos and frames into pixels, shared by both) and
+model.sentence_embedder (sentence vectors for search).
 
 Names load on first use (PEP 562), so that `from model import load_image` or the ONNX Runtime engine never
 imports PyTorch: on a CPU build of seesay's default path, `import torch` alone is most of a cold start.
@@ -9,16 +17,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-_WHERE = {
-    "Caption": "caption", "NoModelError": "caption",
-    "Captioner": "captioner", "CaptionModel": "captioner", "build_model": "captioner", "checkpoint_data": "captioner",
-    "CheckpointData": "checkpoint", "CheckpointError": "checkpoint", "load_checkpoint": "checkpoint",
-    "save_checkpoint": "checkpoint",
-    "CaptionerConfig": "config",
-    "MissingWeightsError": "encoder", "build_encoder": "encoder",
-    "ImageError": "images", "from_bgr_frame": "images", "load_image": "images",
-    "Vocabulary": "vocabulary", "tokenize": "vocabulary",
+_CAPTIONER = {
+    "caption": ("Caption", "NoModelError"),
+    "torch_engine": ("Captioner", "CaptionModel", "build_model", "checkpoint_data"),
+    "checkpoint": ("CheckpointData", "CheckpointError", "load_checkpoint", "save_checkpoint"),
+    "config": ("CaptionerConfig",),
+    "encoder": ("MissingWeightsError", "build_encoder"),
+    "vocabulary": ("Vocabulary", "tokenize"),
 }
+_WHERE = {name: f"captioner.{module}" for module, names in _CAPTIONER.items() for name in names}
+_WHERE.update({"ImageError": "images", "from_bgr_frame": "images", "load_image": "images"})
 __all__ = [
     "Caption", "CaptionModel", "Captioner", "CaptionerConfig", "CheckpointData", "CheckpointError", "ImageError",
     "MissingWeightsError", "NoModelError", "Vocabulary", "build_encoder", "build_model", "checkpoint_data",
@@ -35,10 +43,10 @@ def __getattr__(name: str):
 
 
 if TYPE_CHECKING:
-    from .caption import Caption, NoModelError
-    from .captioner import Captioner, CaptionModel, build_model, checkpoint_data
-    from .checkpoint import CheckpointData, CheckpointError, load_checkpoint, save_checkpoint
-    from .config import CaptionerConfig
-    from .encoder import MissingWeightsError, build_encoder
+    from .captioner.caption import Caption, NoModelError
+    from .captioner.checkpoint import CheckpointData, CheckpointError, load_checkpoint, save_checkpoint
+    from .captioner.config import CaptionerConfig
+    from .captioner.encoder import MissingWeightsError, build_encoder
+    from .captioner.torch_engine import Captioner, CaptionModel, build_model, checkpoint_data
+    from .captioner.vocabulary import Vocabulary, tokenize
     from .images import ImageError, from_bgr_frame, load_image
-    from .vocabulary import Vocabulary, tokenize

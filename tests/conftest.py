@@ -74,16 +74,17 @@ def overfit_captioner(overfit_batch, tiny_config):
 
 @pytest.fixture(scope="session")
 def default_captioner():
-    """The bundled Flickr8k captioner, as users get it."""
+    """The bundled Flickr8k captioner, as users get it: searching as the describer is calibrated to."""
     from model import Captioner
+    from model.describing.recognition import spoken_decoding
 
-    return Captioner.default()
+    return Captioner.default(no_repeat_ngram=spoken_decoding()[1])
 
 
 @pytest.fixture(scope="session")
 def default_describer(default_captioner):
     """The describer every command uses, around the bundled captioner."""
-    from model.describer import Describer
+    from model.describing.describer import Describer
 
     return Describer.for_captioner(default_captioner)
 

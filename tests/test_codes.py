@@ -15,7 +15,7 @@ import pytest
 import segno
 from PIL import Image
 
-from model.codes import CodeReader, plain_words
+from model.describing.codes import CodeReader, plain_words
 
 from .conftest import FLICKR
 

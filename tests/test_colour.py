@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.colour import TERMS, colours, object_box, say_colours, srgb_to_lab, term
+from model.describing.colour import TERMS, colours, object_box, say_colours, srgb_to_lab, term
 
 from .conftest import COCO_MINI, FLICKR
 

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from model.captioner import DEFAULT_CHECKPOINT
+from model.captioner.torch_engine import DEFAULT_CHECKPOINT
 from training.calibrate import content_words
 
 

@@ -11,9 +11,9 @@ import pytest
 from skimage import data
 
 from model import Caption, load_image
-from model.describer import BLANK, DARK, NOTHING, Describer
-from model.people import PeopleEvidence
-from model.recognition import CALIBRATION_FILE, Calibration, Recognizer
+from model.describing.describer import BLANK, DARK, NOTHING, Describer
+from model.describing.people import PeopleEvidence
+from model.describing.recognition import CALIBRATION_FILE, Calibration, Recognizer
 from training.hallucination import coco_objects
 
 RULES = {
@@ -257,7 +257,7 @@ def test_faces_are_looked_for_only_where_their_count_could_change_what_is_said(t
 
 def test_leaving_the_face_detector_out_never_changes_what_is_said_about_real_photos(tmp_path, default_captioner,
                                                                                    recognizer, flickr_records):
-    from model.people import PeopleDetector
+    from model.describing.people import PeopleDetector
 
     photos = [r.path for r in flickr_records if r.split == "test"][:12] + [data.chelsea(), data.coffee()]
     shipped = Calibration.load()
@@ -290,7 +290,7 @@ def test_detectors_the_people_model_does_not_weigh_are_never_run(tmp_path, defau
 
 
 def test_the_face_count_of_detect_is_count_faces(flickr_records):
-    from model.people import PeopleDetector
+    from model.describing.people import PeopleDetector
 
     detector = PeopleDetector()
     for path in [r.path for r in flickr_records if r.split == "test"][:6]:
@@ -309,7 +309,7 @@ def test_the_person_probe_is_people_evidence_the_calibrated_model_weighs(default
 
 def test_what_is_said_of_a_caption_is_its_own_words_in_order_on_real_photos(default_captioner, recognizer,
                                                                               flickr_records):
-    from model.vocabulary import tokenize
+    from model.captioner.vocabulary import tokenize
 
     describer = Describer.for_captioner(default_captioner)
     photos = [r.path for r in flickr_records if r.split == "test"][:24]

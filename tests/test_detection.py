@@ -15,7 +15,7 @@ from PIL import Image
 from pycocotools.coco import COCO
 from skimage import data
 
-from model.detection import (
+from model.describing.detection import (
     COCO_CATEGORIES,
     DEFAULT_WEIGHTS,
     Detection,

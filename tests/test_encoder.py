@@ -11,7 +11,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from model.encoder import EfficientNetLiteEncoder, MissingWeightsError, ResNetEncoder, build_encoder
+from model.captioner.encoder import EfficientNetLiteEncoder, MissingWeightsError, ResNetEncoder, build_encoder
 
 from .conftest import FLICKR
 

@@ -39,7 +39,7 @@ def test_mismatched_lists_are_refused():
 
 
 def test_details_are_founded_by_a_reference_word_of_the_same_stem():
-    from model.concepts import Concepts
+    from model.describing.concepts import Concepts
 
     objects = Concepts.load().lexicon
     refs = [["A black dog runs on the grass .", "A dog is running outside ."],

@@ -9,6 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("model", "store", "training", "assistant")
 # Which of our packages each package may import (STYLE.md: a line knows its room by its imports).
 ALLOWED = {"model": set(), "store": set(), "training": {"model"}, "assistant": {"model", "store"}}
+# Inside model/: the captioner is a mechanism that knows nothing of describing (what is said, and on what
+# evidence); describing uses the captioner. The modules beside them (images, sentence_embedder) import neither.
+MODEL_ROOMS = {"model.captioner": set(), "model.describing": {"model.captioner"}, "model": set()}
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
@@ -57,6 +60,26 @@ def test_packages_import_only_the_packages_below_them():
             for top, full in _imports(path, package):
                 if top != package and top not in ALLOWED[package]:
                     wrong.append(f"{path.relative_to(ROOT)} imports {full}")
+    assert not wrong, "\n".join(wrong)
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 2 and f"{parts[0]}.{parts[1]}" in MODEL_ROOMS else "model"
+
+
+def test_model_has_two_rooms_and_the_captioner_knows_nothing_of_describing():
+    assert (ROOT / "model" / "captioner" / "__init__.py").is_file()
+    assert (ROOT / "model" / "describing" / "__init__.py").is_file()
+    wrong = []
+    for path in _modules("model"):
+        if path == ROOT / "model" / "__init__.py":  # the package's front door names what both rooms offer
+            continue
+        here = _room(".".join(path.relative_to(ROOT).with_suffix("").parts))
+        for _, full in _imports(path, "model"):
+            there = _room(full)
+            if full not in ("model",) and there != here and there != "model" and there not in MODEL_ROOMS[here]:
+                wrong.append(f"{path.relative_to(ROOT)} ({here}) imports {full} ({there})")
     assert not wrong, "\n".join(wrong)
 
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from assistant.channels import write_tone
-from model.light import LEVELS, exposed, light_level, pitch
+from model.describing.light import LEVELS, exposed, light_level, pitch
 
 from .conftest import FLICKR
 

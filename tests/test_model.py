@@ -20,9 +20,9 @@ from model import (
     load_checkpoint,
     save_checkpoint,
 )
-from model.attention_map import render_attention
-from model.beam_search import beam_search
-from model.encoder import EfficientNetLiteEncoder, ResNetEncoder
+from model.captioner.attention_map import render_attention
+from model.captioner.beam_search import beam_search
+from model.captioner.encoder import EfficientNetLiteEncoder, ResNetEncoder
 
 IMAGENET = ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
 

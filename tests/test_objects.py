@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from model.detection import Detection
-from model.objects import ObjectCalibration, ObjectFinder, how_many, load_categories, phrase, where
-from model.recognition import CALIBRATION_FILE, Calibration
+from model.describing.detection import Detection
+from model.describing.objects import ObjectCalibration, ObjectFinder, how_many, load_categories, phrase, where
+from model.describing.recognition import CALIBRATION_FILE, Calibration
 from training.hallucination import coco_objects
 
 from .conftest import DATA
@@ -39,7 +39,7 @@ def test_counts_are_said_as_numbers_and_a_crowd_past_five():
 
 
 def test_every_category_the_detector_knows_has_words_and_a_synonym_table_entry():
-    from model.detection import COCO_CATEGORIES
+    from model.describing.detection import COCO_CATEGORIES
 
     assert tuple(CATEGORIES) == COCO_CATEGORIES
     for name, c in CATEGORIES.items():
@@ -74,9 +74,9 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 @pytest.fixture(scope="module")
 def describer():
-    from model.describer import Describer
-    from model.detection import ObjectDetector
-    from model.onnx_captioner import OnnxCaptioner
+    from model.captioner.onnx_engine import OnnxCaptioner
+    from model.describing.describer import Describer
+    from model.describing.detection import ObjectDetector
 
     return Describer.for_captioner(OnnxCaptioner.default(), detector=ObjectDetector.default())
 
@@ -111,8 +111,8 @@ def test_what_the_detector_finds_is_named_on_real_photos(describer):
 
 
 def test_a_thing_found_keeps_imagenets_finer_name_where_the_recognizer_is_sure(describer):
-    from model.objects import Found
-    from model.recognition import Recognition
+    from model.describing.objects import Found
+    from model.describing.recognition import Recognition
 
     cup = Found("cup", 0.9, 1, ((0.3, 0.3, 0.6, 0.7),), "in the middle", True, True)
     espresso = Recognition("coffee", "a cup of coffee", 0.97, True, "espresso")
@@ -184,7 +184,7 @@ def test_the_index_finds_a_photo_by_what_was_found_even_where_the_caption_never_
 
 
 def test_a_change_in_view_is_told_as_what_arrived_and_what_left():
-    from model.objects import Found, changes
+    from model.describing.objects import Found, changes
 
     def found(category, count, box, said=True):
         return Found(category, 0.9, count, (box,) * count, where([box] * count), said, said)

@@ -18,17 +18,17 @@ import torch
 from skimage import data
 
 from model import load_image, save_checkpoint, tokenize
-from model.caption import NoModelError
-from model.captioner import DEFAULT_CHECKPOINT, checkpoint_data
-from model.describer import Describer
-from model.onnx_captioner import (
+from model.captioner.caption import NoModelError
+from model.captioner.onnx_engine import (
     DEFAULT_PREFIX,
     OnnxCaptioner,
     OnnxFeatures,
     compiled_checkpoint_matches,
     onnx_files,
 )
-from model.recognition import Calibration
+from model.captioner.torch_engine import DEFAULT_CHECKPOINT, checkpoint_data
+from model.describing.describer import Describer
+from model.describing.recognition import Calibration
 
 from .conftest import COCO_MINI
 
@@ -106,7 +106,7 @@ def test_describing_with_onnx_runtime_never_imports_pytorch(tmp_path):
 
 def test_the_runtime_uses_pytorch_where_the_compiled_graphs_cannot_serve():
     from assistant.runtime import Runtime, SetupError
-    from model.captioner import Captioner
+    from model.captioner.torch_engine import Captioner
 
     def runtime(**args):
         return Runtime(argparse.Namespace(**{"engine": "auto", "device": "cpu", "beam": None, **args}))
@@ -119,14 +119,14 @@ def test_the_runtime_uses_pytorch_where_the_compiled_graphs_cannot_serve():
 
 
 def test_graphs_compiled_for_another_repeat_blocking_are_never_used(monkeypatch):
-    import model.recognition
+    import model.describing.recognition
     from assistant.runtime import Runtime, SetupError
-    from model.captioner import Captioner
+    from model.captioner.torch_engine import Captioner
 
     def runtime(**args):
         return Runtime(argparse.Namespace(**{"engine": "auto", "device": "cpu", "beam": None, **args}))
 
-    monkeypatch.setattr(model.recognition, "spoken_decoding", lambda: (3, 0))  # as if recalibrated without blocking
+    monkeypatch.setattr(model.describing.recognition, "spoken_decoding", lambda: (3, 0))  # recalibrated: no blocking
     assert isinstance(runtime().captioner, Captioner)
     with pytest.raises(SetupError, match="compiled with no_repeat_ngram 2"):
         _ = runtime(engine="onnx").captioner
@@ -136,7 +136,7 @@ def test_graphs_compiled_for_another_repeat_blocking_are_never_used(monkeypatch)
 def test_graphs_compiled_from_another_checkpoint_are_never_used(tmp_path, name):
     from assistant.runtime import Runtime
     from model import load_checkpoint
-    from model.captioner import Captioner
+    from model.captioner.torch_engine import Captioner
 
     checkpoint = tmp_path / f"{name}.pt"
 

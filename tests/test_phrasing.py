@@ -1,11 +1,11 @@
-"""Trimming a caption to what its evidence supports (model/phrasing.py), on captions the bundled model writes."""
+"""Trimming a caption to what its evidence supports (model.describing.phrasing), on the bundled model's captions."""
 
 from __future__ import annotations
 
 import pytest
 
-from model.phrasing import Span, chunks, render, supported_prefix
-from model.vocabulary import tokenize
+from model.captioner.vocabulary import tokenize
+from model.describing.phrasing import Span, chunks, render, supported_prefix
 
 
 def said(text: str, sure: set[str], objects: dict[str, bool]) -> str:

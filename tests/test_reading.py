@@ -7,7 +7,7 @@ import pytest
 
 from assistant.reading import Document
 from assistant.spoken import file_words, relevant, results_summary, spoken_result
-from model.speakable import speakable
+from model.describing.speakable import speakable
 
 
 @pytest.mark.parametrize("written, said", [

@@ -9,7 +9,7 @@ import pytest
 import torch
 from skimage import data
 
-from model.recognition import CALIBRATION_FILE, Calibration, Recognizer, load_groups
+from model.describing.recognition import CALIBRATION_FILE, Calibration, Recognizer, load_groups
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_the_person_probe_scores_photos_of_people_above_photos_without(default_c
 
 
 def test_a_person_probe_fitted_on_another_encoder_is_not_used(tmp_path, default_captioner):
-    from model.recognition import PROBE_FILE, load_person_probe
+    from model.describing.recognition import PROBE_FILE, load_person_probe
 
     probe = json.loads(PROBE_FILE.read_text())
     name, channels = default_captioner.encoder_name, default_captioner.feature_channels
@@ -129,8 +129,8 @@ def test_the_person_probe_gives_each_held_out_photo_the_logit_of_a_fit_that_neve
 def test_the_calibration_reads_the_held_out_probe_logits_of_photos_the_probe_learnt_from(default_captioner):
     """The COCO-mini train photos are both probe training and calibration data: thresholds must rest on
     out-of-fold logits, which the probe file carries and the collection of dev evidence uses."""
-    from model.people import PeopleDetector
-    from model.recognition import PROBE_FILE
+    from model.describing.people import PeopleDetector
+    from model.describing.recognition import PROBE_FILE
     from training.calibrate_recognition import collect
     from training.data import load_records
 

@@ -209,7 +209,7 @@ def tiny_checkpoint(overfit_captioner, tmp_path_factory):
 
 
 def test_indexing_describes_real_photos_once_and_records_unreadable_files(tmp_path, overfit_captioner, flickr_records):
-    from model.describer import Describer
+    from model.describing.describer import Describer
 
     captioner = Describer(overfit_captioner[0])
     folder = tmp_path / "photos"

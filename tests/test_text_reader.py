@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from model import ImageError
-from model.text_reader import (
+from model.describing.text_reader import (
     MIN_CONFIDENCE,
     Fragment,
     TextLine,
@@ -137,7 +137,7 @@ def test_spoken_text_says_the_first_lines_and_counts_the_rest():
 def test_a_missing_engine_is_one_clear_error(monkeypatch):
     import builtins
 
-    from model.text_reader import TextReaderUnavailable
+    from model.describing.text_reader import TextReaderUnavailable
 
     real_import = builtins.__import__
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from model import Captioner, Vocabulary, build_model, load_checkpoint, tokenize
-from model.describer import Describer
-from model.recognition import Recognizer
+from model.describing.describer import Describer
+from model.describing.recognition import Recognizer
 from training.config import TrainConfig
 from training.contrastive import caption_embeddings, info_nce, pretrain_image_embedding
 from training.data import data_root, load_records, select_split
@@ -218,7 +218,7 @@ def test_self_critical_stage_follows_cross_entropy_and_selects_by_cider(tmp_path
 
 
 def test_a_self_critical_step_makes_better_rewarded_samples_more_likely():
-    from model.config import CaptionerConfig
+    from model.captioner.config import CaptionerConfig
     from training.scst import CorpusCider, sample_captions, scst_loss
 
     recs = load_records(COCO_MINI / "annotations" / "captions_val2017.json", COCO_MINI / "val2017")[:2]
@@ -264,7 +264,7 @@ def test_a_run_resumed_with_another_select_metric_chooses_best_pt_afresh():
 
 
 def test_an_interrupted_feature_cache_leaves_nothing_behind_and_the_next_run_builds_it(tmp_path, monkeypatch):
-    from model.encoder import build_encoder
+    from model.captioner.encoder import build_encoder
     from training import feature_cache
 
     records = load_records(COCO_MINI / "annotations" / "captions_val2017.json", COCO_MINI / "val2017")[:6]

@@ -8,7 +8,7 @@ its captions name the people and animals in view, not every object).
 Held out (never read here): COCO-mini val, COCO-tiny val, Flickr8k test; benchmarks/objects_truth.py reports
 on them.
 
-For every (photo, category) with any evidence (model/objects.ObjectFinder.evidence: the detector's best
+For every (photo, category) with any evidence (model.describing.objects.ObjectFinder.evidence: the detector's best
 box, its area, how many boxes, the recognizer's groups for the category, the caption's word, and for people
 the person probe), a logistic model per kind (people, everything else) is fitted on the dev pairs labelled
 by the boxes. Then, as for recognition (training/calibrate_recognition.py), each threshold is the lowest
@@ -32,14 +32,21 @@ from pathlib import Path
 
 import numpy as np
 
-from model.caption import Caption
-from model.describer import Describer
-from model.detection import Detection, ObjectDetector
-from model.images import load_image
-from model.objects import (
-    MAX_COUNT, OBJECT_FEATURES, PERSON, PERSON_FEATURES, FusionModel, ObjectCalibration, ObjectFinder, count,
+from model.captioner.caption import Caption
+from model.describing.describer import Describer
+from model.describing.detection import Detection, ObjectDetector
+from model.describing.objects import (
+    MAX_COUNT,
+    OBJECT_FEATURES,
+    PERSON,
+    PERSON_FEATURES,
+    FusionModel,
+    ObjectCalibration,
+    ObjectFinder,
+    count,
 )
-from model.recognition import CALIBRATION_FILE, Calibration, Recognizer
+from model.describing.recognition import CALIBRATION_FILE, Calibration, Recognizer
+from model.images import load_image
 
 from .calibrate_recognition import robust_threshold
 from .data import data_root, load_records, select_split
@@ -88,9 +95,10 @@ def collect(describer: Describer, detector: ObjectDetector, items: Sequence[tupl
 
 def dev_photos(data: Path, describer: Describer, detector: ObjectDetector, cache: Path) -> list[DevPhoto]:
     """The dev photos' evidence, from the cache when it was collected by the same detector and models."""
-    import model.detection  # its graph and its code (how photos are fed to it) decide the evidence
+    import model.describing.detection  # its graph and its code (how photos are fed to it) decide the evidence
 
-    key = hashlib.sha256(Path(detector.path).read_bytes() + Path(model.detection.__file__).read_bytes()).hexdigest()
+    code = Path(model.describing.detection.__file__).read_bytes()
+    key = hashlib.sha256(Path(detector.path).read_bytes() + code).hexdigest()
     if cache.is_file():
         saved = pickle.loads(cache.read_bytes())  # our own cache, written below
         if saved.get("key") == key:
@@ -229,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default="cache/objects_dev.pkl", help="where the dev evidence is kept between runs")
     p.add_argument("--out", default=str(CALIBRATION_FILE))
     args = p.parse_args(argv)
-    from model.onnx_captioner import OnnxCaptioner
+    from model.captioner.onnx_engine import OnnxCaptioner
 
     captioner = OnnxCaptioner.default()
     calibration = Calibration.load(args.out)

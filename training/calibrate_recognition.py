@@ -16,7 +16,7 @@ the COCO one):
 - caption `word_support`: the captioner's probability of an object word it wrote;
 - caption `detail_support`: its probability of a detail (what people do, where, colours, counts), right
   when a reference has a word of the same stem; below it the describer trims the caption
-  (model/phrasing.py);
+  (model/describing/phrasing.py);
 - people: a logistic model over the HOG and face detectors, the caption's people-word probability,
   recognised clothing and the person probe on the encoder's features (training/person_probe.py, fitted
   first, on Flickr8k train; where it also learnt from COCO-mini train photos, the calibration reads their
@@ -47,11 +47,11 @@ import numpy as np
 import torch
 
 from model import Caption, Captioner, load_image
-from model.concepts import PERSON, Concepts, person_word_probability
-from model.describer import Describer
+from model.describing.concepts import PERSON, Concepts, person_word_probability
+from model.describing.describer import Describer
+from model.describing.people import PEOPLE_FEATURES, PeopleDetector, PeopleEvidence, feature_matrix, people_features
+from model.describing.recognition import CALIBRATION_FILE, PROBE_FILE, Calibration, Recognizer
 from model.images import tone
-from model.people import PEOPLE_FEATURES, PeopleDetector, PeopleEvidence, feature_matrix, people_features
-from model.recognition import CALIBRATION_FILE, PROBE_FILE, Calibration, Recognizer
 
 from .data import ImageRecord, data_root, load_records, select_split
 from .hallucination import founded_details, hallucination_scores
@@ -212,7 +212,7 @@ def _recognition_thresholds(photos: Sequence[DevPhoto], labels: list, recognizer
 
 
 def _detail_threshold(photos: Sequence[DevPhoto], concepts: Concepts, target: float) -> tuple[float, dict]:
-    """When the captioner's probability of a detail (model/phrasing.py: a word that is neither an object nor
+    """When the captioner's probability of a detail (model/describing/phrasing.py: a word that is neither an object nor
     a function word) is enough to say it: details of the best caption, right when a reference has the
     word's stem (training/hallucination.py; synonyms count as wrong, so this errs towards saying less)."""
     per = {s: ([], []) for s in sorted({p.source for p in photos})}

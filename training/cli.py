@@ -103,7 +103,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from model.captioner import DEFAULT_CHECKPOINT
+    from model.captioner.torch_engine import DEFAULT_CHECKPOINT
 
     from .evaluate import evaluate_checkpoint
 

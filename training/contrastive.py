@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model.decoder import AttentionDecoder
+from model.captioner.decoder import AttentionDecoder
 
 from .data import ImageRecord
 from .sentence_model import load_sentence_encoder

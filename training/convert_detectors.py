@@ -7,7 +7,7 @@ given: `nanodet` (NanoDet-g trained on COCO, Apache-2.0 weights) and `movenet-mu
 Lightning, Apache-2.0). Each TF.js graph is rebuilt as a TensorFlow GraphDef (its weights, stored as float16,
 widened to the float32 values they stand for) and converted with tf2onnx; the ONNX file keeps those weights
 as float16 and widens them when loaded (half the size, outputs bit-identical, checked). The original and the
-ONNX graph are run on real COCO photos prepared as model/detection.py prepares them: the largest absolute
+ONNX graph are run on real COCO photos prepared as model/describing/detection.py prepares them: the largest absolute
 difference of any output is recorded and must stay under --tolerance. Needs the `convert` extra
 (tensorflow-cpu, tf2onnx) and npm; run time: a few minutes.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.detection import DEFAULT_WEIGHTS, MANIFEST, ObjectDetector, PoseDetector
+from model.describing.detection import DEFAULT_WEIGHTS, MANIFEST, ObjectDetector, PoseDetector
 from model.images import load_image
 
 from .half_weights import store_half

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from model import Vocabulary
-from model.encoder import Encoder
+from model.captioner.encoder import Encoder
 from model.images import ImageError
 
 from .config import TrainConfig

@@ -9,10 +9,10 @@ from pathlib import Path
 import torch
 
 from model import Captioner, ImageError, load_image
-from model.concepts import Concepts
-from model.describer import Describer
-from model.people import PeopleDetector
-from model.recognition import Recognizer
+from model.describing.concepts import Concepts
+from model.describing.describer import Describer
+from model.describing.people import PeopleDetector
+from model.describing.recognition import Recognizer
 
 from .data import ImageRecord, load_records, select_split
 from .feature_cache import build_feature_cache
@@ -90,8 +90,8 @@ def evaluate_checkpoint(
 
 
 def bundled_detector():
-    """The object detector seesay describes with (model/detection.py), or None when its graph is missing."""
-    from model.detection import ObjectDetector
+    """The object detector seesay describes with (model/describing/detection.py), or None when its graph is missing."""
+    from model.describing.detection import ObjectDetector
 
     try:
         return ObjectDetector.default()

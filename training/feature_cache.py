@@ -15,7 +15,7 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from torch.utils.data import DataLoader
 
-from model.encoder import Encoder
+from model.captioner.encoder import Encoder
 
 from . import distributed
 from .data import ImageFiles, ImageRecord, records_digest

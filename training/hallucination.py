@@ -10,7 +10,7 @@ even if it is in the photo; this is the measure issue 16 asks for, and it is the
 describer compared. Categories and synonyms: training/coco_objects.json (its source is stated there).
 
 Details: the words of a caption that are neither objects the describer checks nor function words
-(model/phrasing.py): what people are doing, where, colours, counts; and people words that say more than
+(model/describing/phrasing.py): what people are doing, where, colours, counts; and people words that say more than
 "person" (gender, age, role: "woman", "skateboarder"). A detail is *founded* when some reference has a
 word with the same Porter stem once plurals are folded ("running" ~ "runs", "men" ~ "man"). Synonyms
 count as unfounded ("grass" vs "lawn"), so the unfounded share overstates what is false; it is the same
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from model.concepts import plain_word
-from model.lexicon import Lexicon, singular
-from model.phrasing import is_detail
-from model.vocabulary import tokenize
+from model.captioner.vocabulary import tokenize
+from model.describing.concepts import plain_word
+from model.describing.lexicon import Lexicon, singular
+from model.describing.phrasing import is_detail
 
 OBJECTS_FILE = Path(__file__).with_name("coco_objects.json")
 _NOT_AN_OBJECT = ""  # the concept of phrases that only stop their words from matching

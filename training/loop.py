@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from model import Captioner, CaptionModel, Vocabulary, build_model, checkpoint_data, load_checkpoint, save_checkpoint
-from model.checkpoint import CheckpointData
+from model.captioner.checkpoint import CheckpointData
 
 from . import distributed
 from .config import TrainConfig

@@ -4,9 +4,9 @@ and more it takes to import (issue 15).
 Two graphs are written beside the checkpoint, traced from the very modules PyTorch runs:
 - `NAME.encoder.onnx`: photos (B, 3, S, S) -> region features (B, P, C) and, for an encoder with an
   ImageNet head, its logits (B, K); the inference copy, batch norm folded into the convolutions.
-- `NAME.search.onnx`: region features (B, P, C) -> the beams of model/beam_search.py's `search`, at the beam
+- `NAME.search.onnx`: region features (B, P, C) -> the beams of model/captioner/beam_search.py's `search`, at the beam
   size and repeat blocking the describer is calibrated for, with all max_length + 1 steps unrolled
-  (model/hypotheses.py ranks them, as it does for PyTorch). Its weights are stored as fp16 where that is
+  (model/captioner/hypotheses.py ranks them, as it does for PyTorch). Its weights are stored as fp16 where that is
   exact (all of them for a checkpoint packed with `seesay calibrate`), and ONNX Runtime widens them to
   fp32 when it loads the graph, so both engines compute with the same numbers.
 The search graph's metadata holds what describing needs besides: the vocabulary, the checkpoint's config
@@ -29,9 +29,9 @@ import torch
 from torch import nn
 
 from model import Captioner
-from model.beam_search import search
-from model.onnx_captioner import ENCODER_SUFFIX, FORMAT, METADATA_KEY, SEARCH_SUFFIX, checkpoint_sha256
-from model.recognition import spoken_decoding
+from model.captioner.beam_search import search
+from model.captioner.onnx_engine import ENCODER_SUFFIX, FORMAT, METADATA_KEY, SEARCH_SUFFIX, checkpoint_sha256
+from model.describing.recognition import spoken_decoding
 
 from .half_weights import store_half
 
@@ -54,7 +54,7 @@ class EncoderGraph(nn.Module):
 
 
 class SearchGraph(nn.Module):
-    """model/beam_search.py's search at one beam size, every step taken (a graph cannot stop on a value)."""
+    """model/captioner/beam_search.py's search at one beam size, every step taken (a graph cannot stop on a value)."""
 
     def __init__(self, captioner: Captioner, beam_size: int, no_repeat_ngram: int) -> None:
         super().__init__()
@@ -70,7 +70,7 @@ def export_onnx(model: str | Path, out_dir: str | Path | None = None, *, beam_si
                 no_repeat_ngram: int | None = None, log=print) -> tuple[Path, Path]:
     """Write NAME.encoder.onnx and NAME.search.onnx for the checkpoint `model` (into its own folder by
     default); their paths. The search runs one beam size and repeat blocking: by default the ones seesay
-    says captions with (model.recognition.spoken_decoding). Needs the `onnx` and `onnxscript` packages
+    says captions with (model.describing.recognition.spoken_decoding). Needs the `onnx` and `onnxscript` packages
     (seesay's `export` extra)."""
     spoken_beam, spoken_repeat = spoken_decoding()
     beam_size = spoken_beam if beam_size is None else beam_size
@@ -110,7 +110,7 @@ def _export(module: nn.Module, example: torch.Tensor, input_name: str, output_na
 
 
 def _describe(captioner: Captioner, model: Path, beam_size: int, no_repeat_ngram: int) -> dict:
-    """What the ONNX Runtime engine needs besides the graphs (model/onnx_captioner.py reads it)."""
+    """What the ONNX Runtime engine needs besides the graphs (model/captioner/onnx_engine.py reads it)."""
     enc = captioner.encoder
     return {
         "format": FORMAT, "checkpoint": model.name, "checkpoint_sha256": checkpoint_sha256(model),
@@ -148,7 +148,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compile and report in a line each."""
-    from model.captioner import DEFAULT_CHECKPOINT
+    from model.captioner.torch_engine import DEFAULT_CHECKPOINT
 
     encoder, searcher = export_onnx(args.model or DEFAULT_CHECKPOINT, args.out_dir, beam_size=args.beam,
                                     no_repeat_ngram=args.no_repeat_ngram)

@@ -24,7 +24,7 @@ Flickr8k test, against 20.3% and 9.7%, informative 59.5% and 96.4% against 60.8%
 "a person" of six of thirteen real photos from scikit-image and opencv-doc instead of three (a cat, a
 baboon and a butterfly among them): 80 photos are too few to move a probe toward COCO without bending it.
 
-The probe's logit is one more input of the calibrated people model (model/people.py), whose weights and
+The probe's logit is one more input of the calibrated people model (model/describing/people.py), whose weights and
 thresholds `python -m training.calibrate_recognition` fits afterwards on the dev photos. The probe never
 sees Flickr8k val, COCO-mini val or Flickr8k test. Output: model/data/person_probe.json.
 """
@@ -42,8 +42,8 @@ import numpy as np
 import torch
 
 from model import Captioner, load_image
-from model.concepts import PERSON, Concepts
-from model.recognition import PROBE_FILE
+from model.describing.concepts import PERSON, Concepts
+from model.describing.recognition import PROBE_FILE
 
 from .calibrate_recognition import dev_sources
 from .data import ImageRecord, data_root, load_records, select_split

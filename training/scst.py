@@ -18,7 +18,7 @@ import torch
 from pycocoevalcap.cider.cider_scorer import CiderScorer, cook_refs, cook_test
 
 from model import Vocabulary, tokenize
-from model.decoder import AttentionDecoder
+from model.captioner.decoder import AttentionDecoder
 
 from .config import TrainConfig
 from .feature_cache import FeatureCache

@@ -52,7 +52,7 @@ def readable_photos(names: list[str]):
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.attention_map import render_attention
+    from model.captioner.attention_map import render_attention
     from model.images import display_path as printable
 
     from ..runtime import Runtime

@@ -34,9 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.colour import colours, say_colours
+    from model.describing.colour import colours, say_colours
+    from model.describing.light import light_level
     from model.images import display_path as printable
-    from model.light import light_level
 
     from ..runtime import Runtime
     from .caption import readable_photos

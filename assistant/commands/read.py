@@ -20,9 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from model.describing.reading import code_parts
+    from model.describing.text_reader import spoken_lines
     from model.images import display_path as printable
-    from model.reading import code_parts
-    from model.text_reader import spoken_lines
 
     from ..reading import Document
     from ..runtime import Runtime

@@ -1,8 +1,8 @@
 """What is in a photo, how many and where: the detector's boxes fused with the other evidence (issue 26).
 
 For each of COCO's 80 categories (model/data/coco_words.json) a photo has evidence from up to four sources:
-the object detector's boxes (model/detection.py), the ImageNet recognizer's groups that name the same thing
-(model/recognition.py), the caption's own probability for a word naming it, and, for people, the person
+the object detector's boxes (model/describing/detection.py), the ImageNet recognizer's groups that name the same thing
+(model/describing/recognition.py), the caption's own probability for a word naming it, and, for people, the person
 probe on the encoder's pooled features. A logistic model per kind (people, everything else) turns that
 evidence into the probability that the category is present; the models and every threshold are fitted on
 labelled dev photos by `python -m training.calibrate_objects` and read from model/data/calibration.json
@@ -28,7 +28,7 @@ import numpy as np
 
 from .detection import Detection
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 WORDS_FILE = DATA / "coco_words.json"
 PERSON = "person"
 MAX_COUNT = 5  # more people than this are "a crowd" (a listener cannot use an exact count past it)

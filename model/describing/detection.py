@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .images import to_rgb_image
+from ..images import to_rgb_image
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 MANIFEST = "detectors.json"
 MAX_ASPECT = 4 / 3  # photos wider (or taller) than this are padded to it before NanoDet's squash
 

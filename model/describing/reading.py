@@ -20,7 +20,7 @@ class Part:
 
 
 class TextLine(Protocol):
-    """A line of text found in a photo (model/text_reader.py)."""
+    """A line of text found in a photo (model/describing/text_reader.py)."""
 
     text: str
     confidence: float
@@ -50,5 +50,5 @@ def code_parts(found: CodesSeen) -> list[Part]:
 
 
 def spoken_reading(text: str, found: CodesSeen, nothing: str) -> str:
-    """What reading aloud says: the text (model.text_reader.spoken_text), then the codes, or nothing."""
+    """What reading aloud says: the text (model.describing.text_reader.spoken_text), then the codes, or nothing."""
     return " ".join([text, *(p.text for p in code_parts(found))]).strip() or nothing

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .caption import Caption
+from ..captioner.caption import Caption
+from ..captioner.vocabulary import tokenize
 from .lexicon import Lexicon, Mention, words_of
 from .objects import NUMBERS, load_categories
 from .recognition import DATA, load_groups
-from .vocabulary import tokenize
 
 OBJECT_WORDS_FILE = DATA / "object_words.json"
 PERSON = "person"

@@ -1,11 +1,11 @@
-"""What seesay says about one photo, and the evidence behind it: the describer's answer (model/describer.py)."""
+"""What seesay says about one photo, and the evidence behind it: the describer's answer (describer.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from .caption import Caption
+from ..captioner.caption import Caption
 from .codes import Code
 from .objects import Found, covered_groups, phrase
 from .reading import Part

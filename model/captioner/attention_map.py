@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .images import ImageLike, to_rgb_image
+from ..images import ImageLike, to_rgb_image
 
 PANEL = 160  # pixels per panel side
 LABEL = 22  # pixels under each panel for its word

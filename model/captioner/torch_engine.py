@@ -15,17 +15,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..images import ImageLike
 from .beam_search import n_best_search
 from .caption import Caption, NoModelError
 from .checkpoint import CheckpointData, CheckpointError, load_checkpoint
 from .config import CaptionerConfig
 from .decoder import AttentionDecoder, DecoderOutput
 from .encoder import Encoder, build_encoder
-from .images import ImageLike
-from .recognition import spoken_decoding
 from .vocabulary import Vocabulary
 
-DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "flickr8k-default.pt"
+DEFAULT_CHECKPOINT = Path(__file__).parents[1] / "weights" / "flickr8k-default.pt"
 
 
 class CaptionModel(nn.Module):
@@ -65,9 +64,12 @@ class Captioner:
 
     def __init__(
         self, model: CaptionModel, vocabulary: Vocabulary, *, metadata: dict[str, Any] | None = None,
-        device: str | torch.device = "cpu",
+        device: str | torch.device = "cpu", no_repeat_ngram: int = 0,
     ) -> None:
+        """no_repeat_ngram: the repeat blocking a search uses when its caller names none (0: off); the
+        describer passes the one it is calibrated for, as the ONNX Runtime engine has it compiled in."""
         self.device = torch.device(device)
+        self.no_repeat_ngram = int(no_repeat_ngram)
         self.model = model.to(self.device).eval()
         self.vocabulary = vocabulary
         self.metadata = dict(metadata or {})
@@ -114,7 +116,8 @@ class Captioner:
         return features.float().mean(dim=1).cpu().numpy()
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> Captioner:
+    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu", *,
+                        no_repeat_ngram: int = 0) -> Captioner:
         """Rebuild a captioner from a checkpoint file; CheckpointError if it cannot."""
         data = load_checkpoint(path)
         try:
@@ -129,17 +132,17 @@ class Captioner:
         if missing or unexpected:
             raise CheckpointError(
                 f"{path} does not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
-        return cls(model, vocabulary, metadata=data.metadata, device=device)
+        return cls(model, vocabulary, metadata=data.metadata, device=device, no_repeat_ngram=no_repeat_ngram)
 
     @classmethod
-    def default(cls, device: str | torch.device = "cpu") -> Captioner:
+    def default(cls, device: str | torch.device = "cpu", *, no_repeat_ngram: int = 0) -> Captioner:
         """The captioner installed with seesay, or NoModelError saying how to get one."""
         if not DEFAULT_CHECKPOINT.is_file():
             raise NoModelError(
                 "no captioning model is installed. Pass --model PATH to a checkpoint made by "
                 "'seesay train', or reinstall seesay with its bundled model (model/weights/flickr8k-default.pt)."
             )
-        return cls.from_checkpoint(DEFAULT_CHECKPOINT, device=device)
+        return cls.from_checkpoint(DEFAULT_CHECKPOINT, device=device, no_repeat_ngram=no_repeat_ngram)
 
     def encode(self, images: Sequence[ImageLike]) -> torch.Tensor:
         """Region features (B, P, E) for a batch of photos; raises ImageError for an unreadable one."""
@@ -180,8 +183,7 @@ class Captioner:
     ) -> list[list[Caption]]:
         """All beam_size finished captions for region features (B, P, E), best first, per photo.
 
-        no_repeat_ngram: never repeat a run of this many words (0: off); None takes the blocking seesay says
-        captions with (model.recognition.spoken_decoding), as the ONNX Runtime engine does.
+        no_repeat_ngram: never repeat a run of this many words (0: off); None takes this captioner's own.
         """
         start = time.perf_counter() if started is None else started
         if len(features) == 0:
@@ -189,7 +191,7 @@ class Captioner:
         if length_penalty is None:
             length_penalty = float(self.metadata.get("length_penalty", 0.0))
         if no_repeat_ngram is None:
-            no_repeat_ngram = spoken_decoding()[1]
+            no_repeat_ngram = self.no_repeat_ngram
         with torch.inference_mode():
             hyps = n_best_search(
                 self.model.decoder, features.to(self.device).float(), beam_size=beam_size,

@@ -11,7 +11,7 @@ details only where the captioner was sure of them:
 
 Chunks are kept as a prefix, so what is said stays a grammatical phrase of the caption.
 
-Rules, over the caption's tokens (model/vocabulary.py `tokenize`, aligned with Caption.word_probs):
+Rules, over the caption's tokens (model/captioner/vocabulary.py `tokenize`, aligned with Caption.word_probs):
 - Object words (the lexicon's mentions) are checked by the describer: supported or not is given.
 - Function words (FUNCTION_WORDS) carry no claim of their own.
 - Every other word is a detail, kept only when its probability is at least `threshold` (calibrated in

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .caption import NoModelError
-from .images import ImageLike, to_rgb_image
+from ..captioner.caption import NoModelError
+from ..images import ImageLike, to_rgb_image
 
 # Fragments whose recognition confidence is below this are dropped as likely hallucinations.
 # Measured by benchmarks/ocr_accuracy.py (its calibrate() on a dev set kept apart from the test photos):
@@ -336,7 +336,7 @@ def spoken_text(lines: Sequence[TextLine], max_lines: int = 2) -> str:
 
 def spoken_lines(lines: Sequence[TextLine]) -> list[str]:
     """Every line of the text, in reading order, as it is to be said: dates, times and phone numbers
-    spoken as such (model/speakable.py); empty lines left out."""
+    spoken as such (model/describing/speakable.py); empty lines left out."""
     from .speakable import speakable
 
     return [speakable(line.text.strip()) for line in lines if line.text.strip()]

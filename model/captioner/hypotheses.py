@@ -1,5 +1,5 @@
-"""The finished beams of a search, ranked into captions: the last step of model/beam_search.py, in NumPy so
-that the ONNX Runtime engine (model/onnx_captioner.py), which runs the same search compiled, shares it.
+"""The finished beams of a search, ranked into captions: the last step of model/captioner/beam_search.py, in NumPy so
+that the ONNX Runtime engine (model/captioner/onnx_engine.py), which runs the same search compiled, shares it.
 
 Shapes: B images, K beams, T steps, P regions.
 """

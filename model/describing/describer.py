@@ -19,7 +19,7 @@ Rules, applied to each photo:
 Every threshold comes from model/data/calibration.json (training/calibrate_recognition.py), none from code.
 
 A text reader (any object with `read(image) -> list of lines with .text and .confidence`) adds
-"It says: ..." when it finds text; a code reader (model/codes.py) adds the QR codes and barcodes decoded.
+"It says: ..." when it finds text; a code reader (model/describing/codes.py) adds the QR codes and barcodes decoded.
 """
 
 from __future__ import annotations
@@ -34,18 +34,18 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .caption import Caption
+from ..captioner.caption import Caption
+from ..captioner.vocabulary import tokenize
+from ..images import ImageLike, to_rgb_image, tone
 from .codes import CodeReader, CodesSeen
 from .concepts import PERSON, Concepts, mention_probability, person_word_probability, plain_word
 from .description import Description
-from .images import ImageLike, to_rgb_image, tone
 from .lexicon import Mention
 from .objects import MAX_COUNT, Found, ObjectCalibration, ObjectFinder, covered_groups, join, load_categories, phrase
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .phrasing import Span, render, supported_prefix
 from .reading import Part, TextLine, TextReader, code_parts, text_part
 from .recognition import Calibration, Recognition, Recognizer
-from .vocabulary import tokenize
 
 NOTHING = "I can't tell what this is."
 DARK = "It is too dark to see anything."
@@ -87,7 +87,7 @@ class Describer:
         calibration: thresholds (default: the recognizer's, else model/data/calibration.json).
         all_evidence: count faces in every photo, even where the count cannot change what is said (the face
         detector is the slowest part of describing on a CPU); needed for an exact `person` in every Description.
-        detector: an object detector (model/detection.ObjectDetector) whose boxes, fused with the other evidence
+        detector: an object detector (detection.ObjectDetector) whose boxes, fused with the other evidence
         by the calibration's object models, decide which COCO categories are said, how many and where; None:
         recognition and the people model alone (the calibration is then read as before)."""
         self.captioner = captioner
@@ -205,7 +205,7 @@ class Describer:
 
     def category_evidence(self, candidates: Sequence[Caption],
                           group_probs: np.ndarray | None) -> tuple[dict[str, float], dict[str, float]]:
-        """The recognition and caption evidence model/objects.py weighs: ImageNet group -> probability, and
+        """The recognition and caption evidence model/describing/objects.py weighs: ImageNet group -> probability, and
         COCO category -> the best caption's probability for a word naming it."""
         groups = {} if group_probs is None else {g.name: float(p) for g, p in zip(self.recognizer.groups, group_probs)}
         words: dict[str, float] = {}
@@ -217,7 +217,7 @@ class Describer:
 
     def find(self, detections: Sequence[Any], candidates: Sequence[Caption], group_probs: np.ndarray | None,
              probe: float) -> tuple[Found, ...]:
-        """The COCO categories with evidence in one photo (model/objects.py), most salient first."""
+        """The COCO categories with evidence in one photo (model/describing/objects.py), most salient first."""
         groups, words = self.category_evidence(candidates, group_probs)
         return tuple(self.finder.find(detections, groups, words, probe))
 
@@ -313,7 +313,7 @@ class Describer:
 
     def trimmed(self, caption: Caption, group_probs: np.ndarray | None, person: float | None,
                 found: Sequence[Found] | None = None) -> str:
-        """The part of a caption its evidence supports (model/phrasing.py): its objects checked, its other
+        """The part of a caption its evidence supports (model/describing/phrasing.py): its objects checked, its other
         words kept only where the captioner was sure of them. Empty when not even its subject is."""
         tokens = tokenize(caption.text)
         spans = [Span(m.start, m.end, self.supported(m.concept, caption, m, group_probs, person, found),

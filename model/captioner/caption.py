@@ -1,4 +1,4 @@
-"""A caption as every engine returns it (model/captioner.py with PyTorch, model/onnx_captioner.py with ONNX
+"""A caption as every engine returns it (torch_engine.py with PyTorch, onnx_engine.py with ONNX
 Runtime): words, confidence, word probabilities and attention maps. Imports neither engine's runtime.
 """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .vocabulary import tokenize
+from ..captioner.vocabulary import tokenize
 
 _IRREGULAR = {
     "men": "man", "women": "woman", "children": "child", "people": "person", "persons": "person",

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 WORDS_FILE = DATA / "imagenet_words.json"
 CALIBRATION_FILE = DATA / "calibration.json"
 PROBE_FILE = DATA / "person_probe.json"  # a linear person probe on the same pooled features (training/person_probe.py)
@@ -58,10 +58,10 @@ class Calibration:
     support: float  # a group probability from which it backs a caption that names it
     say_by_group: dict[str, float] = field(default_factory=dict)  # per-group overrides of `say`
     support_by_group: dict[str, float] = field(default_factory=dict)
-    people: dict[str, Any] = field(default_factory=dict)  # people-evidence model and thresholds (model/people.py)
-    caption: dict[str, Any] = field(default_factory=dict)  # caption-word thresholds (model/describer.py)
+    people: dict[str, Any] = field(default_factory=dict)  # people-evidence model and thresholds (people.py)
+    caption: dict[str, Any] = field(default_factory=dict)  # caption-word thresholds (describer.py)
     image: dict[str, Any] = field(default_factory=dict)  # when a picture has nothing to see (blank_spread)
-    objects: dict[str, Any] = field(default_factory=dict)  # fusion of detector evidence (model/objects.py)
+    objects: dict[str, Any] = field(default_factory=dict)  # fusion of detector evidence (objects.py)
     provenance: dict[str, Any] = field(default_factory=dict)  # dataset, date, numbers
 
     @classmethod

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .images import ImageLike, model_input
+from ..images import ImageLike, model_input
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 EFFICIENTNET_LITES = {"efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}  # name: side

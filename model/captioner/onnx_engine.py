@@ -5,8 +5,8 @@ Shapes: B images, P regions, C channels, K ImageNet classes.
 On a CPU, `import torch` is most of a cold start (about 1.2 of 2.6 seconds on 2 cores) and most of the
 memory (a CUDA build maps over 600 MB before any model is loaded), while the model itself is small. The
 graphs this engine runs are seesay's PyTorch modules, compiled by training/onnx_export.py: the encoder's
-inference copy with its ImageNet head, and model/beam_search.py's `search`, unrolled over every step at the
-beam size the describer is calibrated for. model/hypotheses.py ranks the beams for both engines and
+inference copy with its ImageNet head, and model/captioner/beam_search.py's `search`, unrolled over every step at the
+beam size the describer is calibrated for. model/captioner/hypotheses.py ranks the beams for both engines and
 model/images.py prepares the photos for both, so the two compute the same captions up to float rounding
 (tests/test_onnx_engine.py). PyTorch stays the engine for training, for a GPU, for other beam sizes and for
 checkpoints that have not been compiled.
@@ -24,17 +24,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..images import ImageLike, model_input
 from .caption import Caption, NoModelError
 from .config import CaptionerConfig
 from .hypotheses import Beams, rank_beams
-from .images import ImageLike, model_input
 from .vocabulary import Vocabulary
 
 ENCODER_SUFFIX = ".encoder.onnx"
 SEARCH_SUFFIX = ".search.onnx"
 METADATA_KEY = "seesay"  # the search graph's metadata entry that training/onnx_export.py writes
 FORMAT = 1  # the version of that entry's layout this engine reads
-DEFAULT_PREFIX = Path(__file__).parent / "weights" / "flickr8k-default"  # beside flickr8k-default.pt
+DEFAULT_PREFIX = Path(__file__).parents[1] / "weights" / "flickr8k-default"  # beside flickr8k-default.pt
 
 
 class OnnxFeatures(NamedTuple):

@@ -2,7 +2,7 @@
 
 Shapes: B images, K beams, P regions, E channels, V vocabulary, T steps so far.
 Beam size 1 is greedy decoding. `search` runs the loop and returns the beams; `n_best_search` ranks them
-into captions (model/hypotheses.py). The ONNX Runtime engine runs this same `search`, compiled by
+into captions (model/captioner/hypotheses.py). The ONNX Runtime engine runs this same `search`, compiled by
 training/onnx_export.py, so every operation here is one an exported graph can hold: no step depends on a
 tensor's value through Python except the early stop, which the compiled graph leaves out.
 """
