@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from model.captioner.caption import Caption
+from model.describing.calibration import CALIBRATION_FILE, Calibration
 from model.describing.describer import Describer
 from model.describing.detection import Detection, ObjectDetector
 from model.describing.objects import (
@@ -45,7 +46,7 @@ from model.describing.objects import (
     ObjectFinder,
     count,
 )
-from model.describing.recognition import CALIBRATION_FILE, Calibration, Recognizer
+from model.describing.recognition import Recognizer
 from model.images import load_image
 
 from .calibrate_recognition import robust_threshold
@@ -84,8 +85,8 @@ def collect(describer: Describer, detector: ObjectDetector, items: Sequence[tupl
         pictures = [load_image(path) for _, path, _, _ in chunk]
         features = describer.captioner.encode(pictures)
         nbest = describer.captioner.n_best(features, 3, no_repeat_ngram=describer.no_repeat_ngram)
-        groups = describer.recognizer.group_probabilities(describer.captioner.class_logits(features))  # (B, G)
-        probes = describer.recognizer.person_logits(describer.captioner.pooled_features(features))
+        groups = describer.recognizer.group_probabilities(features.logits)  # (B, G)
+        probes = describer.recognizer.person_logits(features.pooled)
         probes = np.zeros(len(chunk)) if probes is None else probes
         boxes = detector.detect(pictures)
         for (source, _, cats, counts), cands, g, probe, dets in zip(chunk, nbest, groups, probes, boxes):
