@@ -16,7 +16,7 @@ Conv and MaxPool that read them (outputs bit-identical, checked; the -inf paddin
 otherwise set one quantisation range to infinity and the quantised graph would find nothing), then ONNX
 Runtime's static QDQ quantisation (int8 weights per channel, uint8 activations, min-max ranges) is calibrated
 on the dev photos alone: COCO-mini and COCO-tiny train. `--quantize-from nanodet.onnx` redoes this step
-alone, from a float graph whose SHA-256 is the one the manifest records, with no TensorFlow.
+alone, with no TensorFlow, from the float graph whose SHA-256 the manifest records (in git at d0a2091).
 """
 
 from __future__ import annotations
