@@ -60,9 +60,13 @@ def load(path: Path, token: bytes) -> tuple[np.ndarray, np.ndarray, mmap.mmap | 
     """(ids, matrix, mapping) from the cache at path when it holds this token, else None. The matrix is a
     read-only view of the mapped file: pages are read as a search touches them."""
     try:
-        with open(path, "rb") as f:
+        # Not blocking: a FIFO put in its place would otherwise hold the search for ever.
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return None
             magic, held, n, d = HEADER.unpack(f.read(HEADER.size))
-            size = os.fstat(f.fileno()).st_size
+            size = info.st_size
             if magic != MAGIC or held != token or size != HEADER_SIZE + n * d * 4 + n * 8:
                 return None
             if n == 0:

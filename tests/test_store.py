@@ -374,6 +374,10 @@ def test_a_cache_made_for_another_index_or_cut_short_is_not_used(tmp_path, embed
     cache.write_bytes(cache.read_bytes()[:-100])
     with Store(tmp_path / "b.sqlite", writable=False, create=False) as store:
         assert store.semantic_search(vec[1], 1)[0].score > 0.999 and cache.stat().st_size == 64 + 384 * 4 + 8
+    cache.unlink()
+    os.mkfifo(cache)  # never opened for reading in a way that waits for a writer
+    with Store(tmp_path / "b.sqlite", writable=False, create=False) as store:
+        assert store.semantic_search(vec[1], 1)[0].score > 0.999
 
 
 def test_where_the_cache_cannot_be_written_the_matrix_is_held_in_memory(tmp_path, embedder):
