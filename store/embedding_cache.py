@@ -112,7 +112,8 @@ def _write(cursor, path: Path, token: bytes, mode: int) -> bool:
     except OSError:
         return False
     try:
-        os.fchmod(fd, mode)  # whoever may read the index may read its cache (mkstemp makes it owner-only)
+        if hasattr(os, "fchmod"):  # whoever may read the index may read its cache (mkstemp: owner-only)
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(bytes(HEADER_SIZE))
             ids, width = [np.zeros(0, dtype=np.int64)], 0
