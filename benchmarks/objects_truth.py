@@ -56,7 +56,9 @@ def main() -> None:
                          f"{scores['people_present']:.1%} of {scores['people_said']}",
                          f"{scores['count_right']:.1%} of {scores['photos_with_people']}",
                          f"{scores['large_said']:.1%} of {scores['large_categories']}",
-                         f"{scores['chair_absent']:.1%}", f"{scores['chair_present']:.1%}"])
+                         f"{scores['chair_absent']:.1%}", f"{scores['chair_present']:.1%}",
+                         f"{scores['object_counts_right']:.1%} / {scores['object_counts_too_high']:.1%} of "
+                         f"{scores['object_counts']}"])
     flickr = data / "flickr8k"
     records = select_split(load_records(flickr / "captions_flickr8k.json", flickr / "images"), "test")[: args.flickr]
     for name, describer in describers.items():
@@ -64,10 +66,10 @@ def main() -> None:
         scores = hallucination_scores(said, [r.captions for r in records])
         results.setdefault("flickr8k-test", {})[name] = {"photos": len(records), **scores}
         rows.append(["flickr8k test", name, len(records), "", "", "", "", f"{scores['hallucinated']:.1%}",
-                     f"{scores['informative']:.1%}"])
+                     f"{scores['informative']:.1%}", ""])
     show("Saying what is there", ["photos", "describer", "n", "objects present", "people present",
                                   "people counted right", "large things said", "names an absent object",
-                                  "names a present object"], rows,
+                                  "names a present object", "other counts right / too high"], rows,
          "held-out: COCO-mini val + COCO-tiny val (boxes as truth); dev: their train halves (fitted on); "
          "Flickr8k test: references as truth (CHAIR)")
     save(args.out, results=results)

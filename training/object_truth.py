@@ -108,7 +108,10 @@ def truth_scores(sentences: Sequence[str], photos: Sequence[LabelledPhoto],
     the number of such people exactly (or a crowd for more than CROWD);
     large_said: of the categories with a box of at least RECALL_AREA, the share said;
     chair_absent / chair_present: the share of descriptions naming a category with no box, and naming at
-    least one with a box (CHAIR-style, Rohrbach et al. 2018, with the boxes as truth)."""
+    least one with a box (CHAIR-style, Rohrbach et al. 2018, with the boxes as truth);
+    object_counts_right / object_counts_too_high: of the numbers said of things other than people ("two buses",
+    "a sink"), the share equal to its boxes of at least COUNT_AREA, and the share above all its boxes."""
+    numbers = numbers_right = numbers_high = 0
     said_pairs = right_pairs = people_said = people_right = with_people = counted = large = large_hit = 0
     absent = present = 0
     for sentence, photo in zip(sentences, photos):
@@ -124,6 +127,11 @@ def truth_scores(sentences: Sequence[str], photos: Sequence[LabelledPhoto],
             with_people += 1
             said = said_number(sentence, said_counts(sentence).get(PERSON) if PERSON in named else None)
             counted += said is not None and min(said, CROWD + 1) == min(photo.people, CROWD + 1)
+        for name, (k, exact) in said_counts(sentence).items():
+            if name != PERSON and exact and name in truth:
+                numbers += 1
+                numbers_right += k == min(photo.counts().get(name, 0), CROWD + 1)
+                numbers_high += k > sum(box[0] == name for box in photo.boxes)
         wanted = photo.large()
         large += len(wanted)
         large_hit += len(wanted & named)
@@ -136,5 +144,7 @@ def truth_scores(sentences: Sequence[str], photos: Sequence[LabelledPhoto],
         "people_said": people_said, "people_present": people_right / max(people_said, 1),
         "photos_with_people": with_people, "count_right": counted / max(with_people, 1),
         "large_categories": large, "large_said": large_hit / max(large, 1),
-        "chair_absent": absent / n, "chair_present": present / n,
+        "chair_absent": absent / n, "chair_present": present / n, "object_counts": numbers,
+        "object_counts_right": numbers_right / max(numbers, 1),
+        "object_counts_too_high": numbers_high / max(numbers, 1),
     }
