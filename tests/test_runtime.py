@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from argparse import Namespace
 
 from assistant.runtime import Runtime
 from assistant.settings import load_settings
@@ -52,17 +51,17 @@ def test_settings_and_arguments_resolve_the_same_parts_for_every_command(tmp_pat
     monkeypatch.setenv("SEESAY_CONFIG", str(config))
     settings, warnings = load_settings()
     assert not warnings
-    plain = Runtime(Namespace(), settings)
+    plain = Runtime(settings)
     assert plain.camera_source == 3 and plain.beam_size == 4
     assert str(plain.db_path) == os.path.expanduser("~/photos.sqlite")
     voice = plain.speaker().voice
     assert (voice.voice, voice.rate) == ("en-gb", 150)
-    given = Runtime(Namespace(camera=1, db=str(tmp_path / "x.sqlite"), voice="en-us", rate=200, beam=1), settings)
+    given = Runtime.load(camera=1, db=str(tmp_path / "x.sqlite"), voice="en-us", rate=200, beam_size=1)
     assert given.camera_source == 1 and given.beam_size == 1 and given.db_path == tmp_path / "x.sqlite"
     voice = given.speaker().voice
     assert (voice.voice, voice.rate) == ("en-us", 200)
-    assert Runtime(Namespace(video="street.avi"), settings).camera_source == "street.avi"
-    assert Runtime(Namespace(no_camera=True), settings).camera_source is None
+    assert Runtime.load(video="street.avi").camera_source == "street.avi"
+    assert Runtime.load(no_camera=True).camera_source is None
 
 
 def test_settings_out_of_range_fall_back_with_a_warning_naming_the_file(tmp_path):

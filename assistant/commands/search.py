@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if fts_query(args.query) is None and args.mode != "semantic":
         print("seesay: nothing to search for: give some words (not only 'a', 'the' ...)", file=sys.stderr)
         return 2
-    runtime = Runtime(args)
+    runtime = Runtime.load(db=args.db)
     runtime.report_warnings()
     embedding = None if args.mode == "text" else _embed_aside(runtime, args.query)
     store = runtime.store(writable=False, create=False)
