@@ -124,3 +124,25 @@ def test_captioning_a_photo_loads_only_what_describing_it_needs(flickr_records):
         assert run.returncode == 0 and run.stderr == "", run.stderr
         said, modules = run.stdout.strip().splitlines()
         assert said.startswith(f"{photo}\t") and modules == loaded
+
+
+def test_a_missing_detector_graph_is_said_once_by_the_commands_and_the_app(tmp_path, monkeypatch, capsys,
+                                                                         flickr_records):
+    """The warning came while the describer was built, after the commands had printed theirs: never said."""
+    from assistant.cli import main
+    from assistant.settings import Settings
+    from model.describing.detection import ObjectDetector
+
+    monkeypatch.setenv("SEESAY_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setattr(ObjectDetector, "graph", "missing-nanodet.onnx")
+    photo = next(r.path for r in flickr_records if r.split == "test")
+    assert main(["caption", "--no-text", str(photo)]) == 0
+    out = capsys.readouterr()
+    assert out.err.count("describing without the object detector") == 1, out.err
+    assert out.out.startswith(f"{photo}\t")
+    heard: list[str] = []
+    runtime = Runtime(Settings(read_text=False))
+    runtime.report_warnings(heard.append)
+    _ = runtime.describer
+    _ = runtime.with_saved(Settings(read_text=False, rate=300)).describer  # the app's dialog saved: not again
+    assert [w for w in heard if "object detector" in w] == [heard[0]] and len(heard) == 1
