@@ -47,6 +47,11 @@ class Runtime:
     def load(cls, **overrides) -> Runtime:
         """The settings file with the command line's overrides (None: not given, the file decides)."""
         saved, warnings = load_settings()
+        return cls.of(saved, warnings, **overrides)
+
+    @classmethod
+    def of(cls, saved: Settings, warnings: list[str] | None = None, **overrides) -> Runtime:
+        """These saved settings with the command line's overrides (None: not given)."""
         given = {k: v for k, v in overrides.items() if v is not None}
         return cls(replace(saved, **given), saved=saved, warnings=warnings, overrides=given)
 

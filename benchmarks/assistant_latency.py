@@ -58,8 +58,8 @@ def main() -> None:
     watched = tmp / "watched"
     watched.mkdir()
     os.environ["SEESAY_CONFIG"] = str(tmp / "settings.toml")
-    runtime = Runtime(Settings(min_interval=0.0, video=str(video), watch=[str(watched)],
-                               db=str(tmp / "index.sqlite")))
+    runtime = Runtime.of(Settings(min_interval=0.0), video=str(video), watch=[str(watched)],
+                         db=str(tmp / "index.sqlite"))
     app = SeesayApp(runtime, speaker=Speaker(player=None), camera=Camera(str(video)), semantic=False)
     file_latency = []
 

@@ -61,8 +61,8 @@ def test_the_apps_colour_light_and_tone_keys_answer_from_the_camera(two_scene_vi
     from assistant.speech import Speaker
 
     video, _ = two_scene_video
-    runtime = Runtime(Settings(video=str(video), db=str(tmp_path / "index.sqlite"),
-                               model=str(tmp_path / "missing.pt")))
+    runtime = Runtime.of(Settings(), video=str(video), db=str(tmp_path / "index.sqlite"),
+                         model=str(tmp_path / "missing.pt"))
     app = SeesayApp(runtime, speaker=Speaker(player=None), camera=Camera(str(video), loop=True), semantic=False)
 
     async def until(pilot, condition):

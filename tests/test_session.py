@@ -105,8 +105,8 @@ def test_a_whole_session_is_heard_whole_in_order_with_every_photo_and_no_live_li
     player, _ = recorder(tmp_path, seconds=0.05)
     speaker = ListeningSpeaker(player)
     camera = ScriptedCamera(rgb(test[0].path))
-    runtime = Runtime(Settings(min_interval=0.0, describe_every=0.0, watch=[str(folder)],
-                               db=str(tmp_path / "index.sqlite")))
+    runtime = Runtime.of(Settings(min_interval=0.0, describe_every=0.0, watch=[str(folder)]),
+                         db=str(tmp_path / "index.sqlite"))
     app = SeesayApp(runtime, speaker=speaker, camera=camera, semantic=False)
 
     async def until(pilot, condition, seconds=90.0):
