@@ -62,7 +62,7 @@ class Runtime:
         runtime = Runtime(replace(saved, **self.overrides), saved=saved, overrides=self.overrides)
         runtime._sink = self._sink
         same_model = all(getattr(self.settings, f) == getattr(runtime.settings, f) for f in MODEL_FIELDS)
-        carried = ("reader", "codes", "detector", "embedder") + (("captioner", "_plain") if same_model else ())
+        carried = ("reader", "codes", "detector", "embedder") + (("captioner", "plain_describer") if same_model else ())
         for name in carried:
             if name in self.__dict__:
                 runtime.__dict__[name] = self.__dict__[name]
@@ -179,21 +179,23 @@ class Runtime:
             return None, f"{checkpoint} has changed since it was compiled (run 'seesay export-onnx' again)"
         return captioner, ""
 
-    @cached_property
-    def _plain(self):
-        """The describer without a text reader; the text reader and the detector load beside the captioner."""
+    def _plain(self, reading: bool):
+        """The describer without a text reader, made once; the detector (and, where the first describer asked
+        for reads, the text reader) load beside the captioner."""
         from model.describing.describer import Describer
 
-        if "captioner" not in self.__dict__:
-            self._load_beside_captioner(self.reader if self.settings.read_text else None)
-        return Describer.for_captioner(self.captioner, all_evidence=self.settings.all_evidence, codes=self.codes,
-                                       detector=self.detector)
+        if "plain_describer" not in self.__dict__:
+            if "captioner" not in self.__dict__:
+                self._load_beside_captioner(self.reader if reading else None)
+            self.__dict__["plain_describer"] = Describer.for_captioner(
+                self.captioner, all_evidence=self.settings.all_evidence, codes=self.codes, detector=self.detector)
+        return self.__dict__["plain_describer"]
 
     def describer_reading(self, reading: bool):
         """The one describer (caption, recognition, objects, people, codes), reading text or not."""
         if not reading:
-            return self._plain
-        described = copy.copy(self._plain)  # the same captioner and detector; only the reader differs
+            return self._plain(reading)
+        described = copy.copy(self._plain(reading))  # the same captioner and detector; only the reader differs
         described.reader = self.reader
         return described
 
