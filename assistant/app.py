@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive, var
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, ListView
+from textual.widgets import Header, Label, ListView
 
 from . import channels
 from .camera import FrameSource
@@ -40,7 +40,7 @@ from .speaking import Speaking
 from .speech import Voice, speech_seconds
 from .speech_queue import ANSWER, INSTRUCTIONS, LIVE, PHOTO, RESULTS, photo_subject
 from .spoken import file_words, relevant, results_summary, spoken_result
-from .widgets import AnnouncementLog, Preview, SearchBox, SpokenList, TextItem
+from .widgets import AnnouncementLog, KeyFooter, Preview, SearchBox, SpokenList, TextItem
 
 
 class SeesayApp(channels.ChannelActions, Speaking, App):
@@ -54,7 +54,7 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
         Binding("m", "unmute", "Unmute"), Binding("slash", "search", "Find"), Binding("p", "pause", "Pause"),
         Binding("p", "resume", "Resume"),
         Binding("a", "attention", "Map", show=False),  # in the menu (ctrl+p): a picture, of least use unseen
-        Binding("t", "read", "Read"), Binding("l", "log", "Log"), Binding("s", "settings", "Setup"),
+        Binding("t", "read", "Read"), *channels.BINDINGS, Binding("l", "log", "Log"), Binding("s", "settings", "Setup"),
         Binding("q", "quit", "Quit"), Binding("x", "text_mode", "Text mode", show=False),
         Binding("escape", "leave", "Back", show=False), Binding("question_mark", "keys", "Keys", show=False),
         Binding("full_stop", "line(1)", "Next line", show=False),
@@ -62,7 +62,7 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
         Binding("greater_than_sign", "sentence(1)", "Next sentence", show=False),
         Binding("less_than_sign", "sentence(-1)", "Previous sentence", show=False),
         # Short labels: every key fits the footer of an 80-column terminal (issue 13).
-        Binding("ctrl+p", "command_palette", "Menu", show=False, priority=True), *channels.BINDINGS,
+        Binding("ctrl+p", "command_palette", "Menu", show=False, priority=True),
     ]
     COMMANDS_HELP = [  # (action, palette title, help) for the command palette (ctrl+p)
         ("describe", "Describe now", "Describe the camera's current view"),
@@ -114,7 +114,7 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
                 yield SpokenList("Search results", id="results")
                 yield AnnouncementLog(id="log")
         yield SearchBox(placeholder="Search photos: type words, press enter (/ comes here)", id="search")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

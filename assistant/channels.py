@@ -23,10 +23,8 @@ from .messages import Announce
 
 CENTRE = (0.3, 0.3, 0.7, 0.7)  # the middle of the view, where the camera is aimed
 TONE_EVERY = 0.4  # seconds from one tone to the next
-# In the menu (ctrl+p) and the README's key table; not in the footer, whose 80 columns the other keys fill
-# (the last ends at column 69 and the menu key starts at 71).
-BINDINGS = [Binding("c", "colour", "Colour", show=False), Binding("b", "light", "Light", show=False),
-            Binding("g", "light_tone", "Light tone", show=False)]
+# In the footer's second row (assistant/widgets.py, KeyFooter), the menu (ctrl+p) and the README's key table.
+BINDINGS = [Binding("c", "colour", "Colour"), Binding("b", "light", "Light"), Binding("g", "light_tone", "Light tone")]
 COMMANDS_HELP = [
     ("colour", "Colour in view", "Say the colours in the middle of the camera's view (c)"),
     ("light", "Light level", "Say how light the camera's view is: dark, dim, bright or very bright (b)"),

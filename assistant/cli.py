@@ -14,7 +14,6 @@ import gc
 import importlib
 import os
 import sys
-from importlib.metadata import entry_points
 
 from .commands import BUILT_IN
 
@@ -30,6 +29,10 @@ TRAIN_EXTRA = frozenset({
 def _commands(wanted: str | None) -> dict[str, object]:
     """Command name -> module-like object. Only the wanted one is imported when it is known."""
     found = {name: f"assistant.commands.{name}" for name in BUILT_IN}
+    if wanted in found:  # no plug-in can take a built-in's name, so installed packages are not scanned (issue 29)
+        return {wanted: importlib.import_module(found[wanted])}
+    from importlib.metadata import entry_points
+
     plugins = {ep.name: ep for ep in entry_points(group=GROUP)}
     names = [wanted] if wanted in found or wanted in plugins else [*found, *plugins]
     out = {}

@@ -12,7 +12,7 @@ APP_CSS = """
 #history:focus-within, #results:focus-within, #log:focus { border: round $accent; }
 #results { display: none; }
 #history Label, #results Label { width: 1fr; }
-#search { dock: bottom; }
+#search { dock: bottom; margin-bottom: 1; }  /* above the footer's second row (the first hides its lower edge) */
 AttentionScreen, SettingsScreen { align: center middle; }
 .dialog { width: 90%; max-width: 90; height: auto; max-height: 100%; border: thick $accent; background: $surface;
           padding: 0 1; }

@@ -145,7 +145,7 @@ class Runtime:
             if engine == "onnx":
                 raise SetupError(f"the ONNX Runtime engine cannot describe here: {why}")
         from model import Captioner, CheckpointError, MissingWeightsError, NoModelError
-        from model.describing.recognition import spoken_decoding
+        from model.describing.calibration import spoken_decoding
 
         path = self.settings.model
         try:
@@ -160,7 +160,7 @@ class Runtime:
         """(the ONNX Runtime captioner, None), or (None, why it cannot be used here)."""
         from model.captioner.caption import NoModelError
         from model.captioner.onnx_engine import DEFAULT_PREFIX, OnnxCaptioner, compiled_checkpoint_matches
-        from model.describing.recognition import spoken_decoding
+        from model.describing.calibration import spoken_decoding
 
         if self.device != "cpu":
             return None, f"it runs on the CPU, not {self.device}"

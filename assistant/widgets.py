@@ -6,13 +6,14 @@ and size when focused and each item under the arrow keys; the log keeps every an
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
 import numpy as np
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Input, Label, ListItem, ListView, RichLog, Static
+from textual.widgets import Footer, Input, Label, ListItem, ListView, RichLog, Static
 
 from .camera import Frame
 from .messages import Announce
@@ -23,6 +24,25 @@ def fit(shape: tuple[int, ...], columns: int, rows: int) -> int:
     """The widest preview (in columns) of an image of this shape that fits columns x rows cells."""
     h, w = shape[:2]
     return max(2, min(columns, int(rows * 2 * w / h)))  # a cell shows two pixel rows (half blocks)
+
+
+class KeyFooter(Footer):
+    """The footer on two rows, every key with its word: one row of 80 columns held nine of the twelve
+    (issue 30: colour, light and the light tone were in the menu only). The menu key stays on the right."""
+
+    ROWS = 2
+    DEFAULT_CSS = """
+    KeyFooter { layout: grid; grid-size: 6 2; grid-columns: auto; grid-gutter: 0 1; height: 2; }
+    KeyFooter.-compact FooterKey { margin-right: 0; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(compact=True)
+
+    def compose(self):
+        yield from super().compose()  # which sets one grid column per key: a single row
+        shown = {b.action for _, b, _, _ in self.screen.active_bindings.values() if b.show}
+        self.styles.grid_size_columns = max(1, math.ceil(len(shown) / self.ROWS))
 
 
 class TextItem(ListItem):

@@ -21,7 +21,7 @@ import torch
 from report import add_data_argument, save, show
 
 from model import Captioner
-from model.describing.recognition import spoken_decoding
+from model.describing.calibration import spoken_decoding
 from training.data import load_records, select_split
 from training.feature_cache import build_feature_cache
 from training.metrics import score_captions

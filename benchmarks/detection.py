@@ -1,7 +1,7 @@
 """The bundled detectors on COCO photos: how right they are, and how long a frame takes.
 
     python benchmarks/detection.py [--sets coco-mini/val2017 coco-tiny/val2017] [--runs 5] [--frames 10]
-        [--threads 2] [--out benchmarks/results/detection_cpu.json]
+        [--threads 2] [--graph model/weights/nanodet-int8.onnx] [--out benchmarks/results/detection_cpu.json]
 
 - Objects (NanoDet-g): COCO box mAP (pycocotools, every detection above the 0.05 floor) on each set; and at
   scores 0.3, 0.4 and 0.5, box precision and recall (a detection is right when it overlaps an unmatched
@@ -12,6 +12,8 @@
   32 x 32 px (MoveNet finds almost none smaller).
 - Time: milliseconds per frame (a 640 x 480 COCO photo, model loaded, batch 1), median of --runs runs of
   --frames frames each, with the spread, at --threads ONNX Runtime threads.
+
+--graph measures another NanoDet graph (the float one the int8 graph was quantised from, say).
 """
 
 from __future__ import annotations
@@ -161,9 +163,12 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--frames", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--graph", help="a NanoDet graph to measure (default: the bundled one)")
     p.add_argument("--out", default="benchmarks/results/detection_cpu.json")
     args = p.parse_args()
-    objects, people = ObjectDetector.default(threads=args.threads), PoseDetector.default(threads=args.threads)
+    objects = ObjectDetector(args.graph, threads=args.threads) if args.graph else ObjectDetector.default(
+        threads=args.threads)
+    people = PoseDetector.default(threads=args.threads)
     sets = [accuracy(Path(args.data) / s, objects, people) for s in args.sets]
     photo = next(f for f in sorted((Path(args.data) / "coco-tiny" / "val2017").glob("*.jpg"))
                  if Image.open(f).size == (640, 480))
@@ -184,7 +189,7 @@ def main() -> None:
          ">= 32 px P / R"), rows,
          f"ms per frame ({photo.name}, {args.threads} threads): objects {fmt(timing['objects_ms'])}, "
          f"people {fmt(timing['people_ms'])}")
-    save(args.out, sets=sets, timing=timing)
+    save(args.out, sets=sets, timing=timing, graph=objects.path.name)
 
 
 if __name__ == "__main__":

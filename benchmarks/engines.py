@@ -28,7 +28,8 @@ import torch
 from report import add_data_argument, fmt, save, show, spread
 
 from model import Captioner, load_image
-from model.captioner.onnx_engine import OnnxCaptioner, OnnxFeatures
+from model.captioner.engine import Encoded
+from model.captioner.onnx_engine import OnnxCaptioner
 from model.describing.describer import Describer
 from model.describing.detection import ObjectDetector
 
@@ -83,7 +84,7 @@ def throughput(engines: dict, pool: np.ndarray, batches: list[int], runs: int, m
         cap = engines[name]
         if name == "onnx":
             parts = [cap._encoder.run(None, {"images": x[i : i + cap.micro_batch]}) for i in range(0, len(x), cap.micro_batch)]
-            feats = OnnxFeatures(np.concatenate([p[0] for p in parts]), None)
+            feats = Encoded(np.concatenate([p[0] for p in parts]), None)
         else:
             with torch.inference_mode():
                 feats = cap.encoder(torch.from_numpy(x))

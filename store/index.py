@@ -19,10 +19,10 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
+from . import embedding_cache
 from .database import StoreError, open_engines, reason
 from .schema import CaptionRecord, Failure, File, ModelVersion, Photo, utcnow
 from .search import EmbeddingIndex, Hit, Match, fuse, text_search
-
 
 RETRY_SIZE = -1  # the size recorded with a failure that is to be tried again, whatever the file's size
 
@@ -82,7 +82,7 @@ class Store:
     def __init__(self, path: str | os.PathLike, *, writable: bool = True, create: bool = True) -> None:
         self.path = Path(path)
         self._reader, self._writer = open_engines(self.path, writable=writable, create=create)
-        self._embeddings: tuple[tuple[int, int], EmbeddingIndex] | None = None
+        self._embeddings: tuple[bytes, EmbeddingIndex] | None = None  # (token, index)
         self._identity = self._file_identity()
 
     def _file_identity(self) -> tuple[int, int] | None:
@@ -280,11 +280,20 @@ class Store:
             return self._hits(s, text_search(s, query, limit * 2), limit)
 
     def embedding_index(self) -> EmbeddingIndex:
-        """The in-memory embedding matrix, rebuilt only when descriptions were added or removed."""
+        """The embedding matrix, read again only when an embedding was added, removed or changed since.
+
+        It comes from the cache file beside the index while that holds the index's embedding token, which
+        triggers renew on every such change (store/embedding_cache.py); else from the rows, in the same
+        transaction as the token, and the cache is written again.
+        """
         with self._read() as s:
-            key = tuple(s.execute(select(func.count(CaptionRecord.id), func.max(CaptionRecord.id))).one())
-            if self._embeddings is None or self._embeddings[0] != key:
-                self._embeddings = (key, EmbeddingIndex(s))
+            # The driver's own cursor: at 100k captions, SQLAlchemy's rows took most of a second (issue 29).
+            raw = s.connection().connection.driver_connection
+            token = raw.execute("SELECT token FROM embedding_version").fetchone()[0]
+            if self._embeddings is None or self._embeddings[0] != token:
+                rows = lambda: raw.execute(
+                    "SELECT id, embedding FROM captions WHERE embedding IS NOT NULL ORDER BY id")
+                self._embeddings = (token, EmbeddingIndex(*embedding_cache.matrix(rows, self.path, token)))
         return self._embeddings[1]
 
     def semantic_search(self, query_embedding: np.ndarray, limit: int = 10) -> list[Hit]:

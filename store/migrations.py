@@ -10,6 +10,10 @@ Version 1: photos by content hash (with the path where each was last seen), capt
 Version 2: files apart from photos (copies of one photo are several files; a photo with no file left is
     forgotten), and what a description says besides the caption: the spoken sentence, the recognised
     objects and the text read from the photo, all three searchable.
+Version 3: an embedding token, a random value renewed by triggers whenever a caption's embedding is added,
+    removed or changed, so that a copy of the embedding matrix made at one token is known to be current
+    (store/embedding_cache.py). Random rather than a counter: an older copy of the index, restored and
+    changed as often since, must not come to hold the same token.
 """
 
 from __future__ import annotations
@@ -88,7 +92,19 @@ V2 = [
     "INSERT INTO captions_fts(captions_fts) VALUES ('rebuild')",
 ]
 
-STEPS: dict[int, list[str]] = {1: V1, 2: V2}  # version -> SQL from version - 1
+V3 = [
+    """CREATE TABLE embedding_version (
+        id INTEGER NOT NULL, token BLOB NOT NULL, CONSTRAINT pk_embedding_version PRIMARY KEY (id))""",
+    "INSERT INTO embedding_version (id, token) VALUES (1, randomblob(16))",
+    "CREATE TRIGGER captions_embedding_ai AFTER INSERT ON captions WHEN new.embedding IS NOT NULL BEGIN "
+    "UPDATE embedding_version SET token = randomblob(16); END",
+    "CREATE TRIGGER captions_embedding_ad AFTER DELETE ON captions WHEN old.embedding IS NOT NULL BEGIN "
+    "UPDATE embedding_version SET token = randomblob(16); END",
+    "CREATE TRIGGER captions_embedding_au AFTER UPDATE OF embedding ON captions BEGIN "
+    "UPDATE embedding_version SET token = randomblob(16); END",
+]
+
+STEPS: dict[int, list[str]] = {1: V1, 2: V2, 3: V3}  # version -> SQL from version - 1
 LATEST = max(STEPS)
 
 

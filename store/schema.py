@@ -1,4 +1,4 @@
-"""Tables of the index (schema version 2, see migrations.py): photos by content hash, the files that hold
+"""Tables of the index (schema version 3, see migrations.py): photos by content hash, the files that hold
 them, their descriptions, the models that wrote them."""
 
 from __future__ import annotations
@@ -112,3 +112,12 @@ class SchemaInfo(Base):
     __tablename__ = "schema_info"
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int]
+
+
+class EmbeddingVersion(Base):
+    """A random token renewed by triggers whenever a caption's embedding is added, removed or changed: the
+    embedding cache beside the index is current while it holds the same one (store/embedding_cache.py)."""
+
+    __tablename__ = "embedding_version"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[bytes] = mapped_column(LargeBinary)

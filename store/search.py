@@ -7,6 +7,7 @@ values travel as bound parameters.
 from __future__ import annotations
 
 import json
+import mmap
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from threadpoolctl import ThreadpoolController
 QUERY_STOPWORDS = frozenset("a an the of in on at to for with and or is are by from into photo picture".split())
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 16
+BLOCK_BYTES = 16 << 20  # rows multiplied at a time in a semantic search
 BROAD = 5000  # captions matching every word beyond which hybrid search stops ranking them by BM25
 _blas = ThreadpoolController()
 
@@ -114,50 +116,53 @@ def text_search(session: Session, query: str, limit: int = 10, among: Sequence[M
 
 
 class EmbeddingIndex:
-    """All caption embeddings as one unit-normalised float32 matrix in memory, for cosine search.
+    """All caption embeddings as one unit-normalised float32 matrix, for cosine search.
 
     It holds caption ids only: paths are looked up when results are made, so a renamed photo is found under
-    its new name. A brute-force matrix-vector product: 100k captions x 384 dims is 150 MB and a few
+    its new name. A brute-force matrix-vector product: 100k captions x 384 dims is 150 MB and a few tens of
     milliseconds per query. Past a few million captions an approximate index (HNSW, IVF) would take its place.
+
+    mapping: the mapped cache file the matrix is a view of (store/embedding_cache.py), if any. Its pages are
+    let go of as the product passes them, so a search's memory does not grow by the whole matrix.
     """
 
-    def __init__(self, session: Session) -> None:
-        # The driver's own cursor and one buffer: at 100k captions, SQLAlchemy's rows and 100k small arrays
-        # took most of a second, the whole budget of a `seesay search` (issue 29).
-        cursor = session.connection().connection.driver_connection.execute(
-            "SELECT id, embedding FROM captions WHERE embedding IS NOT NULL ORDER BY id")
-        rows = cursor.fetchall()
-        self.ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        if rows:
-            width = len(rows[0][1])
-            joined = b"".join(r[1] for r in rows)
-            if len(joined) != width * len(rows) or width % 4:
-                raise ValueError(f"embeddings of different sizes in one index, got {len(joined)} bytes for "
-                                 f"{len(rows)} of the first one's {width}")
-            m = np.frombuffer(joined, dtype=np.float32).reshape(len(rows), width // 4)  # (N, D)
-            squares = np.einsum("nd,nd->n", m, m)  # (N,) without an (N, D) temporary
-            if np.abs(squares - 1.0).max() > 1e-4:  # the sentence embedder writes unit vectors: divide only if not
-                m = m / np.maximum(np.sqrt(squares), 1e-12)[:, None]
-            self.matrix = m
-        else:
-            self.matrix = np.zeros((0, 0), dtype=np.float32)
+    def __init__(self, ids: np.ndarray, matrix: np.ndarray, mapping: mmap.mmap | None = None) -> None:
+        self.ids, self.matrix, self._mapping = ids, matrix, mapping
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def _similarities(self, q: np.ndarray) -> np.ndarray:
+        """(N,) cosine similarity of every caption to the unit query, a block of rows at a time."""
+        sims = np.empty(len(self.ids), dtype=np.float32)
+        step = max(1, BLOCK_BYTES // max(1, self.matrix.strides[0]))
+        release = self._mapping is not None and hasattr(mmap, "MADV_DONTNEED")
+        with _blas.limit(limits=1, user_api="blas"):
+            # One BLAS thread: the product is memory-bound anyway, and a second BLAS thread pool spinning
+            # next to ONNX Runtime's (which embeds the query) made queries four times slower at p95 on 2 cores.
+            for lo in range(0, len(sims), step):
+                sims[lo:lo + step] = self.matrix[lo:lo + step] @ q  # (n,)
+                if release:  # the page cache keeps the file; this process need not
+                    start = self.matrix[lo:lo + step].ctypes.data - _address(self._mapping)
+                    first = start - start % mmap.PAGESIZE
+                    self._mapping.madvise(mmap.MADV_DONTNEED, first, start + self.matrix[lo:lo + step].nbytes - first)
+        return sims
 
     def search(self, query_embedding: np.ndarray, limit: int = 10) -> list[Match]:
         if not len(self.ids):
             return []
         q = np.asarray(query_embedding, dtype=np.float32).ravel()
         q = q / max(float(np.linalg.norm(q)), 1e-12)
-        with _blas.limit(limits=1, user_api="blas"):
-            # One BLAS thread: the product is memory-bound anyway, and a second BLAS thread pool spinning
-            # next to PyTorch's (which embeds the query) made queries four times slower at p95 on 2 cores.
-            sims = self.matrix @ q  # (N,)
+        sims = self._similarities(q)
         k = min(limit, len(sims))
         top = np.argpartition(-sims, k - 1)[:k]
         top = top[np.argsort(-sims[top])]
         return [Match(int(self.ids[i]), float(sims[i])) for i in top]
+
+
+def _address(mapping: mmap.mmap) -> int:
+    """Where the mapping starts in memory."""
+    return np.frombuffer(mapping, dtype=np.uint8, count=1).ctypes.data
 
 
 def fuse(rankings: list[list[Match]], limit: int = 10, k: int = 60) -> list[Match]:

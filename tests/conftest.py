@@ -58,7 +58,7 @@ def overfit_captioner(overfit_batch, tiny_config):
     vocab = Vocabulary.build(captions, min_count=1)
     model = build_model(tiny_config, len(vocab))
     captioner = Captioner(model, vocab)
-    feats = captioner.encode(paths).clone()  # (B, P, E); clone leaves inference mode for autograd
+    feats = captioner.encode_regions(paths).clone()  # (B, P, E); clone leaves inference mode for autograd
     caps = torch.nn.utils.rnn.pad_sequence([torch.tensor(vocab.encode(c)) for c in captions], batch_first=True)
     model.decoder.train()
     opt = torch.optim.Adam(model.decoder.parameters(), lr=3e-3)
@@ -76,7 +76,7 @@ def overfit_captioner(overfit_batch, tiny_config):
 def default_captioner():
     """The bundled Flickr8k captioner, as users get it: searching as the describer is calibrated to."""
     from model import Captioner
-    from model.describing.recognition import spoken_decoding
+    from model.describing.calibration import spoken_decoding
 
     return Captioner.default(no_repeat_ngram=spoken_decoding()[1])
 

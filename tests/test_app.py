@@ -60,7 +60,7 @@ def test_the_app_describes_the_camera_and_its_keys_do_what_the_footer_says(two_s
             assert await _until(pilot, lambda: app.descriptions and app.descriptions[-1].said in caption()
                                 and "confidence" in caption() and speaker.last_text == app.descriptions[-1].said)
             footer_keys = {b.key for b in app.BINDINGS if b.show}
-            assert {"d", "r", "m", "slash", "p", "t", "l", "s", "q"} <= footer_keys
+            assert {"d", "r", "m", "slash", "p", "t", "l", "s", "q", "c", "b", "g"} <= footer_keys
             palette = {c.title: c.callback for c in app.get_system_commands(app.screen)}
             assert palette["Describe now"] == app.action_describe and palette["Settings"] == app.action_settings
             assert {"Repeat last", "Mute or unmute speech", "Pause or resume live", "Search photos"} <= set(palette)

@@ -7,7 +7,7 @@ from PIL import Image
 
 from assistant.camera import Camera, SceneChange
 from assistant.live import LiveDescriber, Narrator
-from training.calibrate import content_precision
+from training.metrics import content_precision
 
 from .conftest import write_photo_video
 

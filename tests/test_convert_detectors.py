@@ -1,5 +1,6 @@
-"""The detector converter's parts that need no TensorFlow: reading a TF.js package, its weights, and storing
-float16 weights as float16 in ONNX without changing a single output."""
+"""The detector converter's parts that need no TensorFlow: reading a TF.js package, its weights, storing
+float16 weights as float16 in ONNX without changing a single output, and folding TF's explicit pads into the
+operators that read them (what lets NanoDet be quantised)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from training.convert_detectors import _weights, identical, package_version, read_package, store_half
+from training.convert_detectors import (
+    _weights,
+    fold_pads,
+    identical,
+    package_version,
+    read_package,
+    store_half,
+    widen,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -83,3 +92,26 @@ def test_float16_weights_are_stored_as_float16_with_outputs_unchanged():
     assert identical(before, after, feeds)
     session = ort.InferenceSession(after, providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"x": feeds[0]})[0], feeds[0] @ halves @ full, rtol=1e-4, atol=1e-4)
+
+
+def test_tf_pads_fold_into_the_conv_and_max_pool_that_read_them_with_outputs_unchanged():
+    rng = np.random.default_rng(2)
+    constants = [numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "conv_pads"),
+                 numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 0, 1, 1], np.int64), "pool_pads"),
+                 numpy_helper.from_array(np.array(-np.inf, np.float32), "minus_inf"),
+                 numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float16), "w/float16")]
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["w/float16"], ["w"], to=TensorProto.FLOAT),
+         helper.make_node("Pad", ["x", "conv_pads"], ["padded"]), helper.make_node("Conv", ["padded", "w"], ["c"]),
+         helper.make_node("Pad", ["c", "pool_pads", "minus_inf"], ["c_padded"]),
+         helper.make_node("MaxPool", ["c_padded"], ["y"], kernel_shape=[3, 3], strides=[2, 2])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 12, 12])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])], constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    before = model.SerializeToString()
+    after = fold_pads(widen(onnx.load_from_string(before)))
+    onnx.checker.check_model(after)
+    assert [n.op_type for n in after.graph.node] == ["Conv", "MaxPool"]
+    assert {i.name: i.data_type for i in after.graph.initializer} == {"w": TensorProto.FLOAT}
+    feeds = [rng.standard_normal((1, 3, 12, 12)).astype(np.float32) - 5 for _ in range(2)]  # all below 0
+    assert identical(before, after.SerializeToString(), feeds)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from model.captioner.torch_engine import DEFAULT_CHECKPOINT
-from training.calibrate import content_words
+from training.metrics import content_words
 
 
 def test_the_bundled_checkpoint_ships_in_the_model_package():
@@ -55,14 +55,34 @@ def test_seesay_caption_fails_when_nothing_could_be_captioned(tmp_path):
     assert proc.returncode == 1 and "skipping" in proc.stderr
 
 
-def test_captions_below_the_calibrated_threshold_are_spoken_as_guesses(default_captioner, flickr_records):
-    test = [r for r in flickr_records if r.split == "test"][:24]
-    caps = default_captioner.caption([r.path for r in test])
-    threshold = default_captioner.threshold
-    assert 0 < threshold < 1
-    assert {c.uncertain for c in caps} == {True, False}  # some of each on real photos
-    for c in caps:
-        assert c.uncertain == (c.confidence < threshold)
-        hedged = c.sentence.startswith("I'm not sure; it may be this: ")
-        assert hedged == c.uncertain, c.sentence
-        assert c.text in c.sentence.lower()
+def test_both_engines_keep_one_contract_and_the_describer_reads_what_encode_returns(default_captioner,
+                                                                                     flickr_records):
+    from model.captioner.engine import Encoded, Engine
+    from model.captioner.onnx_engine import OnnxCaptioner
+
+    photos = [r.path for r in flickr_records if r.split == "test"][:2]
+    for engine in (default_captioner, OnnxCaptioner.default()):
+        assert isinstance(engine, Engine)
+        encoded = engine.encode(photos)
+        assert isinstance(encoded, Encoded) and encoded.regions.dtype == np.float32
+        assert encoded.logits.shape == (2, engine.classes) and encoded.pooled.shape == (2, engine.feature_channels)
+        best = engine.caption_features(encoded)
+        assert [c.words for c in best] == [n[0].words for n in engine.n_best(encoded)]
+        assert not hasattr(best[0], "uncertain")  # what is said is the describer's to decide
+
+
+def test_seesay_pack_stores_half_weights_drops_training_state_and_records_scores(tmp_path, overfit_captioner):
+    from model import checkpoint_data, load_checkpoint, save_checkpoint
+    from training.pack import main
+
+    captioner = overfit_captioner[0]
+    trained = checkpoint_data(captioner.model, captioner.vocabulary, {"name": "tiny"})
+    trained.extra = {"optimizer": {"step": 3}}
+    tiny_checkpoint = save_checkpoint(tmp_path / "trained.pt", trained)
+
+    scores = tmp_path / "scores.json"
+    scores.write_text(json.dumps({"BLEU-4": 0.2}))
+    assert main(["--model", str(tiny_checkpoint), "--scores", str(scores), "--out", str(tmp_path / "packed.pt")]) == 0
+    packed = load_checkpoint(tmp_path / "packed.pt")
+    assert packed.metadata["test_scores"] == {"BLEU-4": 0.2} and not packed.extra
+    assert (tmp_path / "packed.pt").stat().st_size < 0.6 * tiny_checkpoint.stat().st_size  # float16 on disk

@@ -11,9 +11,10 @@ import pytest
 from skimage import data
 
 from model import Caption, load_image
+from model.describing.calibration import CALIBRATION_FILE, Calibration
 from model.describing.describer import BLANK, DARK, NOTHING, Describer
 from model.describing.people import PeopleEvidence
-from model.describing.recognition import CALIBRATION_FILE, Calibration, Recognizer
+from model.describing.recognition import Recognizer
 from training.hallucination import coco_objects
 
 RULES = {
@@ -25,7 +26,7 @@ RULES = {
 
 def caption(text: str, p: float = 0.6) -> Caption:
     words = text.split()
-    return Caption(words, p, len(words) * float(np.log(p)), np.zeros((len(words), 7, 7)), False, 0.0, (p,) * len(words))
+    return Caption(words, p, len(words) * float(np.log(p)), np.zeros((len(words), 7, 7)), (p,) * len(words))
 
 
 def calibration(tmp_path, **changes) -> Calibration:
@@ -97,7 +98,7 @@ def caption_with(text: str, sure: dict[str, float], p: float = 0.3) -> Caption:
     """A caption whose words have probability p except those given."""
     words = text.split()
     probs = tuple(sure.get(w, p) for w in words)
-    return Caption(words, p, float(np.log(probs).sum()), np.zeros((len(words), 7, 7)), False, 0.0, probs)
+    return Caption(words, p, float(np.log(probs).sum()), np.zeros((len(words), 7, 7)), probs)
 
 
 def test_details_the_captioner_was_unsure_of_are_left_out(describer, recognizer):
@@ -215,7 +216,7 @@ def test_a_covered_lens_or_a_blank_wall_is_said_to_be_so_and_nothing_is_named(tm
     assert (dark.sentence, blank.sentence) == (DARK, BLANK)  # both were "A person." before the check
     assert [p.source for p in dark.parts] == ["image"] and dark.person is None and dark.kept_caption is None
     assert coco_objects(cat.sentence) == {"cat"}  # a real photo is described as before
-    assert default_describer.blank_spread == Calibration.load(CALIBRATION_FILE).blank_spread > 0  # from the file
+    assert default_describer.blank_spread == Calibration.load(CALIBRATION_FILE).image.blank_spread > 0  # from the file
     rules = json.loads(CALIBRATION_FILE.read_text())
     rules["image"]["blank_spread"] = 0.0
     (tmp_path / "never.json").write_text(json.dumps(rules))
@@ -262,9 +263,9 @@ def test_leaving_the_face_detector_out_never_changes_what_is_said_about_real_pho
     photos = [r.path for r in flickr_records if r.split == "test"][:12] + [data.chelsea(), data.coffee()]
     shipped = Calibration.load()
     weighs_faces = calibration(tmp_path, people={  # the shipped people model, with faces and HOG weighed
-        "model": {"weights": {**shipped.people["model"]["weights"], "faces": 0.4, "hog": 0.2},
-                  "bias": shipped.people["model"]["bias"]},
-        "say": shipped.people["say"], "support": shipped.people["support"]})
+        "model": {"weights": {**shipped.people.model["weights"], "faces": 0.4, "hog": 0.2},
+                  "bias": shipped.people.model["bias"]},
+        "say": shipped.people.say, "support": shipped.people.support})
     lazy, full = (Describer(default_captioner, recognizer, PeopleDetector(), calibration=weighs_faces, all_evidence=a)
                   for a in (False, True))
     quick, exact = lazy.describe(photos), full.describe(photos)

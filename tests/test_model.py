@@ -181,7 +181,7 @@ def test_attention_figure_has_a_panel_per_word(overfit_captioner, overfit_batch)
 
 def test_inference_steps_read_regions_by_linearity_and_give_the_training_steps_numbers(default_captioner):
     dec = default_captioner.model.decoder
-    feats = default_captioner.encode([skimage.data.chelsea(), skimage.data.coffee()]).clone()  # (2, P, E)
+    feats = default_captioner.encode_regions([skimage.data.chelsea(), skimage.data.coffee()]).clone()  # (2, P, E)
     tokens = torch.tensor([default_captioner.vocabulary.bos_id] * 2)
 
     def three_steps(memory):

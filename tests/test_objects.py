@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from model.describing.calibration import CALIBRATION_FILE, Calibration
 from model.describing.detection import Detection
 from model.describing.objects import ObjectCalibration, ObjectFinder, how_many, load_categories, phrase, where
-from model.describing.recognition import CALIBRATION_FILE, Calibration
 from training.hallucination import coco_objects
 
 from .conftest import DATA
@@ -64,7 +64,7 @@ def test_the_finder_reads_its_models_and_thresholds_from_the_calibration_file(tm
     data["objects"]["model"]["features"] = ["detector"]
     with pytest.raises(ValueError, match="fitted on features"):
         ObjectCalibration.from_json(data["objects"])
-    assert Calibration.load().objects == json.loads(CALIBRATION_FILE.read_text())["objects"]
+    assert Calibration.load().objects == ObjectCalibration.from_json(json.loads(CALIBRATION_FILE.read_text())["objects"])
 
 
 # --- the describer with the bundled detector, on real photos ------------------------------------------------

@@ -18,16 +18,16 @@ from skimage import data
 
 from model import load_image, save_checkpoint, tokenize
 from model.captioner.caption import NoModelError
+from model.captioner.engine import Encoded
 from model.captioner.onnx_engine import (
     DEFAULT_PREFIX,
     OnnxCaptioner,
-    OnnxFeatures,
     compiled_checkpoint_matches,
     onnx_files,
 )
 from model.captioner.torch_engine import DEFAULT_CHECKPOINT, checkpoint_data
+from model.describing.calibration import Calibration
 from model.describing.describer import Describer
-from model.describing.recognition import Calibration
 
 from .conftest import COCO_MINI
 
@@ -49,9 +49,8 @@ def test_the_shipped_graphs_were_compiled_from_the_shipped_checkpoint(onnx_capti
     assert onnx_captioner.vocabulary.words == default_captioner.vocabulary.words
     assert onnx_captioner.config == default_captioner.config
     assert onnx_captioner.metadata == json.loads(json.dumps(default_captioner.metadata))
-    caption = Calibration.load().caption  # the describer's calibrated search is the compiled one
-    assert (onnx_captioner.beam_size, onnx_captioner.no_repeat_ngram) == (caption["beam_size"],
-                                                                         caption["no_repeat_ngram"])
+    decoding = Calibration.load().decoding  # the describer's calibrated search is the compiled one
+    assert (onnx_captioner.beam_size, onnx_captioner.no_repeat_ngram) == decoding
     from assistant.indexer import model_identity  # an index made by either engine is never described again
 
     assert model_identity(Describer.for_captioner(onnx_captioner)) == model_identity(
@@ -61,8 +60,8 @@ def test_the_shipped_graphs_were_compiled_from_the_shipped_checkpoint(onnx_capti
 def test_both_engines_compute_the_same_features_and_captions_of_real_photos(onnx_captioner, default_captioner,
                                                                              real_photos):
     ours, theirs = onnx_captioner.encode(real_photos), default_captioner.encode(real_photos)
-    np.testing.assert_allclose(ours.regions, theirs.numpy(), atol=2e-3)
-    np.testing.assert_allclose(onnx_captioner.class_logits(ours), default_captioner.class_logits(theirs), atol=2e-3)
+    np.testing.assert_allclose(ours.regions, theirs.regions, atol=2e-3)
+    np.testing.assert_allclose(ours.logits, theirs.logits, atol=2e-3)
     a = onnx_captioner.n_best(ours, 3)  # by default both search as seesay says captions
     b = default_captioner.n_best(theirs, 3)
     same = [[c.words for c in x] == [c.words for c in y] for x, y in zip(a, b)]
@@ -76,7 +75,7 @@ def test_both_engines_compute_the_same_features_and_captions_of_real_photos(onnx
 def test_both_engines_caption_an_empty_batch_as_no_captions(onnx_captioner, default_captioner):
     grid = onnx_captioner.grid_size()
     regions = np.zeros((0, grid[0] * grid[1], onnx_captioner.feature_channels), np.float32)
-    assert onnx_captioner.n_best(OnnxFeatures(regions, None), 3) == []
+    assert onnx_captioner.n_best(Encoded(regions, None), 3) == []
     assert default_captioner.n_best(torch.from_numpy(regions), 3) == []
 
 
@@ -118,14 +117,14 @@ def test_the_runtime_uses_pytorch_where_the_compiled_graphs_cannot_serve():
 
 
 def test_graphs_compiled_for_another_repeat_blocking_are_never_used(monkeypatch):
-    import model.describing.recognition
+    import model.describing.calibration
     from assistant.runtime import Runtime, SetupError
     from model.captioner.torch_engine import Captioner
 
     def runtime(**args):
         return Runtime.load(**args)
 
-    monkeypatch.setattr(model.describing.recognition, "spoken_decoding", lambda: (3, 0))  # recalibrated: no blocking
+    monkeypatch.setattr(model.describing.calibration, "spoken_decoding", lambda: (3, 0))  # recalibrated: no blocking
     assert isinstance(runtime().captioner, Captioner)
     with pytest.raises(SetupError, match="compiled with no_repeat_ngram 2"):
         _ = runtime(engine="onnx").captioner

@@ -9,7 +9,8 @@ import pytest
 import torch
 from skimage import data
 
-from model.describing.recognition import CALIBRATION_FILE, Calibration, Recognizer, load_groups
+from model.describing.calibration import CALIBRATION_FILE, Calibration
+from model.describing.recognition import Recognizer, load_groups
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +31,13 @@ def test_recognition_from_the_captions_features_equals_the_encoders_own_classifi
     batch = torch.stack([default_captioner.encoder.preprocess(p) for p in pictures])
     with torch.inference_mode():
         direct = default_captioner.encoder.net.eval()(batch).softmax(-1)  # a second, full pass
-    probs = recognizer.class_probabilities(default_captioner.class_logits(features))  # (B, K)
+    probs = recognizer.class_probabilities(features.logits)  # (B, K)
     torch.testing.assert_close(torch.from_numpy(probs), direct, atol=1e-4, rtol=1e-3)
 
 
 def test_the_cat_and_the_coffee_are_named_the_way_a_person_would(default_captioner, recognizer, photos):
     features = default_captioner.encode([photos["cat"], photos["coffee"]])
-    top = recognizer.recognize(default_captioner.class_logits(features), top=3)
+    top = recognizer.recognize(features.logits, top=3)
     assert (top[0][0].name, top[0][0].say) == ("cat", "a cat") and top[0][0].probability > 0.8
     assert top[0][0].top_class in {"tabby", "tiger cat", "Egyptian cat"}
     assert (top[1][0].name, top[1][0].say) == ("coffee", "a cup of coffee") and top[1][0].top_class == "espresso"
@@ -50,7 +51,7 @@ def test_every_imagenet_class_is_in_exactly_one_group_and_groups_sum_to_one(defa
     dog = next(g for g in groups if g.name == "dog")
     assert set(range(151, 269)) <= set(dog.classes)  # every ImageNet dog breed, Chihuahua to Mexican hairless
     assert classes[151] == "Chihuahua" and classes[268] == "Mexican hairless"
-    probs = recognizer.group_probabilities(default_captioner.class_logits(default_captioner.encode([photos["cat"]])))
+    probs = recognizer.group_probabilities(default_captioner.encode([photos["cat"]]).logits)
     assert float(probs.sum()) == pytest.approx(1.0, abs=1e-4)
 
 
@@ -64,7 +65,7 @@ def test_an_encoder_without_an_imagenet_head_has_no_recognizer():
 
 
 def test_when_a_recognition_is_confident_is_read_from_the_calibration_file(tmp_path, default_captioner, photos):
-    logits = default_captioner.class_logits(default_captioner.encode([photos["cat"]]))
+    logits = default_captioner.encode([photos["cat"]]).logits
     shipped = json.loads(CALIBRATION_FILE.read_text())
     confident = {}
     for say in (0.5, 0.999):
@@ -88,7 +89,7 @@ def test_the_person_probe_scores_photos_of_people_above_photos_without(default_c
 
     people = [data.astronaut(), np.stack([data.camera()] * 3, axis=-1)]  # an astronaut, a cameraman
     others = [data.chelsea(), data.coffee(), data.rocket()]  # a cat, a cup of coffee, a rocket on its pad
-    logits = recognizer.person_logits(default_captioner.pooled_features(default_captioner.encode(people + others)))
+    logits = recognizer.person_logits(default_captioner.encode(people + others).pooled)
     assert logits is not None and logits.shape == (5,)
     assert float(logits[:2].min()) > float(logits[2:].max())
 

@@ -2,13 +2,12 @@
 recording audio player, and `seesay read --speak` saying every line of a letter."""
 
 import sys
-from pathlib import Path
 import time
+from pathlib import Path
 
 import pytest
 
 from assistant.speech import Speaker, wav_seconds
-from assistant.spoken import relevant
 from assistant.speech_queue import (
     ANSWER,
     INSTRUCTIONS,
@@ -20,6 +19,7 @@ from assistant.speech_queue import (
     Utterance,
     photo_subject,
 )
+from assistant.spoken import relevant
 
 
 class Clock:

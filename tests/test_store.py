@@ -49,7 +49,7 @@ def test_schema_uses_wal_foreign_keys_and_a_version(tmp_path):
     Store(tmp_path / "i.sqlite").close()
     con = sqlite3.connect(tmp_path / "i.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("SELECT version FROM schema_info").fetchone()[0] == 2
+    assert con.execute("SELECT version FROM schema_info").fetchone()[0] == 3
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"photos", "files", "captions", "models", "failures", "captions_fts"} <= tables
     con.close()
@@ -167,7 +167,7 @@ def test_a_version_1_index_upgrades_and_keeps_every_caption(tmp_path):
         assert store.counts() == {"photos": 2, "files": 2, "captions": 2, "models": 1, "failures": 0}
         assert [h.path for h in store.text_search("snow")] == ["/photos/2.jpg"]
         assert store.unchanged([FileInfo("/photos/1.jpg", 10, 1.5)], 1) == {"/photos/1.jpg"}
-    assert sqlite3.connect(path).execute("SELECT version FROM schema_info").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("SELECT version FROM schema_info").fetchone()[0] == 3
 
 
 def test_search_follows_renames_copies_overwrites_and_deletions(tmp_path, embedder):
@@ -329,3 +329,61 @@ def test_embeddings_not_of_unit_length_are_normalised_when_the_matrix_loads(tmp_
         assert numpy.allclose(numpy.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
         hits = store.semantic_search(embedder.embed(["puppy on sand"])[0], limit=2)
         assert [h.path for h in hits][0] == "/p/dog.jpg" and all(h.score <= 1.0 + 1e-5 for h in hits)
+
+
+def _semantic(store: Store, vector) -> list[str]:
+    return [h.path for h in store.semantic_search(vector, 5)]
+
+
+def test_the_embedding_cache_beside_the_index_follows_every_added_and_removed_caption(tmp_path, embedder):
+    """The cache file is used only while the index holds the token it was made at; a second Store (another
+    process) and a caption id SQLite reuses after the newest caption is dropped both get the current rows."""
+    texts = ["a dog runs on the beach", "a red car in the rain", "a child eats an ice cream"]
+    vec = embedder.embed(texts)
+    db = tmp_path / "i.sqlite"
+    with Store(db) as store:
+        model = store.model_id("m", "1" * 64)
+        store.add(model, [entry("/p/dog.jpg", "a" * 64, texts[0], vec[0]), entry("/p/car.jpg", "b" * 64, texts[1], vec[1])])
+        assert _semantic(store, vec[1])[0] == "/p/car.jpg"
+        cache = db.with_name("i.sqlite-embeddings")
+        assert cache.stat().st_size == 64 + 2 * 384 * 4 + 2 * 8
+        with Store(db, writable=False, create=False) as other:  # another search, from the file
+            assert _semantic(other, vec[0])[0] == "/p/dog.jpg"
+            store.forget(["/p/car.jpg"])
+            assert store.drop_orphans() == 1  # the newest caption: its id is taken again by the next one
+            store.add(model, [entry("/p/child.jpg", "c" * 64, texts[2], vec[2])])
+            for s in (store, other):
+                assert _semantic(s, vec[2]) == ["/p/child.jpg", "/p/dog.jpg"]
+                assert s.semantic_search(vec[2], 1)[0].score > 0.999  # the new vector, not the dropped one's
+    with Store(db) as store:
+        store.forget(["/p/dog.jpg", "/p/child.jpg"])
+        store.drop_orphans()
+        assert _semantic(store, vec[0]) == [] and cache.stat().st_size == 64
+
+
+def test_a_cache_made_for_another_index_or_cut_short_is_not_used(tmp_path, embedder):
+    vec = embedder.embed(["a dog runs on the beach", "a red car in the rain"])
+    for name, (path, text, v) in {"a": ("/p/dog.jpg", "a dog", vec[0]), "b": ("/p/car.jpg", "a car", vec[1])}.items():
+        with Store(tmp_path / f"{name}.sqlite") as store:
+            store.add(store.model_id("m", "1" * 64), [entry(path, "a" * 64, text, v)])
+            store.semantic_search(v, 1)
+    cache = tmp_path / "b.sqlite-embeddings"
+    shutil.copy(tmp_path / "a.sqlite-embeddings", cache)  # same ids, another index's vectors and token
+    with Store(tmp_path / "b.sqlite", writable=False, create=False) as store:
+        assert store.semantic_search(vec[1], 1)[0].score > 0.999
+    cache.write_bytes(cache.read_bytes()[:-100])
+    with Store(tmp_path / "b.sqlite", writable=False, create=False) as store:
+        assert store.semantic_search(vec[1], 1)[0].score > 0.999 and cache.stat().st_size == 64 + 384 * 4 + 8
+    cache.unlink()
+    os.mkfifo(cache)  # never opened for reading in a way that waits for a writer
+    with Store(tmp_path / "b.sqlite", writable=False, create=False) as store:
+        assert store.semantic_search(vec[1], 1)[0].score > 0.999
+
+
+def test_where_the_cache_cannot_be_written_the_matrix_is_held_in_memory(tmp_path, embedder):
+    vec = embedder.embed(["a dog runs on the beach"])
+    (tmp_path / "i.sqlite-embeddings").mkdir()  # in the way: the rename into place fails, as on a full disk
+    with Store(tmp_path / "i.sqlite") as store:
+        store.add(store.model_id("m", "1" * 64), [entry("/p/dog.jpg", "a" * 64, "a dog", vec[0])])
+        assert _semantic(store, vec[0]) == ["/p/dog.jpg"]
+    assert [p.name for p in tmp_path.iterdir() if "embeddings" in p.name] == ["i.sqlite-embeddings"]

@@ -133,7 +133,7 @@ def test_contrastive_stage_lowers_its_loss_on_flickr_captions(flickr_records, tm
     assert emb.shape == (640, 384) and np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-4)
     model = build_model(CaptionerConfig(**TINY), 10)
     cap = Captioner(model, Vocabulary(["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "c", "d", "e", "f"]))
-    feats = torch.cat([cap.encode([r.path for r in recs[i : i + 32]]) for i in range(0, 128, 32)]).clone()
+    feats = torch.cat([cap.encode_regions([r.path for r in recs[i : i + 32]]) for i in range(0, 128, 32)]).clone()
     losses = pretrain_image_embedding(
         model.decoder, lambda idx: feats[idx], emb, owner, epochs=15, batch_size=32, lr=3e-3,
         temperature=0.05, seed=0, device=torch.device("cpu"),

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from model.captioner.caption import Caption
+from model.describing.calibration import CALIBRATION_FILE, Calibration
 from model.describing.describer import Describer
 from model.describing.detection import Detection, ObjectDetector
 from model.describing.objects import (
@@ -45,7 +46,7 @@ from model.describing.objects import (
     ObjectFinder,
     count,
 )
-from model.describing.recognition import CALIBRATION_FILE, Calibration, Recognizer
+from model.describing.recognition import Recognizer
 from model.images import load_image
 
 from .calibrate_recognition import robust_threshold
@@ -55,7 +56,7 @@ from .logistic import auc, fit_logistic
 from .object_truth import COUNT_AREA, CROWD, labelled_photos, truth_scores
 
 FLOOR = 0.05  # detector boxes below this score are not evidence
-TARGETS = {"say": 0.9, "support": 0.8, "person_say": 0.97, "person_support": 0.9}
+TARGETS = {"say": 0.9, "support": 0.8, "person_say": 0.98, "person_support": 0.9}
 SAY_TARGETS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7)  # tried for objects' `say`; the rule below picks one
 MAX_ABSENT = 0.05  # at most this share of dev descriptions may name a category with no box there
 MIN_PRESENT = 0.9  # and of the objects they say, at least this share must be there
@@ -84,8 +85,8 @@ def collect(describer: Describer, detector: ObjectDetector, items: Sequence[tupl
         pictures = [load_image(path) for _, path, _, _ in chunk]
         features = describer.captioner.encode(pictures)
         nbest = describer.captioner.n_best(features, 3, no_repeat_ngram=describer.no_repeat_ngram)
-        groups = describer.recognizer.group_probabilities(describer.captioner.class_logits(features))  # (B, G)
-        probes = describer.recognizer.person_logits(describer.captioner.pooled_features(features))
+        groups = describer.recognizer.group_probabilities(features.logits)  # (B, G)
+        probes = describer.recognizer.person_logits(features.pooled)
         probes = np.zeros(len(chunk)) if probes is None else probes
         boxes = detector.detect(pictures)
         for (source, _, cats, counts), cands, g, probe, dets in zip(chunk, nbest, groups, probes, boxes):
@@ -143,7 +144,8 @@ def thresholds(p: np.ndarray, y: np.ndarray, src: np.ndarray, target: float) -> 
 
 def best_count_score(photos: Sequence[DevPhoto], person: bool) -> tuple[float, dict[str, float]]:
     """The detector score whose boxes (of at least COUNT_AREA) give the most exact counts on the dev photos:
-    of people, or of the other categories present (more than CROWD being one answer)."""
+    of people, or of the other categories present (more than CROWD being one answer); of scores tied on the
+    dev photos the higher, which boxes fewer duplicates (NanoDet boxes a person's edge apart at low scores)."""
     accuracy = {}
     for s in COUNT_SCORES:
         right = total = 0
@@ -155,7 +157,7 @@ def best_count_score(photos: Sequence[DevPhoto], person: bool) -> tuple[float, d
                 right += min(n, CROWD + 1) == min(truth, CROWD + 1)
                 total += 1
         accuracy[str(s)] = right / max(total, 1)
-    return float(max(COUNT_SCORES, key=lambda s: (accuracy[str(s)], -s))), accuracy
+    return float(max(COUNT_SCORES, key=lambda s: (accuracy[str(s)], s))), accuracy
 
 
 def calibrate(photos: Sequence[DevPhoto], describer: Describer, targets: dict[str, float] = TARGETS) -> dict:

@@ -47,10 +47,11 @@ import numpy as np
 import torch
 
 from model import Caption, Captioner, load_image
+from model.describing.calibration import CALIBRATION_FILE, Calibration, RecognitionCalibration
 from model.describing.concepts import PERSON, Concepts, person_word_probability
 from model.describing.describer import Describer
 from model.describing.people import PEOPLE_FEATURES, PeopleDetector, PeopleEvidence, feature_matrix, people_features
-from model.describing.recognition import CALIBRATION_FILE, PROBE_FILE, Calibration, Recognizer
+from model.describing.recognition import PROBE_FILE, Recognizer
 from model.images import tone
 
 from .data import ImageRecord, data_root, load_records, select_split
@@ -101,8 +102,8 @@ def collect(
         chunk = records[lo : lo + batch_size]
         pictures = [load_image(r.path) for r in chunk]
         features = captioner.encode(pictures)  # (B, P, E)
-        groups = recognizer.group_probabilities(captioner.class_logits(features))  # (B, G)
-        probes = recognizer.person_logits(captioner.pooled_features(features))  # (B,) or None
+        groups = recognizer.group_probabilities(features.logits)  # (B, G)
+        probes = recognizer.person_logits(features.pooled)  # (B,) or None
         probes = [0.0] * len(chunk) if probes is None else probes.tolist()
         nbest = captioner.n_best(features, beam_size, no_repeat_ngram=no_repeat_ngram)
         for r, pic, g, cands, probe in zip(chunk, pictures, groups, nbest, probes):
@@ -150,10 +151,11 @@ def calibrate(photos: Sequence[DevPhoto], recognizer: Recognizer, concepts: Conc
     rec = _recognition_thresholds(photos, labels, recognizer, concepts, target)
     people, people_numbers = _people_thresholds(photos, labels, recognizer, concepts, target, feature_names)
     detail, detail_found = _detail_threshold(photos, concepts, target)
-    cal = Calibration(
-        say=round(rec["say"], 4), support=round(rec["support"], 4), say_by_group=rec["say_by_group"],
-        people=people, caption={"word_support": round(rec["word_support"], 4), "detail_support": round(detail, 4)},
-    )
+    cal = Calibration.from_json({
+        "recognition": {"say": round(rec["say"], 4), "support": round(rec["support"], 4),
+                        "say_by_group": rec["say_by_group"]},
+        "people": people, "caption": {"word_support": round(rec["word_support"], 4), "detail_support": round(detail, 4)},
+    })
     numbers = {
         "recognition_say_by_source": rec["say_found"], "recognition_support_by_source": rec["support_found"],
         "caption_word_support_by_source": rec["word_found"], "caption_detail_support_by_source": detail_found,
@@ -315,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
     captioner = Captioner.from_checkpoint(args.model) if args.model else Captioner.default()
-    placeholder = Calibration(say=1.01, support=1.01)
+    placeholder = Calibration(RecognitionCalibration())  # nothing said yet
     recognizer = Recognizer.for_captioner(captioner, calibration=placeholder)
     if recognizer is None:
         raise SystemExit("error: this checkpoint's encoder has no ImageNet head to calibrate")
@@ -365,9 +367,9 @@ def _choose(args: argparse.Namespace, captioner: Captioner, recognizer: Recogniz
     best = max(within, key=lambda t: min(x["informative"] for x in tried[t][2].values())) if within else max(tried)
     cal, numbers, dev_scores = tried[best]
     data = {
-        "recognition": {"say": cal.say, "support": cal.support, "say_by_group": cal.say_by_group},
-        "people": cal.people,
-        "caption": {**cal.caption, "no_repeat_ngram": args.no_repeat_ngram, "beam_size": args.beam},
+        "recognition": cal.source["recognition"],
+        "people": cal.source["people"],
+        "caption": {**cal.source["caption"], "no_repeat_ngram": args.no_repeat_ngram, "beam_size": args.beam},
         "provenance": {
             "written_by": "python -m training.calibrate_recognition",
             "date": datetime.date.today().isoformat(),

@@ -1,8 +1,8 @@
-"""The training commands, `seesay train`, `seesay evaluate`, `seesay calibrate` and `seesay export-onnx` (also
+"""The training commands, `seesay train`, `seesay evaluate`, `seesay pack` and `seesay export-onnx` (also
 `python -m training`).
 
 seesay finds them through the entry-point group `seesay.commands` (see pyproject.toml): TRAIN, EVALUATE,
-CALIBRATE and EXPORT_ONNX each have HELP, add_arguments and run, like the assistant's own commands.
+PACK and EXPORT_ONNX each have HELP, add_arguments and run, like the assistant's own commands.
 """
 
 from __future__ import annotations
@@ -135,14 +135,14 @@ def _guarded(run):
     return guarded
 
 
-def _calibrate_arguments(p: argparse.ArgumentParser) -> None:
-    from .calibrate import add_arguments
+def _pack_arguments(p: argparse.ArgumentParser) -> None:
+    from .pack import add_arguments
 
     add_arguments(p)
 
 
-def _run_calibrate(args: argparse.Namespace) -> int:
-    from .calibrate import run
+def _run_pack(args: argparse.Namespace) -> int:
+    from .pack import run
 
     return run(args)
 
@@ -151,8 +151,8 @@ TRAIN = SimpleNamespace(HELP="train a captioner on COCO-format data", add_argume
                         run=_guarded(run_train))
 EVALUATE = SimpleNamespace(HELP="score a checkpoint on a held-out split: BLEU, METEOR, ROUGE-L, CIDEr, hallucination",
                            add_arguments=add_evaluate_arguments, run=_guarded(run_evaluate))
-CALIBRATE = SimpleNamespace(HELP="calibrate a checkpoint's confidence threshold and pack it to ship",
-                            add_arguments=_calibrate_arguments, run=_guarded(_run_calibrate))
+PACK = SimpleNamespace(HELP="pack a trained checkpoint to ship: float16, no training state, its scores recorded",
+                       add_arguments=_pack_arguments, run=_guarded(_run_pack))
 
 
 def _export_arguments(p: argparse.ArgumentParser) -> None:
@@ -169,7 +169,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
 EXPORT_ONNX = SimpleNamespace(HELP="compile a checkpoint for ONNX Runtime, which describes photos without PyTorch",
                               add_arguments=_export_arguments, run=_guarded(_run_export))
-COMMANDS = {"train": TRAIN, "evaluate": EVALUATE, "calibrate": CALIBRATE, "export-onnx": EXPORT_ONNX}
+COMMANDS = {"train": TRAIN, "evaluate": EVALUATE, "pack": PACK, "export-onnx": EXPORT_ONNX}
 
 
 def main(argv: list[str] | None = None) -> int:

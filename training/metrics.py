@@ -90,3 +90,24 @@ def score_captions(
 
             out["CIDEr"] = float(Cider().compute_score(refs, hyps)[0])
     return out
+
+
+STOPWORDS = frozenset(
+    "a an the is are was were be been being of in on at to for with by from and or but his her its their "
+    "some two three four five one other another another's this that these those into onto near while up "
+    "down out over under through there it he she they them who which as has have had does do".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """The words of a caption that carry its content (not in STOPWORDS)."""
+    return {w for w in tokenize(text) if w not in STOPWORDS}
+
+
+def content_precision(caption: str, references: Sequence[str]) -> float:
+    """Share of the caption's content words found in any reference (0 for a caption with none)."""
+    words = content_words(caption)
+    if not words:
+        return 0.0
+    ref = set().union(*(content_words(r) for r in references))
+    return len(words & ref) / len(words)

@@ -7,7 +7,7 @@ Two graphs are written beside the checkpoint, traced from the very modules PyTor
 - `NAME.search.onnx`: region features (B, P, C) -> the beams of model/captioner/beam_search.py's `search`, at the beam
   size and repeat blocking the describer is calibrated for, with all max_length + 1 steps unrolled
   (model/captioner/hypotheses.py ranks them, as it does for PyTorch). Its weights are stored as fp16 where that is
-  exact (all of them for a checkpoint packed with `seesay calibrate`), and ONNX Runtime widens them to
+  exact (all of them for a checkpoint packed with `seesay pack`), and ONNX Runtime widens them to
   fp32 when it loads the graph, so both engines compute with the same numbers.
 The search graph's metadata holds what describing needs besides: the vocabulary, the checkpoint's config
 and metadata, the encoder's preprocessing and the SHA-256 of the checkpoint it came from.
@@ -31,7 +31,7 @@ from torch import nn
 from model import Captioner
 from model.captioner.beam_search import search
 from model.captioner.onnx_engine import ENCODER_SUFFIX, FORMAT, METADATA_KEY, SEARCH_SUFFIX, checkpoint_sha256
-from model.describing.recognition import spoken_decoding
+from model.describing.calibration import spoken_decoding
 
 from .half_weights import store_half
 
@@ -92,7 +92,7 @@ def export_onnx(model: str | Path, out_dir: str | Path | None = None, *, beam_si
         names = ["regions"] + (["logits"] if encoder.head is not None else [])
         _export(encoder, torch.zeros(2, 3, side, side), "images", names, batch, Path(f"{prefix}{ENCODER_SUFFIX}"))
         log(f"encoder traced in {time.perf_counter() - start:.0f} s")
-        regions = captioner.encode([np.zeros((side, side, 3), np.uint8)] * 2)
+        regions = captioner.encode_regions([np.zeros((side, side, 3), np.uint8)] * 2)
         graph = SearchGraph(captioner, beam_size, no_repeat_ngram).eval()
         search_path = Path(f"{prefix}{SEARCH_SUFFIX}")
         _export(graph, regions, "features", ["scores", "words", "word_lp", "alphas"], batch, search_path)

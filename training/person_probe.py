@@ -58,7 +58,7 @@ def pooled_features(captioner: Captioner, records: Sequence[ImageRecord], batch_
     out = []
     for lo in range(0, len(records), batch_size):
         pictures = [load_image(r.path) for r in records[lo : lo + batch_size]]
-        out.append(captioner.encode(pictures).float().mean(dim=1).numpy())  # (B, C)
+        out.append(captioner.encode(pictures).pooled)  # (B, C)
     return np.concatenate(out).astype(np.float64)
 
 

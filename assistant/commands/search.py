@@ -26,17 +26,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..runtime import Runtime
+
+    runtime = Runtime.load(db=args.db)
+    runtime.report_warnings()
+    # Before the store's imports, so that the sentence model loads while SQLAlchemy is imported (issue 29).
+    embedding = None if args.mode == "text" else _embed_aside(runtime, args.query)
     from model.images import display_path as printable
     from store import StoreError, fts_query
-
-    from ..runtime import Runtime
 
     if fts_query(args.query) is None and args.mode != "semantic":
         print("seesay: nothing to search for: give some words (not only 'a', 'the' ...)", file=sys.stderr)
         return 2
-    runtime = Runtime.load(db=args.db)
-    runtime.report_warnings()
-    embedding = None if args.mode == "text" else _embed_aside(runtime, args.query)
     store = runtime.store(writable=False, create=False)
     try:
         if args.mode == "text":

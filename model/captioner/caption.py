@@ -18,14 +18,13 @@ class NoModelError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class Caption:
-    """One photo's caption, how sure the model is, and where it looked for each word."""
+    """One photo's caption, how sure the model is of it and of each word, and where it looked for each word.
+    Whether any of it is said is the describer's decision (model.describing), not the caption's."""
 
     words: list[str]
     confidence: float  # exp(mean log-probability of the words and EOS): geometric-mean token probability
     log_prob: float  # total log-probability of the caption
     attention: np.ndarray  # (len(words), h, w), each map sums to 1
-    uncertain: bool  # confidence below the checkpoint's calibrated threshold
-    seconds: float  # this photo's share of encoder + decoder time
     word_probs: tuple[float, ...] = ()  # p of each word given the words before it (len(words) values)
 
     @property
@@ -33,18 +32,8 @@ class Caption:
         """The caption as the model wrote it."""
         return " ".join(self.words)
 
-    @property
-    def sentence(self) -> str:
-        """The caption as a sentence to read out; hedged when the model is unsure."""
-        if not self.words:
-            return "I can't describe this picture."
-        if self.uncertain:
-            return f"I'm not sure; it may be this: {self.text}."  # captions are clauses: "a dog runs"
-        return f"{self.text[0].upper()}{self.text[1:]}."
-
     @classmethod
-    def from_hypothesis(cls, hyp: Hypothesis, vocabulary: Vocabulary, grid: tuple[int, int], threshold: float,
-                        seconds: float) -> Caption:
+    def from_hypothesis(cls, hyp: Hypothesis, vocabulary: Vocabulary, grid: tuple[int, int]) -> Caption:
         """The caption a beam-search hypothesis spells, its attention as (h, w) maps on the feature grid."""
         h, w = grid
         lp = np.asarray(hyp.token_log_probs, dtype=np.float64)
@@ -52,6 +41,6 @@ class Caption:
         attention = hyp.attention.reshape(len(hyp.tokens), h, w) if hyp.tokens else np.zeros((0, h, w))
         return cls(
             words=vocabulary.decode(hyp.tokens), confidence=confidence, log_prob=float(lp.sum()),
-            attention=attention, uncertain=confidence < threshold, seconds=seconds,
+            attention=attention,
             word_probs=tuple(float(p) for p in np.exp(lp[:-1])),
         )

@@ -17,16 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from ..images import ImageLike, model_input
 from .caption import Caption, NoModelError
 from .config import CaptionerConfig
+from .engine import Captions, Encoded
 from .hypotheses import Beams, rank_beams
 from .vocabulary import Vocabulary
 
@@ -35,13 +35,6 @@ SEARCH_SUFFIX = ".search.onnx"
 METADATA_KEY = "seesay"  # the search graph's metadata entry that training/onnx_export.py writes
 FORMAT = 1  # the version of that entry's layout this engine reads
 DEFAULT_PREFIX = Path(__file__).parents[1] / "weights" / "flickr8k-default"  # beside flickr8k-default.pt
-
-
-class OnnxFeatures(NamedTuple):
-    """A batch of photos as this engine's encoder sees them."""
-
-    regions: np.ndarray  # (B, P, C) what the decoder attends over
-    logits: np.ndarray | None  # (B, K) the encoder's ImageNet head, None when it has none
 
 
 def onnx_files(prefix: str | os.PathLike = DEFAULT_PREFIX) -> tuple[Path, Path]:
@@ -79,9 +72,8 @@ def _expect_inputs(session: Any, name: str) -> None:
         raise ValueError(f"its inputs are {names}, not [{name!r}]")
 
 
-class OnnxCaptioner:
-    """The same interface as model.captioner.Captioner for describing (encode, n_best, caption, class_logits,
-    pooled_features), on the graphs training/onnx_export.py wrote; CPU only."""
+class OnnxCaptioner(Captions):
+    """The engine contract (engine.Engine) on the graphs training/onnx_export.py wrote; CPU only."""
 
     device = "cpu"
 
@@ -126,7 +118,6 @@ class OnnxCaptioner:
         self.config = CaptionerConfig.from_dict(meta["config"])
         self.vocabulary = Vocabulary(meta["vocabulary"])
         self.metadata: dict[str, Any] = dict(meta["metadata"])
-        self.threshold = float(self.metadata.get("confidence_threshold", 0.0))
         self.beam_size = int(meta["beam_size"])  # the only beam size the search graph runs
         self.no_repeat_ngram = int(meta["no_repeat_ngram"])
         enc = meta["encoder"]
@@ -146,7 +137,7 @@ class OnnxCaptioner:
         """(h, w) of the feature grid: the attention maps' shape."""
         return self._grid
 
-    def encode(self, images: Sequence[ImageLike]) -> OnnxFeatures:
+    def encode(self, images: Sequence[ImageLike]) -> Encoded:
         """Region features and ImageNet logits for a batch of photos; raises ImageError for an unreadable one.
         The encoder runs in micro-batches (the size PyTorch's encoder uses on a CPU), so its activations stay
         in the caches whatever the batch."""
@@ -155,38 +146,12 @@ class OnnxCaptioner:
                  for i in range(0, len(batch), self.micro_batch)]
         regions = np.concatenate([p[0] for p in parts])  # (B, P, C)
         logits = np.concatenate([p[1] for p in parts]) if self.classes else None  # (B, K)
-        return OnnxFeatures(regions, logits)
+        return Encoded(regions, logits)
 
-    def class_logits(self, features: OnnxFeatures) -> np.ndarray:
-        """ImageNet logits (B, K) of the encoder's head, computed with the regions."""
-        if features.logits is None:
-            raise ValueError(f"the {self.encoder_name} encoder has no ImageNet head")
-        return features.logits
-
-    def pooled_features(self, features: OnnxFeatures) -> np.ndarray:
-        """The mean region feature (B, C), which the person probe reads."""
-        return features.regions.mean(axis=1)
-
-    def caption(self, images: Sequence[ImageLike], beam_size: int = 3, *, length_penalty: float | None = None,
-                no_repeat_ngram: int | None = None) -> list[Caption]:
-        """Caption photos (paths, PIL images or RGB arrays), one Caption each, in order."""
-        if not images:
-            return []
-        start = time.perf_counter()
-        return self.caption_features(self.encode(images), beam_size, length_penalty=length_penalty,
-                                     no_repeat_ngram=no_repeat_ngram, started=start)
-
-    def caption_features(self, features: OnnxFeatures, beam_size: int = 3, *, length_penalty: float | None = None,
-                         no_repeat_ngram: int | None = None, started: float | None = None) -> list[Caption]:
-        """The best caption of each photo from its features."""
-        return [c[0] for c in self.n_best(features, beam_size, length_penalty=length_penalty,
-                                          no_repeat_ngram=no_repeat_ngram, started=started)]
-
-    def n_best(self, features: OnnxFeatures, beam_size: int = 3, *, length_penalty: float | None = None,
-               no_repeat_ngram: int | None = None, started: float | None = None) -> list[list[Caption]]:
+    def n_best(self, features: Encoded, beam_size: int = 3, *, length_penalty: float | None = None,
+               no_repeat_ngram: int | None = None) -> list[list[Caption]]:
         """All beam_size finished captions per photo, best first; ValueError for a beam size or repeat
         blocking the search graph was not compiled for (the PyTorch engine runs any)."""
-        start = time.perf_counter() if started is None else started
         if len(features.regions) == 0:
             return []
         repeat = self.no_repeat_ngram if no_repeat_ngram is None else no_repeat_ngram
@@ -197,6 +162,5 @@ class OnnxCaptioner:
             length_penalty = float(self.metadata.get("length_penalty", 0.0))
         beams = Beams(*self._search.run(None, {"features": np.ascontiguousarray(features.regions, np.float32)}))
         hyps = rank_beams(beams, eos_id=self.vocabulary.eos_id, length_penalty=length_penalty)
-        share = (time.perf_counter() - start) / len(hyps)
-        return [[Caption.from_hypothesis(h, self.vocabulary, self._grid, self.threshold, share) for h in per_image]
+        return [[Caption.from_hypothesis(h, self.vocabulary, self._grid) for h in per_image]
                 for per_image in hyps]

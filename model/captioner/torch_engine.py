@@ -6,12 +6,10 @@ Shapes: B images, P regions, E channels.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -22,6 +20,7 @@ from .checkpoint import CheckpointData, CheckpointError, load_checkpoint
 from .config import CaptionerConfig
 from .decoder import AttentionDecoder, DecoderOutput
 from .encoder import Encoder, build_encoder
+from .engine import Captions, Encoded
 from .vocabulary import Vocabulary
 
 DEFAULT_CHECKPOINT = Path(__file__).parents[1] / "weights" / "flickr8k-default.pt"
@@ -59,8 +58,8 @@ def checkpoint_data(
     return CheckpointData(model.config.to_dict(), vocabulary.words, state, dict(metadata))
 
 
-class Captioner:
-    """Loads a checkpoint and captions photos. The one entry point for inference."""
+class Captioner(Captions):
+    """A checkpoint on PyTorch: the engine contract (engine.Engine) for training, evaluation and any device."""
 
     def __init__(
         self, model: CaptionModel, vocabulary: Vocabulary, *, metadata: dict[str, Any] | None = None,
@@ -73,8 +72,6 @@ class Captioner:
         self.model = model.to(self.device).eval()
         self.vocabulary = vocabulary
         self.metadata = dict(metadata or {})
-        # Below this confidence a caption is phrased as a guess; calibrated on validation (training/calibrate.py).
-        self.threshold = float(self.metadata.get("confidence_threshold", 0.0))
 
     @property
     def config(self) -> CaptionerConfig:
@@ -97,23 +94,14 @@ class Captioner:
         """ImageNet classes the encoder's own head scores (0: no real head, e.g. a ResNet encoder)."""
         return 0 if self._head() is None else self._head().out_features
 
+    def grid_size(self) -> tuple[int, int]:
+        """(h, w) of the feature grid: the attention maps' shape."""
+        return self.encoder.grid_size()
+
     def _head(self) -> nn.Linear | None:
         head = getattr(getattr(self.encoder, "net", None), "_fc", None)
         ok = isinstance(head, nn.Linear) and head.in_features == self.encoder.out_channels
         return head if ok else None
-
-    def class_logits(self, features: torch.Tensor) -> np.ndarray:
-        """ImageNet logits (B, K) of the encoder's head over region features (B, P, C): average pooling then
-        the classifier, as the encoder was trained; no second pass over the photo."""
-        head = self._head()
-        if head is None:
-            raise ValueError(f"the {self.encoder.name} encoder has no ImageNet head")
-        with torch.inference_mode():
-            return head.eval()(features.float().mean(dim=1)).cpu().numpy()  # (B, K)
-
-    def pooled_features(self, features: torch.Tensor) -> np.ndarray:
-        """The mean region feature (B, C), which the person probe reads."""
-        return features.float().mean(dim=1).cpu().numpy()
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu", *,
@@ -144,31 +132,21 @@ class Captioner:
             )
         return cls.from_checkpoint(DEFAULT_CHECKPOINT, device=device, no_repeat_ngram=no_repeat_ngram)
 
-    def encode(self, images: Sequence[ImageLike]) -> torch.Tensor:
-        """Region features (B, P, E) for a batch of photos; raises ImageError for an unreadable one."""
+    def encode_regions(self, images: Sequence[ImageLike]) -> torch.Tensor:
+        """Region features (B, P, E) as a tensor on this captioner's device, for training and tracing; raises
+        ImageError for an unreadable photo."""
         batch = torch.stack([self.encoder.preprocess(img) for img in images]).to(self.device)  # (B, 3, S, S)
         with torch.inference_mode():
             return self.encoder(batch)
 
-    def caption(
-        self, images: Sequence[ImageLike], beam_size: int = 3, *, length_penalty: float | None = None,
-        no_repeat_ngram: int | None = None,
-    ) -> list[Caption]:
-        """Caption photos (paths, PIL images or RGB arrays), one Caption each, in order."""
-        if not images:
-            return []
-        start = time.perf_counter()
-        features = self.encode(images)
-        return self.caption_features(features, beam_size, length_penalty=length_penalty,
-                                     no_repeat_ngram=no_repeat_ngram, started=start)
-
-    def caption_features(
-        self, features: torch.Tensor, beam_size: int = 3, *, length_penalty: float | None = None,
-        no_repeat_ngram: int | None = None, started: float | None = None,
-    ) -> list[Caption]:
-        """Caption from region features (B, P, E), e.g. a training feature cache."""
-        return [c[0] for c in self.n_best(features, beam_size, length_penalty=length_penalty,
-                                          no_repeat_ngram=no_repeat_ngram, started=started)]
+    def encode(self, images: Sequence[ImageLike]) -> Encoded:
+        """Region features and, where the encoder has its ImageNet head, its logits: average pooling then the
+        classifier, as the encoder was trained, over the very features the decoder attends over."""
+        regions = self.encode_regions(images)
+        head = self._head()
+        with torch.inference_mode():
+            logits = None if head is None else head.eval()(regions.float().mean(dim=1)).cpu().numpy()  # (B, K)
+        return Encoded(regions.float().cpu().numpy(), logits)
 
     def search_arguments(self) -> dict[str, Any]:
         """The words a search starts and ends with and never says, and its longest caption: the same for
@@ -178,15 +156,16 @@ class Captioner:
                 "banned": (v.pad_id, v.bos_id, v.unk_id)}
 
     def n_best(
-        self, features: torch.Tensor, beam_size: int = 3, *, length_penalty: float | None = None,
-        no_repeat_ngram: int | None = None, started: float | None = None,
+        self, features: Encoded | torch.Tensor, beam_size: int = 3, *, length_penalty: float | None = None,
+        no_repeat_ngram: int | None = None,
     ) -> list[list[Caption]]:
-        """All beam_size finished captions for region features (B, P, E), best first, per photo.
+        """All beam_size finished captions per photo, best first, from encode()'s features or from region
+        features (B, P, E) as a tensor (a training feature cache).
 
         no_repeat_ngram: never repeat a run of this many words (0: off); None takes this captioner's own.
         """
-        start = time.perf_counter() if started is None else started
-        if len(features) == 0:
+        regions = torch.from_numpy(features.regions) if isinstance(features, Encoded) else features
+        if len(regions) == 0:
             return []
         if length_penalty is None:
             length_penalty = float(self.metadata.get("length_penalty", 0.0))
@@ -194,10 +173,9 @@ class Captioner:
             no_repeat_ngram = self.no_repeat_ngram
         with torch.inference_mode():
             hyps = n_best_search(
-                self.model.decoder, features.to(self.device).float(), beam_size=beam_size,
+                self.model.decoder, regions.to(self.device).float(), beam_size=beam_size,
                 length_penalty=length_penalty, no_repeat_ngram=no_repeat_ngram, **self.search_arguments(),
             )
-        share = (time.perf_counter() - start) / len(hyps)
-        grid = self.encoder.grid_size()
-        return [[Caption.from_hypothesis(h, self.vocabulary, grid, self.threshold, share) for h in per_image]
+        grid = self.grid_size()
+        return [[Caption.from_hypothesis(h, self.vocabulary, grid) for h in per_image]
                 for per_image in hyps]

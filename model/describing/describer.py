@@ -35,17 +35,19 @@ import numpy as np
 from PIL import Image
 
 from ..captioner.caption import Caption
+from ..captioner.engine import Encoded, Engine
 from ..captioner.vocabulary import tokenize
 from ..images import ImageLike, to_rgb_image, tone
+from .calibration import Calibration
 from .codes import CodeReader, CodesSeen
 from .concepts import PERSON, Concepts, mention_probability, person_word_probability, plain_word
 from .description import Description
 from .lexicon import Mention
-from .objects import MAX_COUNT, Found, ObjectCalibration, ObjectFinder, covered_groups, join, load_categories, phrase
+from .objects import MAX_COUNT, Found, ObjectFinder, covered_groups, join, load_categories, phrase
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .phrasing import Span, render, supported_prefix
 from .reading import Part, TextLine, TextReader, code_parts, text_part
-from .recognition import Calibration, Recognition, Recognizer
+from .recognition import Recognition, Recognizer
 
 NOTHING = "I can't tell what this is."
 DARK = "It is too dark to see anything."
@@ -62,7 +64,7 @@ def _said(d: Description) -> tuple:
     return d.sentence, d.parts, d.kept_caption, d.text_lines
 
 
-_NO_CAPTION = Caption([], 0.0, 0.0, np.zeros((0, 1, 1)), True, 0.0)
+_NO_CAPTION = Caption([], 0.0, 0.0, np.zeros((0, 1, 1)))
 
 
 def _with_codes(d: Description, seen: CodesSeen) -> Description:
@@ -78,11 +80,11 @@ class Describer:
     """Turns photos into spoken descriptions; the one describer every command and screen uses."""
 
     def __init__(
-        self, captioner: Any, recognizer: Recognizer | None = None, people: PeopleDetector | None = None,
+        self, captioner: Engine, recognizer: Recognizer | None = None, people: PeopleDetector | None = None,
         *, reader: TextReader | None = None, calibration: Calibration | None = None, max_objects: int | None = None,
         all_evidence: bool = False, codes: CodeReader | None = None, detector: Any = None,
     ) -> None:
-        """captioner: either engine, model.captioner.Captioner (PyTorch) or model.onnx_captioner.OnnxCaptioner.
+        """captioner: either engine (model.captioner.engine.Engine: PyTorch or ONNX Runtime).
         recognizer None: no ImageNet evidence (e.g. a ResNet checkpoint); people None: no detectors.
         calibration: thresholds (default: the recognizer's, else model/data/calibration.json).
         all_evidence: count faces in every photo, even where the count cannot change what is said (the face
@@ -100,29 +102,28 @@ class Describer:
         self.concepts = Concepts.load()
         cal = self.calibration
         self.no_repeat_ngram = cal.decoding[1]
-        self.word_support = float(cal.caption.get("word_support", 1.01))  # > 1: caption words never suffice
-        self.detail_support = float(cal.caption.get("detail_support", 1.01))  # > 1: no detail is ever said
-        self.people_model = dict(cal.people.get("model", {}))
-        weighed = self.people_model.get("weights", {})
-        self.detectors = frozenset(d for d in ("hog", "faces") if weighed.get(d))  # the only ones run
-        self.people_say = float(cal.people.get("say", 1.01))
-        self.people_support = float(cal.people.get("support", 1.01))
-        self.blank_spread = cal.blank_spread
-        self.detector = detector if cal.objects else None
-        self.finder = ObjectFinder(ObjectCalibration.from_json(cal.objects)) if self.detector is not None else None
+        self.word_support = cal.caption.word_support  # > 1: caption words never suffice
+        self.detail_support = cal.caption.detail_support  # > 1: no detail is ever said
+        self.people_model = dict(cal.people.model)
+        self.detectors = cal.people.detectors  # the only people detectors run
+        self.people_say = cal.people.say
+        self.people_support = cal.people.support
+        self.blank_spread = cal.image.blank_spread
+        self.detector = detector if cal.objects is not None else None
+        self.finder = ObjectFinder(cal.objects) if self.detector is not None else None
         self.max_objects = max_objects or (3 if self.finder is not None else 2)  # things said on their own, at most
         # A new way of composing sentences is a new model version for the photo index (assistant/indexer.py).
-        identity = json.dumps(cal.objects, sort_keys=True) + str(getattr(detector, "path", ""))
+        identity = json.dumps(cal.source.get("objects", {}), sort_keys=True) + str(getattr(detector, "path", ""))
         self.version = "" if self.finder is None else "objects " + hashlib.sha256(identity.encode()).hexdigest()[:16]
         if recognizer is not None:
-            self.say_thr = np.array([cal.say_threshold(g.name) for g in recognizer.groups])  # (G,)
-            self.support_thr = np.array([cal.support_threshold(g.name) for g in recognizer.groups])  # (G,)
+            self.say_thr = np.array([cal.recognition.say_threshold(g.name) for g in recognizer.groups])  # (G,)
+            self.support_thr = np.array([cal.recognition.support_threshold(g.name) for g in recognizer.groups])  # (G,)
             self.clothing = np.array([g.kind == "clothing" for g in recognizer.groups])  # (G,)
             self.speakable = np.array([g.kind not in ("clothing", "person") for g in recognizer.groups])  # (G,)
             self.covered = np.array([g.name in covered_groups() for g in recognizer.groups])  # (G,) said via a category
 
     @classmethod
-    def for_captioner(cls, captioner: Any, *, people: bool = True, reader: TextReader | None = None,
+    def for_captioner(cls, captioner: Engine, *, people: bool = True, reader: TextReader | None = None,
                       all_evidence: bool = False, codes: CodeReader | None = None, detector: Any = None) -> Describer:
         """The describer with every evidence source this captioner's encoder and this install allow."""
         return cls(captioner, Recognizer.for_captioner(captioner), PeopleDetector() if people else None,
@@ -132,28 +133,28 @@ class Describer:
         """Describe photos (paths, PIL images or RGB arrays), one Description each, in order.
 
         Each photo is decoded once; the encoder runs once per batch and its features feed both the
-        captioner and the recognizer. Raises ImageError for an unreadable photo.
+        captioner and the recognizer. Raises ImageError for an unreadable photo. Each Description's
+        `seconds` is its share of the whole: decoding, encoding, searching and every other evidence.
         """
         if not images:
             return []
         start = time.perf_counter()
         pictures = [to_rgb_image(img) for img in images]
-        features = self.captioner.encode(pictures)  # (B, P, E)
-        return self.describe_features(pictures, features, beam_size, started=start)
+        return self.describe_features(pictures, self.captioner.encode(pictures), beam_size, started=start)
 
     def describe_features(
-        self, pictures: Sequence[Image.Image], features: Any, beam_size: int = 3, *,
+        self, pictures: Sequence[Image.Image], features: Encoded, beam_size: int = 3, *,
         started: float | None = None,
     ) -> list[Description]:
-        """Describe photos already decoded (RGB) and encoded (captioner.encode: region features (B, P, E), in
-        the captioner's engine's own form)."""
+        """Describe photos already decoded (RGB) and encoded (captioner.encode); started: when the work
+        for them began (default: now), which each Description's `seconds` counts from."""
         start = time.perf_counter() if started is None else started
-        candidates = self.captioner.n_best(features, beam_size, no_repeat_ngram=self.no_repeat_ngram, started=start)
+        candidates = self.captioner.n_best(features, beam_size, no_repeat_ngram=self.no_repeat_ngram)
         if self.recognizer is not None:
-            class_probs = self.recognizer.class_probabilities(self.captioner.class_logits(features))  # (B, K)
+            class_probs = self.recognizer.class_probabilities(features.logits)  # (B, K)
             group_probs = class_probs @ self.recognizer.member  # (B, G)
             recognized = [self.recognizer.recognitions(c, g, top=5) for c, g in zip(class_probs, group_probs)]
-            probes = self.recognizer.person_logits(self.captioner.pooled_features(features))  # (B,) or None
+            probes = self.recognizer.person_logits(features.pooled)  # (B,) or None
         else:
             group_probs, recognized, probes = None, [[] for _ in pictures], None
         lines = [self.reader.read(p) for p in pictures] if self.reader is not None else [()] * len(pictures)
@@ -315,7 +316,7 @@ class Describer:
                 found: Sequence[Found] | None = None) -> str:
         """The part of a caption its evidence supports (model/describing/phrasing.py): its objects checked, its other
         words kept only where the captioner was sure of them. Empty when not even its subject is."""
-        tokens = tokenize(caption.text)
+        tokens = caption.words
         spans = [Span(m.start, m.end, self.supported(m.concept, caption, m, group_probs, person, found),
                       plain_word(m, tokens))
                  for m in self.concepts.lexicon.mentions(caption.text)]
@@ -334,7 +335,7 @@ class Describer:
                 continue
             if found is not None and not self._counts_agree(said, found):
                 continue
-            if said == render(list(enumerate(tokenize(cand.text)))):  # nothing left out
+            if said == render(list(enumerate(cand.words))):  # nothing left out
                 return cand, said
             if fallback[0] is None:
                 fallback = (cand, said)

@@ -4,7 +4,7 @@ Shapes: B images, P regions, C channels, K = 1000 ImageNet classes, G groups of 
 
 EfficientNet-Lite's classifier is average pooling then a linear layer (`net._fc`) over the very feature map
 the captioner attends over, so recognition costs one (B, C) x (C, K) product and no second pass over the
-photo; the captioner's engine computes those logits (Captioner.class_logits), and this module turns them
+photo; the captioner's engine computes those logits (Encoded.logits), and this module turns them
 into what a person would call the thing. The classes are grouped into the words a person would use (model/data/imagenet_words.json: every dog
 breed is "a dog"); a group's probability is the sum of its classes' probabilities. When a group is
 probable enough to be said is calibrated on labelled dev photos (model/data/calibration.json, written by
@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .calibration import Calibration
+
+if TYPE_CHECKING:
+    from ..captioner.engine import Engine
+
 DATA = Path(__file__).parents[1] / "data"
 WORDS_FILE = DATA / "imagenet_words.json"
-CALIBRATION_FILE = DATA / "calibration.json"
 PROBE_FILE = DATA / "person_probe.json"  # a linear person probe on the same pooled features (training/person_probe.py)
 
 
@@ -50,62 +53,6 @@ class Recognition:
     top_class: str  # the group's most probable ImageNet class, e.g. "Egyptian cat"
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """Calibrated thresholds (model/data/calibration.json): when each piece of evidence may be spoken."""
-
-    say: float  # a group probability from which a recognition is said on its own
-    support: float  # a group probability from which it backs a caption that names it
-    say_by_group: dict[str, float] = field(default_factory=dict)  # per-group overrides of `say`
-    support_by_group: dict[str, float] = field(default_factory=dict)
-    people: dict[str, Any] = field(default_factory=dict)  # people-evidence model and thresholds (people.py)
-    caption: dict[str, Any] = field(default_factory=dict)  # caption-word thresholds (describer.py)
-    image: dict[str, Any] = field(default_factory=dict)  # when a picture has nothing to see (blank_spread)
-    objects: dict[str, Any] = field(default_factory=dict)  # fusion of detector evidence (objects.py)
-    provenance: dict[str, Any] = field(default_factory=dict)  # dataset, date, numbers
-
-    @classmethod
-    def load(cls, path: str | os.PathLike = CALIBRATION_FILE) -> Calibration:
-        """Read a calibration file; ValueError when it lacks the global thresholds."""
-        data = json.loads(Path(path).read_text())
-        rec = data.get("recognition", {})
-        if "say" not in rec or "support" not in rec:
-            raise ValueError(f"{path} has no recognition thresholds (say, support); got keys {sorted(rec)!r}")
-        return cls(
-            say=float(rec["say"]), support=float(rec["support"]),
-            say_by_group={k: float(v) for k, v in rec.get("say_by_group", {}).items()},
-            support_by_group={k: float(v) for k, v in rec.get("support_by_group", {}).items()},
-            people=dict(data.get("people", {})), caption=dict(data.get("caption", {})),
-            image=dict(data.get("image", {})), objects=dict(data.get("objects", {})),
-            provenance=dict(data.get("provenance", {})),
-        )
-
-    def say_threshold(self, group: str) -> float:
-        """Probability from which this group is said on its own."""
-        return self.say_by_group.get(group, self.say)
-
-    def support_threshold(self, group: str) -> float:
-        """Probability from which this group backs a caption that names it."""
-        return self.support_by_group.get(group, self.support)
-
-    @property
-    def blank_spread(self) -> float:
-        """Grey-level spread (images.tone) below which a picture shows nothing to describe; 0: never."""
-        return float(self.image.get("blank_spread", 0.0))
-
-    @property
-    def decoding(self) -> tuple[int, int]:
-        """(beam size, no_repeat_ngram) of the search whose captions these thresholds were calibrated on."""
-        return int(self.caption.get("beam_size", 3)), int(self.caption.get("no_repeat_ngram", 0))
-
-
-@lru_cache(maxsize=4)
-def spoken_decoding(path: str | os.PathLike = CALIBRATION_FILE) -> tuple[int, int]:
-    """(beam size, no_repeat_ngram) of the search whose captions the describer's thresholds were calibrated
-    on: the one seesay says its captions with, and every engine's default."""
-    return Calibration.load(path).decoding
-
-
 def load_groups(path: str | os.PathLike = WORDS_FILE) -> tuple[list[str], list[Group]]:
     """ImageNet class names and their groups from the data file."""
     data = json.loads(Path(path).read_text())
@@ -115,7 +62,7 @@ def load_groups(path: str | os.PathLike = WORDS_FILE) -> tuple[list[str], list[G
 
 class Recognizer:
     """ImageNet logits (B, K) -> group probabilities and recognitions; pooled features (B, C) -> the person
-    probe's logit. NumPy only: both engines' encoders compute the logits (Captioner.class_logits)."""
+    probe's logit. NumPy only: both engines' encoders compute the logits (Encoded.logits)."""
 
     def __init__(self, classes: list[str], groups: list[Group], calibration: Calibration,
                  person_probe: tuple[np.ndarray, float] | None = None) -> None:
@@ -131,11 +78,11 @@ class Recognizer:
         if not np.array_equal(member.sum(1), np.ones(len(classes), dtype=np.float32)):
             raise ValueError("every ImageNet class must be in exactly one group")
         self.member = member
-        self.say_thresholds = np.array([calibration.say_threshold(g.name) for g in groups])  # (G,)
+        self.say_thresholds = np.array([calibration.recognition.say_threshold(g.name) for g in groups])  # (G,)
 
     @classmethod
     def for_captioner(
-        cls, captioner: Any, *, calibration: Calibration | None = None, words: str | os.PathLike = WORDS_FILE,
+        cls, captioner: Engine, *, calibration: Calibration | None = None, words: str | os.PathLike = WORDS_FILE,
     ) -> Recognizer | None:
         """The recognizer of a captioner whose encoder has a real ImageNet head (EfficientNet-Lite's), else None.
 
