@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             task = bar.add_task("indexing", total=None)
             report = runtime.index(store, folders, batch_size=args.batch_size,
                                    on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-        if embedder is not None:
+        if runtime.index_embedder is not None:
             store.embedding_index()  # the search's copy of the embeddings, made now rather than by the first search
     except StoreError as exc:
         print(f"seesay: {exc}", file=sys.stderr)
