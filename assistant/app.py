@@ -13,7 +13,6 @@ threads and workers report with messages (messages.py); the model loads and sear
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Iterable
 
@@ -89,7 +88,7 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
         """runtime: where every part comes from; speaker, camera: given parts instead of the runtime's."""
         super().__init__()
         self.runtime = runtime
-        self.set_reactive(SeesayApp.settings, runtime.settings)
+        self.set_reactive(SeesayApp.settings, runtime.saved)  # what the file holds; the dialog edits it
         self.semantic = semantic
         self.speaker = speaker or runtime.speaker(on_status=lambda m: self.post_message(Announce(m, problem=True)))
         self.set_reactive(SeesayApp.muted, self.speaker.voice.muted)
@@ -98,7 +97,6 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
         self.descriptions: list[Observation] = []  # newest last; the history shows newest first
         self.messages: list[str] = []  # every announcement, in order (also in the log)
         self.model_error: str | None = None
-        self.text_mode = False  # live descriptions also read text (x)
         self.latencies: list[float] = []  # seconds from frame (or file) to description on screen
 
     # --- layout ------------------------------------------------------------------------------------------
@@ -153,7 +151,7 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
             self.post_message(Announce(f"Settings saved to {save_settings(new)}."))
         except (OSError, ValueError) as exc:
             self.post_message(Announce(f"Settings apply now but could not be saved: {exc}", problem=True))
-        self.runtime = Runtime(self.runtime.args, new, [])  # the same rules: arguments win over settings
+        self.runtime = self.runtime.with_saved(new)  # the same rules: arguments win over settings
         self.rewire(self.runtime)
 
     # --- start and stop -----------------------------------------------------------------------------------
@@ -162,6 +160,9 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
         self.sub_title = "offline descriptions of what the camera sees"
         for w in self.runtime.warnings:
             self.say(w, problem=True)
+        self.runtime.warnings = []
+        # later ones (a part that loads without something) come from the loading thread
+        self.runtime.report_warnings(lambda w: self.post_message(Announce(w, problem=True)))
         self.parts.start()
         self.query_one("#preview", Preview).update(NO_CAMERA if self.live is None else f"Waiting for {self.live.name}.")
         self.say("Loading the captioning model.", kind=INSTRUCTIONS)
@@ -202,6 +203,11 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
             self.light_tone.stop()
         self.parts.stop()
         self.speaker.close(finish=speech_seconds("Quitting seesay.") + 10)  # "Quitting seesay." is heard
+
+    @property
+    def text_mode(self) -> bool:
+        """Whether live descriptions also read the text in view (x; live_text in the settings)."""
+        return self.parts.text_mode
 
     @property
     def live(self) -> LiveDescriber | None:
@@ -266,11 +272,8 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
         if self.model is None or self.live is None:
             self.say(NO_CAMERA if self.live is None else "The model is still loading.")
             return
-        # Live description gets its own describer that reads; watched folders keep theirs (the index's version).
-        self.text_mode = not self.text_mode
-        live = copy.copy(self.model)
-        live.reader = self.runtime.reader if self.text_mode else None
-        self.live.use(live)
+        # Live description gets its own describer that reads; watched folders keep theirs (read_text).
+        self.parts.read_text_live(not self.text_mode)
         self.say("Text mode on: new text in view is read out." if self.text_mode else "Text mode off.")
 
     def action_pause(self) -> None:

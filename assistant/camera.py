@@ -1,7 +1,7 @@
 """Camera frames through OpenCV, read on a worker thread, and the test for "this is a new scene".
 
 A `Camera` opens a device index (a webcam), a video file or a stream URL with `cv2.VideoCapture` and keeps
-the latest frame, converted to RGB by `model.from_bgr_frame`, the one place that does it. A device or a
+the latest frame, converted to an RGB array by `model.from_bgr_frame`, the one place that does it. A device or a
 stream that is missing or unplugged mid-stream is reported once through `on_status` and reopened with
 growing pauses (cameras get plugged in); a video file that is missing or is not a video is reported once
 and ends. Nothing is ever raised to the caller, and OpenCV and FFmpeg are told to keep quiet: their
@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +29,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from model import from_bgr_frame  # noqa: E402
+from model.images import grey_thumbnail  # noqa: E402
 
 CHOOSE = ("To use another camera, a video file or none, start seesay with --camera N, --video FILE or "
           "--no-camera, or change camera in the settings.")
@@ -47,6 +49,11 @@ class Frame:
     rgb: np.ndarray
     index: int
     time: float
+
+    @cached_property
+    def thumb(self) -> np.ndarray:
+        """Its grey thumbnail (32, 32), made once: every scene test of the frame compares it."""
+        return grey_thumbnail(self.rgb)
 
 
 class FrameSource(Protocol):
@@ -173,7 +180,7 @@ class Camera:
                 time.sleep(0.05)
                 continue
             failures = 0
-            frame = Frame(np.asarray(from_bgr_frame(bgr)), self.frames, time.time())  # OpenCV reads BGR
+            frame = Frame(from_bgr_frame(bgr), self.frames, time.time())  # OpenCV reads BGR
             self.frames += 1
             self._latest = frame
             self.on_frame(frame)
@@ -185,7 +192,8 @@ class Camera:
 class SceneChange:
     """Decides when a frame shows a new scene worth describing.
 
-    Frames are compared as 32x32 greyscale thumbnails (mean absolute difference, 0..255), which ignores
+    Frames are compared by their grey thumbnails (`Frame.thumb`, the 32 x 32 one `model.images.tone` measures;
+    mean absolute difference, 0..255), which ignores
     sensor noise and small motion. A frame is described when it differs from the last described frame by
     more than `threshold` and the view has settled (it differs from the previous frame by less than
     `settle`), so a camera swinging round is described once it stops, not on every blurred frame.
@@ -204,9 +212,9 @@ class SceneChange:
         self._last_time = -float("inf")
 
     @staticmethod
-    def thumbnail(rgb: np.ndarray) -> np.ndarray:
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    def thumbnail(thumb_or_rgb: np.ndarray) -> np.ndarray:
+        """A frame's grey thumbnail, given it (Frame.thumb) or its RGB array."""
+        return thumb_or_rgb if thumb_or_rgb.ndim == 2 else grey_thumbnail(thumb_or_rgb)
 
     def difference(self, a: np.ndarray, b: np.ndarray) -> float:
         return float(np.abs(a - b).mean())

@@ -195,7 +195,7 @@ class LiveDescriber:
         """Start describing with this describer (once the model has loaded): the current view first."""
         self.describer = describer
         if (frame := self.latest()) is not None and not self.paused:
-            self._scene.mark_described(frame.rgb)
+            self._scene.mark_described(frame.thumb)
             self._request(frame, "scene")
 
     def tune(self, *, threshold: float, min_interval: float, every: float, beam_size: int) -> None:
@@ -216,7 +216,7 @@ class LiveDescriber:
         frame = self.latest()
         if frame is None:
             return False
-        self._scene.mark_described(frame.rgb)
+        self._scene.mark_described(frame.thumb)
         self._request(frame, "asked")
         return True
 
@@ -233,14 +233,14 @@ class LiveDescriber:
     def _frame(self, frame: Frame) -> None:
         if self.paused or self.describer is None:
             return
-        if self._scene.is_new(frame.rgb):
+        if self._scene.is_new(frame.thumb):
             self._request(frame, "scene")
         elif self.every and time.monotonic() - self._last_said >= self.every and not self._busy:
-            self._scene.mark_described(frame.rgb)
+            self._scene.mark_described(frame.thumb)
             self._request(frame, "every")
-        elif not self._busy and self._wanted is None and self._scene.moved(frame.rgb):
+        elif not self._busy and self._wanted is None and self._scene.moved(frame.thumb):
             self._request(frame, "change")
-        elif not self._busy and self._wanted is None and self._narrator.pending and self._scene.due(frame.rgb):
+        elif not self._busy and self._wanted is None and self._narrator.pending and self._scene.due(frame.thumb):
             self._request(frame, "change")  # a change seen once: look again, even if nothing moves any more
 
     def _request(self, frame: Frame, reason: str) -> None:

@@ -1,20 +1,27 @@
 """The composition root: settings and command-line arguments become the running parts, here and only here.
 
-Every command and the app ask a `Runtime` for the describer, the store, the sentence embedder, the camera
-source and the speaker; each is resolved once, by the same rules everywhere (an argument wins over the
-settings file, the settings file over the default). A part that cannot be had raises `SetupError` with
-one line saying what is missing and what to do.
+A command turns its own typed arguments into overrides of the settings file (`Runtime.load(beam_size=1)`,
+`dataclasses.replace` underneath: a value given wins over the file, the file over the default); every
+command and the app then ask that `Runtime` for the describer, the live describer, the folder watcher, the
+store, the sentence embedder, the text reader, the camera and the speaker, each built once and by the same
+rules everywhere (issue 25). A part that cannot be had raises `SetupError` with one line saying what is
+missing and what to do; a part that can be had only in part (no object detector) is a warning, said once
+through the sink a command or the app gives `report_warnings`.
 """
 
 from __future__ import annotations
 
-import argparse
+import copy
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
 from .settings import Settings, load_settings
+
+# What the captioner is chosen by: a runtime whose settings differ in none of these describes the same way.
+MODEL_FIELDS = ("model", "engine", "device", "beam_size")
 
 
 class SetupError(RuntimeError):
@@ -22,26 +29,68 @@ class SetupError(RuntimeError):
 
 
 class Runtime:
-    """Builds seesay's parts from the settings and arguments; each part once, on first use."""
+    """Builds seesay's parts from the settings (overrides applied); each part once, on first use."""
 
-    def __init__(self, args: argparse.Namespace | None = None, settings: Settings | None = None,
-                 warnings: list[str] | None = None) -> None:
-        self.args = args or argparse.Namespace()
+    def __init__(self, settings: Settings | None = None, *, saved: Settings | None = None,
+                 warnings: list[str] | None = None, overrides: dict | None = None) -> None:
+        """settings: what to run with; saved: what the settings file holds (the app's dialog edits it);
+        overrides: what the command line set, kept over any later change of the saved settings."""
         if settings is None:
             settings, warnings = load_settings()
         self.settings = settings
+        self.saved = saved or settings
+        self.overrides = dict(overrides or {})
         self.warnings = list(warnings or [])
+        self._sink: Callable[[str], None] | None = None
 
-    def _arg(self, name: str, default=None):
-        value = getattr(self.args, name, None)
-        return default if value is None else value
+    @classmethod
+    def load(cls, **overrides) -> Runtime:
+        """The settings file with the command line's overrides (None: not given, the file decides)."""
+        saved, warnings = load_settings()
+        return cls.of(saved, warnings, **overrides)
+
+    @classmethod
+    def of(cls, saved: Settings, warnings: list[str] | None = None, **overrides) -> Runtime:
+        """These saved settings with the command line's overrides (None: not given)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return cls(replace(saved, **given), saved=saved, warnings=warnings, overrides=given)
+
+    def with_saved(self, saved: Settings) -> Runtime:
+        """A runtime for newly saved settings, the command line's overrides still winning; the parts that do
+        not depend on what changed (the text reader, the detector, the captioner when its choice is the
+        same) are carried over, so nothing loads twice and no warning is said twice."""
+        runtime = Runtime(replace(saved, **self.overrides), saved=saved, overrides=self.overrides)
+        runtime._sink = self._sink
+        same_model = all(getattr(self.settings, f) == getattr(runtime.settings, f) for f in MODEL_FIELDS)
+        carried = ("reader", "codes", "detector", "embedder") + (("captioner", "plain_describer") if same_model else ())
+        for name in carried:
+            if name in self.__dict__:
+                runtime.__dict__[name] = self.__dict__[name]
+        return runtime
+
+    # --- warnings -------------------------------------------------------------------------------------
+
+    def warn(self, message: str) -> None:
+        """Say a warning through the sink, or keep it until there is one."""
+        if self._sink is None:
+            self.warnings.append(message)
+        else:
+            self._sink(message)
+
+    def report_warnings(self, sink: Callable[[str], None] | None = None) -> None:
+        """Say the warnings so far, and every later one (a part that loads without something), through sink:
+        by default a line on stderr."""
+        self._sink = sink or (lambda w: print(f"seesay: {w}", file=sys.stderr))
+        waiting, self.warnings = self.warnings, []
+        for w in waiting:
+            self._sink(w)
 
     # --- plain values --------------------------------------------------------------------------------
 
     @cached_property
     def device(self) -> str:
         """cpu, or a CUDA device that exists here (SetupError otherwise)."""
-        device = self._arg("device", "cpu")
+        device = self.settings.device
         if device == "cpu":
             return device
         import torch
@@ -55,39 +104,30 @@ class Runtime:
 
     @property
     def beam_size(self) -> int:
-        return self._arg("beam") or self.settings.beam_size
-
-    @property
-    def reading(self) -> bool:
-        """Whether descriptions include the text read in the photo (commands set the default: on for
-        caption and index, off for live description unless asked, since reading costs time)."""
-        return bool(self._arg("read_text", False))
+        return self.settings.beam_size
 
     @property
     def db_path(self) -> Path:
         """The index file, absolute, so that relative names mean the same in every part."""
         from store import default_db_path
 
-        return Path(self._arg("db") or self.settings.db or default_db_path()).expanduser().absolute()
+        return Path(self.settings.db or default_db_path()).expanduser().absolute()
 
     @property
     def camera_source(self) -> int | str | None:
-        """A video file or stream from --video, a device from --camera or the settings; None for no camera."""
-        if self._arg("no_camera", False):
+        """A video file or stream, else the camera device; None for no camera."""
+        if self.settings.no_camera:
             return None
-        if self._arg("video"):
-            return self.args.video
-        return self._arg("camera", self.settings.camera)
+        return self.settings.video or self.settings.camera
 
     @property
     def watch_folders(self) -> list[Path]:
-        given = self._arg("watch") or self._arg("folders") or self.settings.watch
-        return [Path(f).expanduser() for f in given]
+        return [Path(f).expanduser() for f in self.settings.watch]
 
     # --- parts ---------------------------------------------------------------------------------------
 
     def camera(self, *, loop: bool = False):
-        """The camera (a device, video file or stream) named by the arguments or settings; None for none."""
+        """The camera (a device, video file or stream) named by the settings; None for none."""
         from .camera import Camera
 
         return Camera.of(self.camera_source, loop=loop)
@@ -97,7 +137,7 @@ class Runtime:
         """The captioner from --model, or the bundled one, on ONNX Runtime where it can run it (a CPU, a
         checkpoint compiled with `seesay export-onnx`, the beam size it was compiled for) and on PyTorch
         otherwise; --engine chooses."""
-        engine = self._arg("engine", "auto")
+        engine = self.settings.engine
         if engine != "torch":
             captioner, why = self._onnx_captioner()
             if captioner is not None:
@@ -107,7 +147,7 @@ class Runtime:
         from model import Captioner, CheckpointError, MissingWeightsError, NoModelError
         from model.describing.calibration import spoken_decoding
 
-        path = self._arg("model")
+        path = self.settings.model
         try:
             repeat = spoken_decoding()[1]  # the search the describer's thresholds were calibrated on
             if path:
@@ -124,7 +164,7 @@ class Runtime:
 
         if self.device != "cpu":
             return None, f"it runs on the CPU, not {self.device}"
-        checkpoint = Path(self._arg("model") or f"{DEFAULT_PREFIX}.pt")
+        checkpoint = Path(self.settings.model or f"{DEFAULT_PREFIX}.pt")
         try:
             captioner = OnnxCaptioner(checkpoint.with_suffix(""))  # the graphs export-onnx wrote beside it
         except (NoModelError, ImportError) as exc:
@@ -139,17 +179,36 @@ class Runtime:
             return None, f"{checkpoint} has changed since it was compiled (run 'seesay export-onnx' again)"
         return captioner, ""
 
-    @cached_property
-    def describer(self):
-        """The one describer: caption, recognition and (where wanted) reading, composed into what is said.
-        With --json every piece of evidence is measured, so that each record has its person probability."""
+    def _plain(self, reading: bool):
+        """The describer without a text reader, made once; the detector (and, where the first describer asked
+        for reads, the text reader) load beside the captioner."""
         from model.describing.describer import Describer
 
-        reader = self.reader if self.reading else None
-        if "captioner" not in self.__dict__:
-            self._load_beside_captioner(reader)
-        return Describer.for_captioner(self.captioner, reader=reader, all_evidence=bool(self._arg("json", False)),
-                                       codes=self.codes, detector=self.detector)
+        if "plain_describer" not in self.__dict__:
+            if "captioner" not in self.__dict__:
+                self._load_beside_captioner(self.reader if reading else None)
+            self.__dict__["plain_describer"] = Describer.for_captioner(
+                self.captioner, all_evidence=self.settings.all_evidence, codes=self.codes, detector=self.detector)
+        return self.__dict__["plain_describer"]
+
+    def describer_reading(self, reading: bool):
+        """The one describer (caption, recognition, objects, people, codes), reading text or not."""
+        if not reading:
+            return self._plain(reading)
+        described = copy.copy(self._plain(reading))  # the same captioner and detector; only the reader differs
+        described.reader = self.reader
+        return described
+
+    @cached_property
+    def describer(self):
+        """The describer of photo files (caption, index, watch, the app's folders): reads text where
+        read_text is set."""
+        return self.describer_reading(self.settings.read_text)
+
+    @cached_property
+    def frame_describer(self):
+        """The describer of camera frames: reads text where live_text is set (reading costs time)."""
+        return self.describer_reading(self.settings.live_text)
 
     @cached_property
     def detector(self):
@@ -160,7 +219,7 @@ class Runtime:
         try:
             return ObjectDetector.default()
         except (FileNotFoundError, ImportError) as exc:
-            self.warnings.append(f"describing without the object detector: {exc}")
+            self.warn(f"describing without the object detector: {exc}")
             return None
 
     def _load_beside_captioner(self, reader) -> None:
@@ -213,16 +272,40 @@ class Runtime:
             raise SetupError(str(exc)) from None
 
     def speaker(self, on_status: Callable[[str], None] | None = None):
-        """The speaker with the voice from the settings and the --rate, --volume and --voice arguments."""
+        """The speaker with the voice from the settings (rate, volume, voice, speech on or off)."""
         from .speech import Speaker, Voice
 
         s = self.settings
-        voice = Voice(rate=self._arg("rate", s.rate), volume=self._arg("volume", s.volume),
-                      voice=self._arg("voice") or s.voice, muted=not s.speech)
-        return Speaker(voice, on_status=on_status)
+        return Speaker(Voice(rate=s.rate, volume=s.volume, voice=s.voice, muted=not s.speech), on_status=on_status)
 
-    def report_warnings(self) -> None:
-        """Settings warnings, once, on stderr (the app shows them on screen instead)."""
-        for w in self.warnings:
-            print(f"seesay: {w}", file=sys.stderr)
-        self.warnings = []
+    def live_describer(self, camera, *, on_description, on_status=None):
+        """Live description of camera (a FrameSource) with the settings' scene test, pace and beam."""
+        from .camera import SceneChange
+        from .live import LiveDescriber
+
+        s = self.settings
+        return LiveDescriber(camera, on_description=on_description, on_status=on_status, beam_size=s.beam_size,
+                             scene=SceneChange(s.scene_threshold, min_interval=s.min_interval),
+                             every=s.describe_every)
+
+    def folder_watcher(self, store, folders=None, *, on_description=None, on_status=None, settle: float = 1.0,
+                       describer=None):
+        """The folder watcher: the photo describer (or the one given, already loaded), the sentence embedder
+        unless embeddings are off, the settings' beam."""
+        from .watcher import FolderWatcher
+
+        return FolderWatcher(store, describer or self.describer, self.watch_folders if folders is None else folders,
+                             on_description=on_description, on_status=on_status, embedder=self.index_embedder,
+                             settle=settle, beam_size=self.beam_size)
+
+    def index(self, store, folders, **options):
+        """Describe the photos in folders into store, as `seesay index` does (options: index_folders')."""
+        from .indexer import index_folders
+
+        return index_folders(store, self.describer, folders, embedder=self.index_embedder,
+                             beam_size=self.beam_size, **options)
+
+    @property
+    def index_embedder(self):
+        """The sentence embedder for what is indexed, or None where embeddings are off."""
+        return self.embedder if self.settings.embeddings else None

@@ -8,6 +8,9 @@ all is copied aside (settings.toml.bad) before anything is written over it.
 
 `RANGES` is the one table of what each number may be: the settings file, the settings screen and the
 command line (`option`, the argparse type) all check against it (issue 27).
+
+`Settings` is frozen: a command's arguments become `dataclasses.replace(settings, ...)`, and the fields
+marked `SESSION` (the engine, a video file, --json...) are never read from or written to the file.
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ import math
 import os
 import shutil
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from platformdirs import user_config_dir
 
+SESSION = {"session": True}  # field metadata: set by the command line for one run, never saved
 
-@dataclass
+
+@dataclass(frozen=True)
 class Settings:
+    """What seesay runs with: the settings file, then the command line's overrides (session fields)."""
+
     speech: bool = True  # speak descriptions and state changes
     rate: int = 175  # words per minute
     volume: float = 1.0  # 0..1
@@ -36,6 +43,21 @@ class Settings:
     describe_every: float = 60.0  # also describe every N seconds, changed or not ("Still: ..."); 0: only on changes
     watch: list[str] = field(default_factory=list)  # folders to watch
     db: str = ""  # the photo index; empty for the default
+    read_text: bool = True  # read the text in photo files (caption, index, watch, the app's folders)
+    live_text: bool = False  # read the text in view while describing live (the app's x; seesay live --text)
+    # --- the command line only (issue 25) ---
+    video: str = field(default="", metadata=SESSION)  # a video file or stream instead of the camera
+    no_camera: bool = field(default=False, metadata=SESSION)
+    model: str = field(default="", metadata=SESSION)  # a captioner checkpoint; empty for the bundled one
+    engine: str = field(default="auto", metadata=SESSION)  # auto, onnx or torch
+    device: str = field(default="cpu", metadata=SESSION)
+    all_evidence: bool = field(default=False, metadata=SESSION)  # measure every piece of evidence (--json)
+    embeddings: bool = field(default=True, metadata=SESSION)  # sentence embeddings for what is indexed
+
+
+def saved_fields() -> list[str]:
+    """The settings the file holds, in order."""
+    return [f.name for f in fields(Settings) if not f.metadata.get("session")]
 
 
 # The values each number may take, in the settings file and on the command line alike; outside them a
@@ -99,7 +121,7 @@ def load_settings(path: str | os.PathLike | None = None) -> tuple[Settings, list
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         return settings, [f"Settings file {path} could not be read ({why}); using the defaults.{_keep_aside(path)}"]
-    known = {f.name: f for f in fields(Settings)}
+    known, values = set(saved_fields()), {}
     for key, value in data.items():
         if key not in known:
             warnings.append(f"Unknown setting {key!r} ignored.")
@@ -118,8 +140,8 @@ def load_settings(path: str | os.PathLike | None = None) -> tuple[Settings, list
         elif why := problem(key, value):
             warnings.append(f"Setting {key} = {value!r} in {path} {why}; using {default!r}.")
         else:
-            setattr(settings, key, value)
-    return settings, warnings
+            values[key] = value
+    return replace(settings, **values), warnings
 
 
 def _keep_aside(path: Path) -> str:
@@ -159,12 +181,13 @@ def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> 
     """Write the settings atomically (a crash mid-write leaves the old file); ValueError for a value the
     file would refuse when read back, so that what is saved is what the next start uses."""
     path = Path(path) if path else settings_path()
-    for key, value in asdict(settings).items():
+    saved = {key: getattr(settings, key) for key in saved_fields()}
+    for key, value in saved.items():
         values = value if isinstance(value, list) else [value]
         if why := next(filter(None, (problem(key, v) for v in values)), None):
             raise ValueError(f"setting {key} {why}, got {value!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "# seesay settings\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items())
+    text = "# seesay settings\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in saved.items())
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

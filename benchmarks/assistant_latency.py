@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from report import add_data_argument, peak_rss_mb, save, show  # noqa: E402
+from report import add_data_argument, peak_rss_mb, save, show
 
-from assistant.app import SeesayApp  # noqa: E402
-from assistant.camera import Camera  # noqa: E402
-from assistant.runtime import Runtime  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from assistant.speech import Speaker  # noqa: E402
+from assistant.app import SeesayApp
+from assistant.camera import Camera
+from assistant.runtime import Runtime
+from assistant.settings import Settings
+from assistant.speech import Speaker
 
 
 def write_photo_video(path: Path, photos: list[Path], seconds_each: float, fps: int = 10) -> Path:
@@ -58,8 +58,8 @@ def main() -> None:
     watched = tmp / "watched"
     watched.mkdir()
     os.environ["SEESAY_CONFIG"] = str(tmp / "settings.toml")
-    runtime = Runtime(argparse.Namespace(video=str(video), watch=[str(watched)], db=str(tmp / "index.sqlite")),
-                      Settings(min_interval=0.0))
+    runtime = Runtime.of(Settings(min_interval=0.0), video=str(video), watch=[str(watched)],
+                         db=str(tmp / "index.sqlite"))
     app = SeesayApp(runtime, speaker=Speaker(player=None), camera=Camera(str(video)), semantic=False)
     file_latency = []
 

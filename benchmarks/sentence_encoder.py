@@ -59,7 +59,7 @@ def index_before(data: Path, photos: int, db: Path, embedder: TorchEmbedder) -> 
     folder.mkdir()
     for n in (flickr / "test.txt").read_text().split()[:photos]:
         link_or_copy(flickr / "images" / n, folder / n)
-    describer = Runtime(argparse.Namespace(read_text=False)).describer
+    describer = Runtime.load(read_text=False).describer
     with Store(db) as store:
         index_folders(store, describer, [folder], embedder=embedder, batch_size=32)
 

@@ -272,13 +272,15 @@ def _claimed_size(f) -> str:
     return f"over {2 * (Image.MAX_IMAGE_PIXELS or 0)}"
 
 
-def from_bgr_frame(frame: np.ndarray) -> Image.Image:
-    """An OpenCV frame (H, W, 3) in BGR order, as an RGB image; (H, W) grey and (H, W, 4) BGRA also do.
+def from_bgr_frame(frame: np.ndarray) -> np.ndarray:
+    """An OpenCV frame (H, W, 3) in BGR order, as an RGB array (H, W, 3) uint8; (H, W) grey and (H, W, 4)
+    BGRA also do.
 
     OpenCV delivers BGR; the networks were trained on RGB. Feeding BGR gives plausible but wrong
-    captions, so every camera path goes through this one function.
+    captions, so every camera path goes through this one function. It is the frame's one conversion: the
+    describer makes its picture of the array as it is (`to_rgb_image`), and the model's input of that.
     """
-    return Image.fromarray(_rgb_array(frame, bgr=True))
+    return _rgb_array(frame, bgr=True)
 
 
 def to_rgb_image(image: ImageLike) -> Image.Image:
@@ -294,10 +296,18 @@ def to_rgb_image(image: ImageLike) -> Image.Image:
     raise ImageError(f"expected a path, PIL image or RGB array, got {type(image).__name__}")
 
 
-def tone(picture: Image.Image) -> tuple[float, float]:
-    """(mean, standard deviation) of a picture's grey levels, 0-255, over a 32 x 32 thumbnail: how bright it
+def grey_thumbnail(picture: Image.Image | np.ndarray) -> np.ndarray:
+    """The one 32 x 32 grey thumbnail (32, 32) float32 of a picture or an RGB array (H, W, 3) uint8: what
+    `tone` measures and what live description compares frames by."""
+    if isinstance(picture, np.ndarray):
+        picture = Image.fromarray(picture)
+    return np.asarray(picture.convert("L").resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def tone(picture: Image.Image | np.ndarray) -> tuple[float, float]:
+    """(mean, standard deviation) of a picture's grey levels, 0-255, over its grey thumbnail: how bright it
     is, and how much there is to see (a covered lens or a blank wall has almost no spread)."""
-    grey = np.asarray(picture.convert("L").resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
+    grey = grey_thumbnail(picture)
     return float(grey.mean()), float(grey.std())
 
 

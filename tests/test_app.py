@@ -2,7 +2,6 @@
 
 import asyncio
 import tomllib
-from argparse import Namespace
 
 import pytest
 
@@ -50,7 +49,7 @@ def test_the_app_describes_the_camera_and_its_keys_do_what_the_footer_says(two_s
     video, _ = two_scene_video
     db, indexed = photo_store
     speaker = Speaker(player=None)  # real speech engine; no sound card here, so nothing is played
-    runtime = Runtime(Namespace(video=str(video), db=str(db)), Settings(min_interval=0.0))
+    runtime = Runtime.of(Settings(min_interval=0.0), video=str(video), db=str(db))
     app = SeesayApp(runtime, speaker=speaker, camera=Camera(str(video), loop=True), semantic=False)
 
     async def drive():
@@ -128,7 +127,7 @@ def test_the_app_describes_the_camera_and_its_keys_do_what_the_footer_says(two_s
             assert f"{len(results.children)} photo" in status(app) and "found for" in status(app)
             await pilot.press("escape")
             await pilot.press("slash", *'") OR 1=1 -- NEAR(', "enter")  # a hostile query is only text
-            title = lambda: str(results.border_title)  # noqa: E731
+            title = lambda: str(results.border_title)
             assert await _until(pilot, lambda: "for '" in title() and "NEAR" in title())
             await pilot.press("escape")
 
@@ -155,8 +154,7 @@ def test_the_app_describes_the_camera_and_its_keys_do_what_the_footer_says(two_s
 def test_the_app_starts_and_says_so_without_camera_model_or_index(tmp_path):
     (tmp_path / "broken.sqlite").write_bytes(b"this is not a database" * 100)
     speaker = Speaker(player=None)
-    runtime = Runtime(Namespace(no_camera=True, db=str(tmp_path / "broken.sqlite"), model=str(tmp_path / "missing.pt")),
-                      Settings())
+    runtime = Runtime.of(Settings(), no_camera=True, db=str(tmp_path / "broken.sqlite"), model=str(tmp_path / "missing.pt"))
     app = SeesayApp(runtime, speaker=speaker, semantic=False)
 
     async def drive():
@@ -175,8 +173,8 @@ def test_the_app_starts_and_says_so_without_camera_model_or_index(tmp_path):
 
 def _quick_app(tmp_path, **args):
     """The app without a camera and without a model (it says so), which starts in a second."""
-    runtime = Runtime(Namespace(no_camera=True, db=str(tmp_path / "index.sqlite"),
-                                model=str(tmp_path / "missing.pt"), **args), Settings())
+    runtime = Runtime.of(Settings(), no_camera=True, db=str(tmp_path / "index.sqlite"),
+                         model=str(tmp_path / "missing.pt"), **args)
     return SeesayApp(runtime, speaker=Speaker(player=None), semantic=False)
 
 
@@ -322,8 +320,8 @@ def test_t_reads_the_text_in_the_camera_view_aloud_and_in_the_log(tmp_path):
     ImageDraw.Draw(image).text((60, 180), "PLATFORM 4", font=font, fill="black")
     image.save(sign)
     video = write_photo_video(tmp_path / "sign.avi", [sign], seconds_each=3.0)
-    runtime = Runtime(Namespace(video=str(video), db=str(tmp_path / "index.sqlite"),
-                                model=str(tmp_path / "missing.pt")), Settings())
+    runtime = Runtime.of(Settings(), video=str(video), db=str(tmp_path / "index.sqlite"),
+                         model=str(tmp_path / "missing.pt"))
     app = SeesayApp(runtime, speaker=Speaker(player=None), semantic=False)
 
     async def drive():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import wave
-from argparse import Namespace
 
 import numpy as np
 import pytest
@@ -62,8 +61,8 @@ def test_the_apps_colour_light_and_tone_keys_answer_from_the_camera(two_scene_vi
     from assistant.speech import Speaker
 
     video, _ = two_scene_video
-    runtime = Runtime(Namespace(video=str(video), db=str(tmp_path / "index.sqlite"),
-                                model=str(tmp_path / "missing.pt")), Settings())
+    runtime = Runtime.of(Settings(), video=str(video), db=str(tmp_path / "index.sqlite"),
+                         model=str(tmp_path / "missing.pt"))
     app = SeesayApp(runtime, speaker=Speaker(player=None), camera=Camera(str(video), loop=True), semantic=False)
 
     async def until(pilot, condition):

@@ -6,7 +6,6 @@ and rocket.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -108,13 +107,13 @@ def test_the_runtime_uses_pytorch_where_the_compiled_graphs_cannot_serve():
     from model.captioner.torch_engine import Captioner
 
     def runtime(**args):
-        return Runtime(argparse.Namespace(**{"engine": "auto", "device": "cpu", "beam": None, **args}))
+        return Runtime.load(**args)
 
     assert isinstance(runtime().captioner, OnnxCaptioner)
-    assert isinstance(runtime(beam=5).captioner, Captioner)  # compiled for beam 3 only
+    assert isinstance(runtime(beam_size=5).captioner, Captioner)  # compiled for beam 3 only
     assert isinstance(runtime(engine="torch").captioner, Captioner)
     with pytest.raises(SetupError, match="compiled for beam 3"):
-        _ = runtime(engine="onnx", beam=1).captioner
+        _ = runtime(engine="onnx", beam_size=1).captioner
 
 
 def test_graphs_compiled_for_another_repeat_blocking_are_never_used(monkeypatch):
@@ -123,7 +122,7 @@ def test_graphs_compiled_for_another_repeat_blocking_are_never_used(monkeypatch)
     from model.captioner.torch_engine import Captioner
 
     def runtime(**args):
-        return Runtime(argparse.Namespace(**{"engine": "auto", "device": "cpu", "beam": None, **args}))
+        return Runtime.load(**args)
 
     monkeypatch.setattr(model.describing.calibration, "spoken_decoding", lambda: (3, 0))  # recalibrated: no blocking
     assert isinstance(runtime().captioner, Captioner)
@@ -140,8 +139,7 @@ def test_graphs_compiled_from_another_checkpoint_are_never_used(tmp_path, name):
     checkpoint = tmp_path / f"{name}.pt"
 
     def captioner():
-        args = argparse.Namespace(engine="auto", device="cpu", beam=None, model=str(checkpoint))
-        return Runtime(args).captioner
+        return Runtime.load(model=str(checkpoint)).captioner
 
     for src, dst in zip(onnx_files(DEFAULT_PREFIX), onnx_files(tmp_path / name)):
         shutil.copyfile(src, dst)

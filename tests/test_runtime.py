@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from argparse import Namespace
 
 from assistant.runtime import Runtime
 from assistant.settings import load_settings
@@ -52,17 +51,17 @@ def test_settings_and_arguments_resolve_the_same_parts_for_every_command(tmp_pat
     monkeypatch.setenv("SEESAY_CONFIG", str(config))
     settings, warnings = load_settings()
     assert not warnings
-    plain = Runtime(Namespace(), settings)
+    plain = Runtime(settings)
     assert plain.camera_source == 3 and plain.beam_size == 4
     assert str(plain.db_path) == os.path.expanduser("~/photos.sqlite")
     voice = plain.speaker().voice
     assert (voice.voice, voice.rate) == ("en-gb", 150)
-    given = Runtime(Namespace(camera=1, db=str(tmp_path / "x.sqlite"), voice="en-us", rate=200, beam=1), settings)
+    given = Runtime.load(camera=1, db=str(tmp_path / "x.sqlite"), voice="en-us", rate=200, beam_size=1)
     assert given.camera_source == 1 and given.beam_size == 1 and given.db_path == tmp_path / "x.sqlite"
     voice = given.speaker().voice
     assert (voice.voice, voice.rate) == ("en-us", 200)
-    assert Runtime(Namespace(video="street.avi"), settings).camera_source == "street.avi"
-    assert Runtime(Namespace(no_camera=True), settings).camera_source is None
+    assert Runtime.load(video="street.avi").camera_source == "street.avi"
+    assert Runtime.load(no_camera=True).camera_source is None
 
 
 def test_settings_out_of_range_fall_back_with_a_warning_naming_the_file(tmp_path):
@@ -125,3 +124,25 @@ def test_captioning_a_photo_loads_only_what_describing_it_needs(flickr_records):
         assert run.returncode == 0 and run.stderr == "", run.stderr
         said, modules = run.stdout.strip().splitlines()
         assert said.startswith(f"{photo}\t") and modules == loaded
+
+
+def test_a_missing_detector_graph_is_said_once_by_the_commands_and_the_app(tmp_path, monkeypatch, capsys,
+                                                                         flickr_records):
+    """The warning came while the describer was built, after the commands had printed theirs: never said."""
+    from assistant.cli import main
+    from assistant.settings import Settings
+    from model.describing.detection import ObjectDetector
+
+    monkeypatch.setenv("SEESAY_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setattr(ObjectDetector, "graph", "missing-nanodet.onnx")
+    photo = next(r.path for r in flickr_records if r.split == "test")
+    assert main(["caption", "--no-text", str(photo)]) == 0
+    out = capsys.readouterr()
+    assert out.err.count("describing without the object detector") == 1, out.err
+    assert out.out.startswith(f"{photo}\t")
+    heard: list[str] = []
+    runtime = Runtime(Settings(read_text=False))
+    runtime.report_warnings(heard.append)
+    _ = runtime.describer
+    _ = runtime.with_saved(Settings(read_text=False, rate=300)).describer  # the app's dialog saved: not again
+    assert [w for w in heard if "object detector" in w] == [heard[0]] and len(heard) == 1

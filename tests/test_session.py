@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from argparse import Namespace
 from pathlib import Path
 
 import numpy as np
@@ -106,8 +105,8 @@ def test_a_whole_session_is_heard_whole_in_order_with_every_photo_and_no_live_li
     player, _ = recorder(tmp_path, seconds=0.05)
     speaker = ListeningSpeaker(player)
     camera = ScriptedCamera(rgb(test[0].path))
-    runtime = Runtime(Namespace(db=str(tmp_path / "index.sqlite")),
-                      Settings(min_interval=0.0, describe_every=0.0, watch=[str(folder)]))
+    runtime = Runtime.of(Settings(min_interval=0.0, describe_every=0.0, watch=[str(folder)]),
+                         db=str(tmp_path / "index.sqlite"))
     app = SeesayApp(runtime, speaker=speaker, camera=camera, semantic=False)
 
     async def until(pilot, condition, seconds=90.0):

@@ -126,12 +126,16 @@ def test_a_bad_input_raises_image_error(reader, bad):
         reader.read(bad)
 
 
-def test_spoken_text_says_the_first_lines_and_counts_the_rest():
+def test_spoken_text_says_the_first_lines_and_counts_the_rest_as_the_describer_does():
+    from model.describing.reading import text_part
+
     lines = [TextLine(t, 0.99, (0, 0, 1, 1)) for t in ["KEEP CLEAR", "Fire exit!", "a", "b", "c", "d", "e"]]
-    assert spoken_text(lines) == "It says: KEEP CLEAR. Fire exit! And 5 more lines."
-    assert spoken_text(lines[:3], max_lines=2) == "It says: KEEP CLEAR. Fire exit! And 1 more line."
+    assert spoken_text(lines) == "It says: KEEP CLEAR; Fire exit! and 5 more lines."
+    assert spoken_text(lines[:3], max_lines=2) == "It says: KEEP CLEAR; Fire exit! and 1 more line."
     assert spoken_text(lines[:1]) == "It says: KEEP CLEAR."
     assert spoken_text([]) == ""
+    for n in range(4):  # one phrasing (issue 25): the describer's part says exactly the same
+        assert (text_part(lines[:n])[1].text if n else "") == spoken_text(lines[:n])
 
 
 def test_a_missing_engine_is_one_clear_error(monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .arguments import add_camera, add_db, add_model
+from .arguments import add_camera, add_db, add_model, camera_overrides, model_overrides
 
 HELP = "the terminal app: live camera, watched folders, speech, search"
 
@@ -21,5 +21,6 @@ def run(args: argparse.Namespace) -> int:
     from ..app import SeesayApp
     from ..runtime import Runtime
 
-    SeesayApp(Runtime(args)).run()
+    SeesayApp(Runtime.load(**model_overrides(args), **camera_overrides(args), db=args.db,
+                           watch=args.watch or None)).run()
     return 0

@@ -60,12 +60,23 @@ def add_speak(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speak", action="store_true", help="also say each line aloud")
 
 
-def add_reading(p: argparse.ArgumentParser, *, default: bool) -> None:
-    """--no-text where reading is on by default, --text where it is off."""
-    if default:
-        p.add_argument("--no-text", dest="read_text", action="store_false",
-                       help="do not read the text in photos (faster)")
+def add_reading(p: argparse.ArgumentParser, *, live: bool = False) -> None:
+    """--no-text for photo files (read_text in the settings, on by default), --text for camera frames
+    (live_text, off by default); not given, the settings decide."""
+    if not live:
+        p.add_argument("--no-text", dest="read_text", action="store_const", const=False, default=None,
+                       help="do not read the text in photos (faster; default: read_text in the settings, on)")
     else:
-        p.add_argument("--text", dest="read_text", action="store_true",
-                       help="also read the text in view (slower)")
-    p.set_defaults(read_text=default)
+        p.add_argument("--text", dest="live_text", action="store_const", const=True, default=None,
+                       help="also read the text in view (slower; default: live_text in the settings, off)")
+
+
+def model_overrides(args: argparse.Namespace) -> dict:
+    """The settings the options of `add_model` override (None where not given)."""
+    return {"model": args.model, "beam_size": getattr(args, "beam", None), "device": args.device,
+            "engine": args.engine}
+
+
+def camera_overrides(args: argparse.Namespace) -> dict:
+    """The settings the options of `add_camera` override (None where not given)."""
+    return {"camera": args.camera, "video": args.video, "no_camera": args.no_camera or None}

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .arguments import add_model, add_reading, path_text
+from .arguments import add_model, add_reading, model_overrides, path_text
 
 HELP = "describe photo files (or the photos in folders)"
 
@@ -16,7 +16,7 @@ HELP = "describe photo files (or the photos in folders)"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", metavar="PHOTO", help="photo files, or folders to describe the photos in")
     add_model(p)
-    add_reading(p, default=True)
+    add_reading(p)
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: caption, recognised objects, the spoken sentence and its sources")
     p.add_argument("--attention-dir", type=path_text, metavar="DIR",
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..runtime import Runtime
 
-    runtime = Runtime(args)
+    runtime = Runtime.load(**model_overrides(args), read_text=args.read_text, all_evidence=args.json or None)
     runtime.report_warnings()
     describer = runtime.describer
     if args.attention_dir and (why := _writable_folder(Path(args.attention_dir))):

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime import Runtime
     from .caption import readable_photos
 
-    runtime = Runtime(args)
+    runtime = Runtime.load()
     runtime.report_warnings()
     box = CENTRE if args.centre else args.box
     speaker = runtime.speaker(on_status=lambda m: print(f"seesay: {m}", file=sys.stderr)) if args.speak else None

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..runtime import Runtime
 
-    runtime = Runtime(args)
+    runtime = Runtime.load(db=args.db)
     runtime.report_warnings()
     store = runtime.store(writable=False, create=False)
     try:

@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from ..indexer import forget_folders
     from ..runtime import Runtime
 
-    runtime = Runtime(args)
+    runtime = Runtime.load(db=args.db)
     runtime.report_warnings()
     store = runtime.store(writable=True, create=False)
     try:

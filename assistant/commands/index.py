@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..settings import option
-from .arguments import add_db, add_model, add_reading, path_text
+from .arguments import add_db, add_model, add_reading, model_overrides, path_text
 
 HELP = "describe the photos in folders into the search index"
 
@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="folders to index (links inside are not followed)")
     add_db(p)
     add_model(p)
-    add_reading(p, default=True)
+    add_reading(p)
     p.add_argument("--batch-size", type=option("batch_size"), default=16, metavar="N",
                    help="photos described together (default: 16)")
     p.add_argument("--no-embeddings", action="store_true",
@@ -32,10 +32,10 @@ def run(args: argparse.Namespace) -> int:
     from model.images import display_path as printable
     from store import StoreError
 
-    from ..indexer import index_folders
     from ..runtime import Runtime
 
-    runtime = Runtime(args)
+    runtime = Runtime.load(**model_overrides(args), db=args.db, read_text=args.read_text,
+                           embeddings=False if args.no_embeddings else None)
     gone = [f for f in args.folders if not os.path.lexists(f)]
     missing = [f for f in args.folders if not Path(f).is_dir() and f not in gone]
     if gone:  # a folder indexed and since deleted: its rows are forgotten, or it was never a folder
@@ -47,17 +47,15 @@ def run(args: argparse.Namespace) -> int:
     if not folders:
         return 0
     runtime.report_warnings()
-    describer = runtime.describer
+    _ = runtime.describer  # loaded before the index opens: a missing model is said at once
     store = runtime.store(writable=True, create=True)
-    embedder = None if args.no_embeddings else runtime.embedder
     columns = (TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, disable=args.quiet, transient=True, redirect_stderr=False) as bar:
             task = bar.add_task("indexing", total=None)
-            report = index_folders(store, describer, folders, embedder=embedder, batch_size=args.batch_size,
-                                   beam_size=runtime.beam_size,
+            report = runtime.index(store, folders, batch_size=args.batch_size,
                                    on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-        if embedder is not None:
+        if runtime.index_embedder is not None:
             store.embedding_index()  # the search's copy of the embeddings, made now rather than by the first search
     except StoreError as exc:
         print(f"seesay: {exc}", file=sys.stderr)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime import Runtime
     from .caption import readable_photos
 
-    runtime = Runtime(args)
+    runtime = Runtime.load()
     runtime.report_warnings()
     reader = runtime.reader
     speaker = runtime.speaker(on_status=lambda m: print(f"seesay: {m}", file=sys.stderr)) if args.speak else None

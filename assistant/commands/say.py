@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if not any(c.isprintable() and not c.isspace() for c in args.text):
         print("seesay: nothing to say: the text has no visible characters", file=sys.stderr)
         return 2
-    runtime = Runtime(args)
+    runtime = Runtime.load(rate=args.rate, volume=args.volume, voice=args.voice or None)
     runtime.report_warnings()
     speaker = runtime.speaker(on_status=lambda m: print(f"seesay: {m}", file=sys.stderr))
     speaker.set_muted(False)  # asked for in so many words: the settings' speech switch is for descriptions

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..runtime import Runtime
 
-    runtime = Runtime(args)
+    runtime = Runtime.load(db=args.db)
     runtime.report_warnings()
     # Before the store's imports, so that the sentence model loads while SQLAlchemy is imported (issue 29).
     embedding = None if args.mode == "text" else _embed_aside(runtime, args.query)

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from ..settings import option
-from .arguments import add_db, add_model, add_speak, path_text
+from .arguments import add_db, add_model, add_reading, add_speak, model_overrides, path_text
 
 HELP = "describe and index photos as they appear in folders"
 
@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_speak(p)
     add_db(p)
     add_model(p)
+    add_reading(p)
     p.add_argument("--settle", type=option("settle", float), default=1.0, metavar="SECONDS",
                    help="how long a file must stay unchanged before it is read (default: 1)")
     p.add_argument("--seconds", type=option("seconds", float), default=0, metavar="SECONDS",
@@ -31,10 +32,10 @@ def run(args: argparse.Namespace) -> int:
     from model.images import display_path as printable
 
     from ..runtime import Runtime
-    from ..watcher import FolderWatcher
     from .lines import LineOutput
 
-    runtime = Runtime(args)
+    runtime = Runtime.load(**model_overrides(args), db=args.db, watch=args.folders or None,
+                           read_text=args.read_text, embeddings=False if args.no_embeddings else None)
     runtime.report_warnings()
     folders = runtime.watch_folders
     if not folders:
@@ -44,14 +45,13 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"seesay: not a folder: {', '.join(map(printable, missing))}", file=sys.stderr)
         return 2
-    describer = runtime.describer
+    _ = runtime.describer  # loaded before watching starts: a missing model is said at once
     store = runtime.store(writable=True, create=True)
     out = LineOutput()
     if args.speak:
         out.speaker = runtime.speaker(on_status=out.status)
-    watcher = FolderWatcher(store, describer, folders, on_description=out.describe, on_status=out.status,
-                            embedder=None if args.no_embeddings else runtime.embedder, settle=args.settle,
-                            beam_size=runtime.beam_size).start()
+    watcher = runtime.folder_watcher(store, on_description=out.describe, on_status=out.status,
+                                     settle=args.settle).start()
     out.status(f"watching {', '.join(map(printable, folders))}; Ctrl-C to stop")
     finish = 120.0  # what was found is still said when --seconds ends; Ctrl-C stops at once
     try:

@@ -1,4 +1,8 @@
-"""What is read in a photo, as parts of what is said: its text lines and its codes (issues 14 and 30)."""
+"""What is read in a photo, as parts of what is said: its text lines and its codes (issues 14 and 30).
+
+`said_text` is the one phrasing of text found in a photo ("It says: A; B and 1 more line."): the describer's
+sentence and any other summary use it (issue 25); reading a text out line by line (the app's `t`, `seesay
+read --speak`) is assistant/reading.py's `Document`."""
 
 from __future__ import annotations
 
@@ -32,14 +36,22 @@ class TextReader(Protocol):
     def read(self, image: Image.Image) -> Sequence[TextLine]: ...
 
 
+def said_text(texts: Sequence[str], max_lines: int = 2) -> str:
+    """Text read, phrased to be said: 'It says: FIRST; SECOND and 5 more lines.'; '' for no text."""
+    if max_lines < 1:
+        raise ValueError(f"max_lines must be at least 1, got {max_lines!r}")
+    texts = [t.strip() for t in texts if t.strip()]
+    if not texts:
+        return ""
+    rest = len(texts) - max_lines
+    more = f" and {rest} more line{'s' if rest > 1 else ''}" if rest > 0 else ""
+    return f"It says: {'; '.join(texts[:max_lines])}{more}."
+
+
 def text_part(lines: Sequence[TextLine]) -> tuple[tuple[str, ...], Part | None]:
     """The text lines read, and the part that says them (the first two, and how many more), if any."""
     texts = tuple(line.text.strip() for line in lines if line.text.strip())
-    if not texts:
-        return texts, None
-    rest = len(texts) - 2
-    more = f" and {rest} more line{'s' if rest > 1 else ''}" if rest > 0 else ""
-    return texts, Part(f"It says: {'; '.join(texts[:2])}{more}.", "text")
+    return texts, Part(said_text(texts), "text") if texts else None
 
 
 def code_parts(found: CodesSeen) -> list[Part]:
@@ -48,7 +60,3 @@ def code_parts(found: CodesSeen) -> list[Part]:
         return [Part(f"{c.said[0].upper()}{c.said[1:]}", "code") for c in found.codes]
     return [Part(found.unread[0].said, "code")] if found.unread else []
 
-
-def spoken_reading(text: str, found: CodesSeen, nothing: str) -> str:
-    """What reading aloud says: the text (model.describing.text_reader.spoken_text), then the codes, or nothing."""
-    return " ".join([text, *(p.text for p in code_parts(found))]).strip() or nothing

@@ -322,16 +322,11 @@ def reading_order(fragments: Sequence[Fragment]) -> list[TextLine]:
 
 
 def spoken_text(lines: Sequence[TextLine], max_lines: int = 2) -> str:
-    """The text phrased for speech: 'It says: FIRST. SECOND. And 5 more lines.'; '' when there is none."""
-    if max_lines < 1:
-        raise ValueError(f"max_lines must be at least 1, got {max_lines!r}")
-    texts = [line.text.strip() for line in lines if line.text.strip()]
-    if not texts:
-        return ""
-    said = " ".join(t if t[-1] in ".!?" else t + "." for t in texts[:max_lines])
-    rest = len(texts) - max_lines
-    more = "" if rest <= 0 else f" And {rest} more line{'s' if rest > 1 else ''}."
-    return f"It says: {said}{more}"
+    """The text phrased for speech, as the describer says it (model/describing/reading.py `said_text`, the
+    one phrasing): 'It says: FIRST; SECOND and 5 more lines.'; '' when there is none."""
+    from .reading import said_text
+
+    return said_text([line.text for line in lines], max_lines)
 
 
 def spoken_lines(lines: Sequence[TextLine]) -> list[str]:
