@@ -211,18 +211,12 @@ class SceneChange:
         self._previous: np.ndarray | None = None
         self._last_time = -float("inf")
 
-    @staticmethod
-    def thumbnail(thumb_or_rgb: np.ndarray) -> np.ndarray:
-        """A frame's grey thumbnail, given it (Frame.thumb) or its RGB array."""
-        return thumb_or_rgb if thumb_or_rgb.ndim == 2 else grey_thumbnail(thumb_or_rgb)
-
     def difference(self, a: np.ndarray, b: np.ndarray) -> float:
         return float(np.abs(a - b).mean())
 
-    def is_new(self, rgb: np.ndarray, now: float | None = None) -> bool:
-        """Whether this frame should be described; if so, it becomes the reference."""
+    def is_new(self, thumb: np.ndarray, now: float | None = None) -> bool:
+        """Whether this frame (its Frame.thumb) should be described; if so, it becomes the reference."""
         now = time.monotonic() if now is None else now
-        thumb = self.thumbnail(rgb)
         previous, self._previous = self._previous, thumb
         if self._described is None:
             settled = True
@@ -236,28 +230,26 @@ class SceneChange:
             self.mark_described(thumb, now)
         return settled
 
-    def moved(self, rgb: np.ndarray, now: float | None = None) -> bool:
+    def moved(self, thumb: np.ndarray, now: float | None = None) -> bool:
         """Whether something moved since the last description, and min_interval has passed; if so, this
         frame becomes the reference."""
         now = time.monotonic() if now is None else now
         if self._described is None or now - self._last_time < self.min_interval:
             return False
-        thumb = self.thumbnail(rgb)
         if self.difference(thumb, self._described) <= self.motion:
             return False
         self.mark_described(thumb, now)
         return True
 
-    def due(self, rgb: np.ndarray, now: float | None = None) -> bool:
+    def due(self, thumb: np.ndarray, now: float | None = None) -> bool:
         """Whether min_interval has passed since the last description; if so, this frame becomes the reference."""
         now = time.monotonic() if now is None else now
         if self._described is None or now - self._last_time < self.min_interval:
             return False
-        self.mark_described(rgb, now)
+        self.mark_described(thumb, now)
         return True
 
-    def mark_described(self, thumb_or_rgb: np.ndarray, now: float | None = None) -> None:
-        """Make this frame the reference (e.g. after a manual "describe now")."""
-        thumb = thumb_or_rgb if thumb_or_rgb.ndim == 2 else self.thumbnail(thumb_or_rgb)
+    def mark_described(self, thumb: np.ndarray, now: float | None = None) -> None:
+        """Make this frame (its Frame.thumb) the reference (e.g. after a manual "describe now")."""
         self._described = thumb
         self._last_time = time.monotonic() if now is None else now

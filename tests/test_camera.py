@@ -33,7 +33,7 @@ def test_camera_frames_are_rgb_like_the_photo(tmp_path, flickr_records):
 def test_scene_change_describes_a_street_once_not_every_frame(vtest_video):
     frames = _frames(str(vtest_video))
     scene = SceneChange(min_interval=0.0)
-    described = [f.index for f in frames if scene.is_new(f.rgb, now=f.index / 10)]
+    described = [f.index for f in frames if scene.is_new(f.thumb, now=f.index / 10)]
     assert len(frames) > 500
     assert described[0] == 0  # the first view is always described
     assert len(described) <= len(frames) / 50  # people walking by do not make a new scene
@@ -42,8 +42,8 @@ def test_scene_change_describes_a_street_once_not_every_frame(vtest_video):
 def test_people_walking_by_count_as_motion_worth_checking(vtest_video):
     frames = _frames(str(vtest_video))
     scene = SceneChange(min_interval=2.0)
-    assert scene.is_new(frames[0].rgb, now=0.0)
-    moved = [f.index for f in frames[1:] if scene.moved(f.rgb, now=f.index / 10)]
+    assert scene.is_new(frames[0].thumb, now=0.0)
+    moved = [f.index for f in frames[1:] if scene.moved(f.thumb, now=f.index / 10)]
     assert len(moved) >= 10  # the street is checked again and again as people come and go ...
     assert all(b - a >= 20 for a, b in zip(moved, moved[1:]))  # ... at most every min_interval (2 s at 10 fps)
 
@@ -52,7 +52,7 @@ def test_scene_change_describes_each_of_two_scenes_once(two_scene_video):
     video, _ = two_scene_video
     frames = _frames(str(video))
     scene = SceneChange(min_interval=0.0)
-    described = [f.index for f in frames if scene.is_new(f.rgb, now=f.index / 10)]
+    described = [f.index for f in frames if scene.is_new(f.thumb, now=f.index / 10)]
     assert len(described) == 2
     assert described[0] == 0 and 10 <= described[1] <= 12  # right after the cut, once the view has settled
 
