@@ -13,7 +13,7 @@ from collections.abc import Callable
 from .camera import FrameSource
 from .live import LiveDescriber
 from .messages import Announce, Described
-from .runtime import MODEL_FIELDS, Runtime, SetupError
+from .runtime import Runtime, SetupError
 from .services import Watcher
 
 NO_CAMERA = "No camera. To describe one, start seesay with --camera N or --video FILE, or set camera in the settings."
@@ -111,8 +111,7 @@ class Parts:
     def _remodel(self, old: Runtime) -> bool:
         """Load the describer the new settings choose (another beam size may need another engine), as the
         commands would; on failure say why and keep describing as before. Whether the describer changed."""
-        if self.model is None or all(getattr(old.settings, f) == getattr(self.runtime.settings, f)
-                                     for f in MODEL_FIELDS):
+        if self.model is None or self.runtime.describes_like(old):
             return False
         try:
             self.model = self.runtime.describer

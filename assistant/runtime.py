@@ -61,12 +61,16 @@ class Runtime:
         same) are carried over, so nothing loads twice and no warning is said twice."""
         runtime = Runtime(replace(saved, **self.overrides), saved=saved, overrides=self.overrides)
         runtime._sink = self._sink
-        same_model = all(getattr(self.settings, f) == getattr(runtime.settings, f) for f in MODEL_FIELDS)
+        same_model = runtime.describes_like(self)
         carried = ("reader", "codes", "detector", "embedder") + (("captioner", "plain_describer") if same_model else ())
         for name in carried:
             if name in self.__dict__:
                 runtime.__dict__[name] = self.__dict__[name]
         return runtime
+
+    def describes_like(self, other: Runtime) -> bool:
+        """Whether both settings choose the same captioner (MODEL_FIELDS), so one describer serves both."""
+        return all(getattr(self.settings, f) == getattr(other.settings, f) for f in MODEL_FIELDS)
 
     # --- warnings -------------------------------------------------------------------------------------
 
