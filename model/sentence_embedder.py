@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .onnx_runtime import cpu_session
+
 DIM = 384
 WEIGHTS = Path(__file__).parent / "weights"
 DEFAULT_GRAPH = WEIGHTS / "all-minilm-l6-v2.onnx"
@@ -41,7 +43,6 @@ class _Encoder:
     """The compiled graph and its tokenizer, loaded."""
 
     def __init__(self, graph: Path, tokenizer: Path, threads: int | None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         for path in (graph, tokenizer):
@@ -50,11 +51,7 @@ class _Encoder:
                     f"the sentence model {path} is missing: reinstall seesay, or compile it with "
                     "'python -m training.export_sentence_encoder'")
         self.tokenizer = Tokenizer.from_file(str(tokenizer))
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the captioner: share cores
-        self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(graph, threads)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         """(N, D) float32, unit length; batches of texts of like length."""

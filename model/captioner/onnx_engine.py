@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..images import ImageLike, model_input
+from ..onnx_runtime import cpu_session, first_line, load_errors
 from .caption import Caption, NoModelError
 from .config import CaptionerConfig
 from .engine import Captions, Encoded
@@ -79,38 +80,25 @@ class OnnxCaptioner(Captions):
 
     def __init__(self, prefix: str | os.PathLike = DEFAULT_PREFIX, *, threads: int | None = None) -> None:
         """threads: ONNX Runtime's intra-op threads (None: one per core)."""
-        import onnxruntime as ort  # here: importing this module costs nothing until a captioner is made
-        from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
-
         encoder_path, search_path = onnx_files(prefix)
         missing = [p for p in (encoder_path, search_path) if not p.is_file()]
         if missing:
             raise NoModelError(f"the compiled captioner is missing {missing[0]}: run 'python -m training "
                                f"export-onnx --model {prefix}.pt', or use the PyTorch engine (--engine torch)")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # errors only: its warnings are about graph rewrites, not the user
-        if threads:
-            options.intra_op_num_threads = threads
-        # Its threads sleep between runs instead of spinning: a describer shares the cores with the sentence
-        # embedder, the text reader and the app, and spinning threads slowed those by half.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        broken = (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.InvalidGraph, ort_errors.InvalidProtobuf,
-                  ort_errors.NoSuchFile, ort_errors.NotImplemented, ort_errors.RuntimeException, KeyError, TypeError,
-                  ValueError)  # a damaged or foreign graph, or one without seesay's metadata
+        broken = (*load_errors(), KeyError, TypeError, ValueError)  # or a graph without seesay's metadata
         path = search_path
         try:
-            self._search = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._search = cpu_session(path, threads)
             _expect_inputs(self._search, "features")
             meta = json.loads(self._search.get_modelmeta().custom_metadata_map[METADATA_KEY])
             if meta.get("format") != FORMAT:
                 raise ValueError(f"format {meta.get('format')!r}, this seesay reads {FORMAT}")
             self._read(meta)
             path = encoder_path
-            self._encoder = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._encoder = cpu_session(path, threads)
             _expect_inputs(self._encoder, "images")
         except broken as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise NoModelError(f"the compiled captioner {path.name} cannot be loaded ({first})") from None
+            raise NoModelError(f"the compiled captioner {path.name} cannot be loaded ({first_line(exc)})") from None
 
     def _read(self, meta: dict[str, Any]) -> None:
         """The checkpoint's description that training/onnx_export.py stored in the search graph."""

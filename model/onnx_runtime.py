@@ -1,0 +1,35 @@
+"""How every graph seesay ships runs (the captioner's, the detectors', the sentence model's): an ONNX Runtime
+session on the CPU, quiet, whose threads sleep between runs. Imports ONNX Runtime only when a session is made.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def cpu_session(path: str | os.PathLike, threads: int | None = None):
+    """An InferenceSession of the graph at path; threads: intra-op threads (None: one per core)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: its warnings are about graph rewrites, not the user
+    if threads:
+        options.intra_op_num_threads = threads
+    # Its threads sleep between runs instead of spinning: a describer shares the cores with the sentence
+    # embedder, the text reader and the app, and spinning threads slowed those by half.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def load_errors() -> tuple[type[Exception], ...]:
+    """What ONNX Runtime raises for a graph it cannot load: damaged, foreign, or missing."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as e
+
+    return (e.Fail, e.InvalidArgument, e.InvalidGraph, e.InvalidProtobuf, e.NoSuchFile, e.NotImplemented,
+            e.RuntimeException)
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line, to be said in one ("... cannot be loaded (FIRST LINE)")."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
