@@ -5,8 +5,8 @@
 - model.describing: what seesay says of a photo and with what evidence: recognition, object detection,
   people, text and codes, colour and light, phrasing, calibration, and the describer that composes them.
 
-Beside them: model.images (reading photos and frames into pixels, shared by both) and
-model.sentence_embedder (sentence vectors for search).
+Beside them: model.images (reading photos and frames into pixels, shared by both), model.onnx_runtime
+(the session every shipped graph runs in) and model.sentence_embedder (sentence vectors for search).
 
 Names load on first use (PEP 562), so that `from model import load_image` or the ONNX Runtime engine never
 imports PyTorch: on a CPU build of seesay's default path, `import torch` alone is most of a cold start.

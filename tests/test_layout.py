@@ -10,7 +10,7 @@ PACKAGES = ("model", "store", "training", "assistant")
 # Which of our packages each package may import (STYLE.md: a line knows its room by its imports).
 ALLOWED = {"model": set(), "store": set(), "training": {"model"}, "assistant": {"model", "store"}}
 # Inside model/: the captioner is a mechanism that knows nothing of describing (what is said, and on what
-# evidence); describing uses the captioner. The modules beside them (images, sentence_embedder) import neither.
+# evidence); describing uses the captioner. The modules beside them (images, onnx_runtime, sentence_embedder) import neither.
 MODEL_ROOMS = {"model.captioner": set(), "model.describing": {"model.captioner"}, "model": set()}
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
