@@ -27,7 +27,7 @@ import hashlib
 import json
 import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -227,9 +227,8 @@ def choose(photos: Sequence[DevPhoto], describer: Describer, data: Path) -> dict
     tried = {}
     for target in SAY_TARGETS:
         section = calibrate(photos, describer, {**TARGETS, "say": target})
-        cal = describer.calibration
-        trial = Describer(describer.captioner, describer.recognizer, detector=describer.detector, calibration=replace(
-            cal, objects=ObjectCalibration.from_json(section), source={**cal.source, "objects": section}))
+        trial = Describer(describer.captioner, describer.recognizer, detector=describer.detector,
+                          calibration=describer.calibration.with_objects(section))
         tried[target] = (section, truth_scores(spoken(coco, trial), truth, trial.said_counts))
         print(f"say target {target}: " + ", ".join(f"{k} {v:.3f}" for k, v in tried[target][1].items()
                                                     if isinstance(v, float)))

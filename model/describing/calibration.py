@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,11 @@ class Calibration:
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{where}: {exc}") from None
+
+    def with_objects(self, section: Mapping[str, Any]) -> Calibration:
+        """This calibration with another "objects" section (as the file would hold it): typed, and kept in
+        `source`, which the describer's index version is computed from."""
+        return replace(self, objects=ObjectCalibration.from_json(section), source={**self.source, "objects": section})
 
     @property
     def provenance(self) -> Mapping[str, Any]:
