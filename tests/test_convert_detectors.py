@@ -21,9 +21,8 @@ from training.convert_detectors import (
     identical,
     package_version,
     read_package,
-    store_half,
-    widen,
 )
+from training.half_weights import store_half, widen
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -37,7 +37,7 @@ import numpy as np
 from model.describing.detection import DEFAULT_WEIGHTS, MANIFEST, ObjectDetector, PoseDetector
 from model.images import load_image
 
-from .half_weights import store_half
+from .half_weights import store_half, widen
 
 QUANTIZED = {"nanodet": "nanodet-int8.onnx"}  # graphs shipped quantised, and their files
 
@@ -218,24 +218,6 @@ def check(onnx_bytes: bytes, graph, inputs, outputs, photos: list[Path], source:
                 top = np.argsort(-w.ravel(), kind="stable")[:REFERENCE_VALUES]
                 reference["outputs"][name] = {"indices": top.tolist(), "values": w.ravel()[top].tolist()}
     return worst, reference
-
-
-def widen(model):
-    """The ONNX model, changed in place, with each float16 weight widened by a Cast (store_half's) stored
-    as the float32 it stands for: the quantiser reads weights only from initializers."""
-    import onnx
-    from onnx import numpy_helper
-
-    halves = {i.name: i for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT16}
-    casts = [n for n in model.graph.node if n.op_type == "Cast" and n.input[0] in halves]
-    wide = [numpy_helper.from_array(numpy_helper.to_array(halves[n.input[0]]).astype(np.float32), n.output[0])
-            for n in casts]
-    kept = [i for i in model.graph.initializer if i.name not in {n.input[0] for n in casts}]
-    nodes = [n for n in model.graph.node if n not in casts]
-    del model.graph.initializer[:], model.graph.node[:]
-    model.graph.initializer.extend(kept + wide)
-    model.graph.node.extend(nodes)
-    return model
 
 
 def fold_pads(model):
