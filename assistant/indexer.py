@@ -7,7 +7,9 @@ the reason and tried again only once it changes. A photo that fails while being 
 failure alone: the batch is described again one photo at a time, the one that fails is recorded and tried
 again on the next run, and the rest go on (issue 27). Files gone from an indexed folder are forgotten,
 but only from folders that were read: an unreadable folder keeps what the index holds in it.
-Photos are decoded on a worker thread while the previous batch is being described.
+Photos are decoded on a worker thread while the previous batch is being described, and once decoded the
+describer's object detector starts on them (on its own thread), so that it works while the previous batch is
+composed, embedded and stored: the detector is the longest part of describing.
 """
 
 from __future__ import annotations
@@ -157,7 +159,8 @@ class _Batches:
         self.links += [Link(info, sha, self.source) for _, info, sha in batch if sha in known]
         self.report.linked += sum(sha in known for _, _, sha in batch)
         todo = [(path, info, sha) for path, info, sha in batch if sha not in known]
-        previous, self.decoding = self.decoding, (todo, self.decoder.submit(_decode, todo)) if todo else None
+        started = getattr(self.describer, "detecting", None)
+        previous, self.decoding = self.decoding, (todo, self.decoder.submit(_decode, todo, started)) if todo else None
         if previous is not None:
             self._describe(*previous)
         elif self.links or self.failures:
@@ -171,7 +174,7 @@ class _Batches:
             self._store([])
 
     def _describe(self, todo: list, decoding: Future) -> None:
-        decoded, seconds = decoding.result()  # waits only when decoding is slower than describing
+        decoded, seconds, detecting = decoding.result()  # waits only when decoding is slower than describing
         self.report.seconds["decode"] += seconds
         good = []
         for (path, info, sha), image in zip(todo, decoded):
@@ -184,7 +187,7 @@ class _Batches:
             if why := reader.unreadable(image.size):
                 self.report.notes.append((str(path), why))
         t = time.perf_counter()
-        good, descriptions = self._described(good)
+        good, descriptions = self._described(good, detecting)
         self.report.seconds["describe"] += time.perf_counter() - t
         t = time.perf_counter()
         # Semantic search reads the caption the describer kept (its objects supported, its unsure details too:
@@ -202,13 +205,14 @@ class _Batches:
             self.report.added.append((path, d))
         self._store(entries)
 
-    def _described(self, good: list) -> tuple[list, list]:
+    def _described(self, good: list, detecting=None) -> tuple[list, list]:
         """(photos, descriptions) of those photos that could be described; one that raises is its own
-        failure, recorded to be tried again on the next run, and the others are described one by one."""
+        failure, recorded to be tried again on the next run, and the others are described one by one.
+        detecting: the detector's work on exactly these photos, started when they were decoded."""
         if not good:
             return [], []
         try:
-            return good, self.describer.describe([g[3] for g in good], beam_size=self.beam_size)
+            return good, self.describer.describe([g[3] for g in good], beam_size=self.beam_size, detecting=detecting)
         except Exception as exc:  # noqa: BLE001 - whatever one photo does to a model, the batch goes on
             if len(good) == 1:
                 path, info, _, _ = good[0]
@@ -228,8 +232,9 @@ class _Batches:
         self.report.seconds["database"] += time.perf_counter() - t
 
 
-def _decode(todo: list) -> tuple[list, float]:
-    """Each file as an RGB image, or the reason it cannot be read; and the seconds it took."""
+def _decode(todo: list, start_detecting: Callable | None = None) -> tuple[list, float, object]:
+    """Each file as an RGB image, or the reason it cannot be read; the seconds it took; and the detector's work
+    on the images, started here by start_detecting (the describer's `detecting`), or None."""
     t = time.perf_counter()
     out = []
     for path, _, _ in todo:
@@ -237,4 +242,6 @@ def _decode(todo: list) -> tuple[list, float]:
             out.append(load_image(path))
         except ImageError as exc:
             out.append(str(exc).split(": ", 1)[-1] if str(exc).startswith(os.fspath(path)) else str(exc))
-    return out, time.perf_counter() - t
+    seconds = time.perf_counter() - t
+    images = [image for image in out if not isinstance(image, str)]
+    return out, seconds, start_detecting(images) if start_detecting is not None and images else None

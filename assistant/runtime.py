@@ -12,6 +12,7 @@ through the sink a command or the app gives `report_warnings`.
 from __future__ import annotations
 
 import copy
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -170,7 +171,8 @@ class Runtime:
             return None, f"it runs on the CPU, not {self.device}"
         checkpoint = Path(self.settings.model or f"{DEFAULT_PREFIX}.pt")
         try:
-            captioner = OnnxCaptioner(checkpoint.with_suffix(""))  # the graphs export-onnx wrote beside it
+            # the graphs export-onnx wrote beside it
+            captioner = OnnxCaptioner(checkpoint.with_suffix(""), threads=self.threads_beside_detector)
         except (NoModelError, ImportError) as exc:
             return None, str(exc)
         if captioner.beam_size != self.beam_size:
@@ -192,7 +194,8 @@ class Runtime:
             if "captioner" not in self.__dict__:
                 self._load_beside_captioner(self.reader if reading else None)
             self.__dict__["plain_describer"] = Describer.for_captioner(
-                self.captioner, all_evidence=self.settings.all_evidence, codes=self.codes, detector=self.detector)
+                self.captioner, all_evidence=self.settings.all_evidence, codes=self.codes, detector=self.detector,
+                detect_beside=self.detector is not None)
         return self.__dict__["plain_describer"]
 
     def describer_reading(self, reading: bool):
@@ -221,10 +224,20 @@ class Runtime:
         from model.describing.detection import ObjectDetector
 
         try:
-            return ObjectDetector.default()
+            return ObjectDetector.default(threads=self.threads_beside_detector)
         except (FileNotFoundError, ImportError) as exc:
             self.warn(f"describing without the object detector: {exc}")
             return None
+
+    @cached_property
+    def threads_beside_detector(self) -> int | None:
+        """The threads each of the ONNX Runtime captioner and the object detector gets: they describe side by
+        side (Describer detect_beside), half the cores each; None (all of them) where there is no detector."""
+        from model.describing.detection import ObjectDetector
+
+        if not ObjectDetector.default_path().is_file():
+            return None
+        return max(1, (os.cpu_count() or 2) // 2)
 
     def _load_beside_captioner(self, reader) -> None:
         """Load the text reader (if reading) and the object detector while the captioner loads on another

@@ -24,6 +24,7 @@ from model.describing.detection import (
     PoseDetector,
     box_iou,
     manifest,
+    non_maximum_suppression,
 )
 from model.images import from_bgr_frame, load_image
 
@@ -135,6 +136,32 @@ def test_a_batch_gives_what_each_photo_gives_alone(objects):
     assert objects.detect(photos) == [objects.detect([p])[0] for p in photos]
 
 
+def _greedy(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> list[int]:
+    """Suppression as NanoDet describes it, pair by pair: best box first, each box kept unless a kept box of
+    its class overlaps it by more than iou."""
+    kept: list[int] = []
+    for i in sorted(range(len(scores)), key=lambda i: -scores[i]):  # sorted() is stable: ties keep their order
+        if all(classes[k] != classes[i] or box_iou(boxes[[k]], boxes[[i]])[0, 0] <= iou for k in kept):
+            kept.append(i)
+    return kept
+
+
+def test_suppression_keeps_what_pair_by_pair_suppression_keeps(objects):
+    """On the detector's own candidates for a busy real photo (hundreds of boxes over dozens of classes)."""
+    square, _ = objects.letterbox(load_image(OPENCV_DATA / "basketball1.png"))
+    levels = objects._levels(objects._session.run(None, {objects._input: objects.prepare(square)}))
+    cells = [np.nonzero(score >= 0.05) for _, score, _ in levels]
+    classes = np.concatenate([cls for _, cls in cells])
+    scores = np.concatenate([score[cell, cls] for (_, score, _), (cell, cls) in zip(levels, cells)])
+    rng = np.random.default_rng(0)  # boxes of every size and overlap, the classes' own candidates' count
+    corners = rng.uniform(0, 0.8, (len(scores), 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(0.02, 0.2, (len(scores), 2))], axis=1)
+    assert len(scores) > 300 and len(np.unique(classes)) > 10
+    kept = non_maximum_suppression(boxes, scores, classes, 0.6)
+    assert sorted(kept.tolist()) == sorted(_greedy(boxes, scores, classes, 0.6))
+    assert 0 < len(kept) < len(scores) and np.all(np.diff(scores[kept]) <= 0)  # best first
+
+
 def test_the_astronaut_has_one_pose_with_her_face_above_her_shoulders(people):
     found = people.detect([data.astronaut()])[0]
     assert found and isinstance(found[0], Pose) and found[0].score >= 0.3
@@ -194,3 +221,22 @@ def test_bad_input_is_refused_with_one_clear_line(objects, tmp_path):
         ObjectDetector(DEFAULT_WEIGHTS / PoseDetector.graph)
     with pytest.raises(ValueError, match="not a MoveNet MultiPose graph"):
         PoseDetector(DEFAULT_WEIGHTS / ObjectDetector.graph)
+
+
+def test_the_detector_beside_the_captioner_says_what_it_says_inline():
+    """The runtime's describer runs the detector on its own thread (Describer detect_beside), and the indexer
+    starts it on a batch as soon as the batch is decoded (Describer.detecting): neither changes a word."""
+    from model.captioner.onnx_engine import OnnxCaptioner
+    from model.describing.describer import Describer
+
+    captioner, detector = OnnxCaptioner.default(threads=1), ObjectDetector.default(threads=1)
+    inline = Describer.for_captioner(captioner, detector=detector)
+    beside = Describer.for_captioner(captioner, detector=detector, detect_beside=True)
+    photos = [data.chelsea(), data.astronaut(), load_image(OPENCV_DATA / "basketball1.png")]
+    assert inline.detecting(photos) is None and beside.detecting(photos) is not None
+    said = inline.describe(photos)
+    assert [d.sentence for d in said] == [d.sentence for d in beside.describe(photos)]
+    started = beside.detecting(photos)
+    early = beside.describe(photos, detecting=started)
+    assert [(d.sentence, d.found) for d in early] == [(d.sentence, d.found) for d in said]
+    assert any(d.found for d in said)

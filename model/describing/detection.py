@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -108,9 +108,11 @@ def box_iou(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
 def non_maximum_suppression(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarray:
     """Indices kept by greedy per-class suppression, highest score first."""
     keep = []
-    for c in np.unique(classes):
-        members = np.flatnonzero(classes == c)
-        members = members[np.argsort(-scores[members], kind="stable")]
+    order = np.lexsort((-scores, classes))  # by class, best first within each (lexsort is stable)
+    for members in np.split(order, np.flatnonzero(np.diff(classes[order])) + 1):
+        if members.size == 1:  # most classes at a low floor: nothing to compare
+            keep.append(members[0])
+            continue
         over = box_iou(boxes[members], boxes[members]) > iou  # (n, n): i would suppress j
         suppressed = np.zeros(len(members), dtype=bool)
         for i in range(len(members)):
@@ -152,15 +154,24 @@ class ObjectDetector:
         _expect_outputs(self._session, self.path, "a NanoDet graph over the 80 COCO categories", want.__eq__)
 
     @classmethod
+    def default_path(cls) -> Path:
+        """Where the bundled NanoDet-g graph lies."""
+        return DEFAULT_WEIGHTS / cls.graph
+
+    @classmethod
     def default(cls, *, threads: int | None = None, floor: float = 0.05) -> ObjectDetector:
         """The bundled NanoDet-g graph."""
-        return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads, floor=floor)
+        return cls(cls.default_path(), threads=threads, floor=floor)
 
     @classmethod
     def prepare(cls, image: Image.Image) -> np.ndarray:
         """One RGB photo as the graph takes it: (1, 3, 416, 416) float32, BGR, less NanoDet's mean, over std."""
-        x = np.asarray(image.resize((cls.side, cls.side), Image.BILINEAR), dtype=np.float32)[:, :, ::-1]
-        return np.ascontiguousarray(((x - cls.mean) / cls.std).transpose(2, 0, 1)[None])  # (1, 3, S, S)
+        if image.size != (cls.side, cls.side):
+            image = image.resize((cls.side, cls.side), Image.BILINEAR)
+        x = np.asarray(image, dtype=np.float32).transpose(2, 0, 1)[::-1]  # (3, S, S) BGR
+        out = np.empty((1, 3, cls.side, cls.side), dtype=np.float32)
+        np.subtract(x, cls.mean[:, None, None], out=out[0])
+        return np.divide(out, cls.std[:, None, None], out=out)
 
     def detect(self, images: Sequence[Image.Image | np.ndarray]) -> list[list[Detection]]:
         """Per photo, every detection scoring at least the floor after per-class suppression, best first."""
@@ -168,9 +179,7 @@ class ObjectDetector:
         for image in _images(images):  # one at a time: a batched graph was no faster on the CPU (README)
             square, (left, top, w, h) = self.letterbox(image)
             outputs = self._session.run(None, {self._input: self.prepare(square)})
-            found.append([replace(d, box=_clip(np.array([(d.box[0] - left) / w, (d.box[1] - top) / h,
-                                                         (d.box[2] - left) / w, (d.box[3] - top) / h])))
-                          for d in self._decode(outputs)])
+            found.append(self._decode(outputs, (left, top, w, h)))
         return found
 
     @classmethod
@@ -202,8 +211,10 @@ class ObjectDetector:
             levels.append((stride, scores, sides.reshape(cells, 4, self.bins)))
         return levels
 
-    def _decode(self, outputs: list[np.ndarray]) -> list[Detection]:
-        """Boxes from each cell's centre and expected distances to its four sides, then suppression."""
+    def _decode(self, outputs: list[np.ndarray], place: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0),
+                ) -> list[Detection]:
+        """Boxes from each cell's centre and expected distances to its four sides, then suppression; boxes as
+        fractions of the photo at place (left, top, width, height) in the square."""
         boxes, scores, classes = [], [], []
         for stride, score, sides in self._levels(outputs):
             cell, cls = np.nonzero(score >= self.floor)
@@ -223,7 +234,10 @@ class ObjectDetector:
         boxes, scores, classes = np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes)
         top = np.argsort(-scores, kind="stable")[: self.candidates]
         keep = top[non_maximum_suppression(boxes[top], scores[top], classes[top], self.iou)]
-        return [Detection(COCO_CATEGORIES[classes[i]], float(scores[i]), _clip(boxes[i])) for i in keep]
+        left, top_, w, h = place  # clipped to the square, then mapped to the photo and clipped to it
+        photo = (np.clip(boxes[keep].astype(np.float64), 0.0, 1.0) - [left, top_, left, top_]) / [w, h, w, h]
+        return [Detection(COCO_CATEGORIES[c], float(s), (x0, y0, x1, y1))
+                for c, s, (x0, y0, x1, y1) in zip(classes[keep], scores[keep], np.clip(photo, 0.0, 1.0).tolist())]
 
 
 class PoseDetector:
