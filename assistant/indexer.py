@@ -7,9 +7,10 @@ the reason and tried again only once it changes. A photo that fails while being 
 failure alone: the batch is described again one photo at a time, the one that fails is recorded and tried
 again on the next run, and the rest go on (issue 27). Files gone from an indexed folder are forgotten,
 but only from folders that were read: an unreadable folder keeps what the index holds in it.
-Photos are decoded on a worker thread while the previous batch is being described, and once decoded the
-describer's object detector starts on them (on its own thread), so that it works while the previous batch is
-composed, embedded and stored: the detector is the longest part of describing.
+Photos are decoded on a worker thread while the previous batch is being described, and as soon as a batch is
+decoded the object detector (the longest part of describing) starts on it on a thread of its own, so that it
+works while the previous batch is captioned, composed, embedded and stored (its own thread rather than the
+describer's, which the app's camera shares: a frame never waits behind a batch of photos).
 """
 
 from __future__ import annotations
@@ -102,8 +103,11 @@ def index_files(
     unchanged = store.unchanged([info for _, info, _ in files if info is not None], model_id)
     report.seconds["database"] += time.perf_counter() - t
     work = _Batches(store, describer, model_id, embedder, beam_size, source, report)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seesay-decode") as decoder:
+    with (ThreadPoolExecutor(max_workers=1, thread_name_prefix="seesay-decode") as decoder,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="seesay-detect-ahead") as ahead):
         work.decoder = decoder
+        if (detections := getattr(describer, "detections", None)) is not None:
+            work.detect = lambda images: ahead.submit(detections, images)
         for done, (path, info, why) in enumerate(files, start=1):
             if info is not None and info.path in unchanged:
                 report.unchanged += 1
@@ -133,6 +137,7 @@ class _Batches:
         self.links: list[Link] = []
         self.failures: list[Failed] = []
         self.decoder: ThreadPoolExecutor | None = None
+        self.detect: Callable[[list], Future] | None = None  # starts the detector on decoded photos
         self.decoding: tuple[list, Future] | None = None
 
     def fail(self, path: Path, info: FileInfo, why: str, *, retry: bool = False) -> None:
@@ -159,8 +164,8 @@ class _Batches:
         self.links += [Link(info, sha, self.source) for _, info, sha in batch if sha in known]
         self.report.linked += sum(sha in known for _, _, sha in batch)
         todo = [(path, info, sha) for path, info, sha in batch if sha not in known]
-        started = getattr(self.describer, "detecting", None)
-        previous, self.decoding = self.decoding, (todo, self.decoder.submit(_decode, todo, started)) if todo else None
+        decoding = self.decoder.submit(_decode, todo, self.detect) if todo else None
+        previous, self.decoding = self.decoding, (todo, decoding) if todo else None
         if previous is not None:
             self._describe(*previous)
         elif self.links or self.failures:
@@ -174,7 +179,7 @@ class _Batches:
             self._store([])
 
     def _describe(self, todo: list, decoding: Future) -> None:
-        decoded, seconds, detecting = decoding.result()  # waits only when decoding is slower than describing
+        decoded, seconds, detections = decoding.result()  # waits only when decoding is slower than describing
         self.report.seconds["decode"] += seconds
         good = []
         for (path, info, sha), image in zip(todo, decoded):
@@ -187,7 +192,7 @@ class _Batches:
             if why := reader.unreadable(image.size):
                 self.report.notes.append((str(path), why))
         t = time.perf_counter()
-        good, descriptions = self._described(good, detecting)
+        good, descriptions = self._described(good, detections)
         self.report.seconds["describe"] += time.perf_counter() - t
         t = time.perf_counter()
         # Semantic search reads the caption the describer kept (its objects supported, its unsure details too:
@@ -205,14 +210,15 @@ class _Batches:
             self.report.added.append((path, d))
         self._store(entries)
 
-    def _described(self, good: list, detecting=None) -> tuple[list, list]:
+    def _described(self, good: list, detections: Future | None = None) -> tuple[list, list]:
         """(photos, descriptions) of those photos that could be described; one that raises is its own
         failure, recorded to be tried again on the next run, and the others are described one by one.
-        detecting: the detector's work on exactly these photos, started when they were decoded."""
+        detections: the detector's work on exactly these photos, started when they were decoded; where it
+        fails, it fails inside describe, as the batch's failure."""
         if not good:
             return [], []
         try:
-            return good, self.describer.describe([g[3] for g in good], beam_size=self.beam_size, detecting=detecting)
+            return good, self.describer.describe([g[3] for g in good], beam_size=self.beam_size, detections=detections)
         except Exception as exc:  # noqa: BLE001 - whatever one photo does to a model, the batch goes on
             if len(good) == 1:
                 path, info, _, _ = good[0]
@@ -232,9 +238,9 @@ class _Batches:
         self.report.seconds["database"] += time.perf_counter() - t
 
 
-def _decode(todo: list, start_detecting: Callable | None = None) -> tuple[list, float, object]:
+def _decode(todo: list, detect: Callable[[list], Future] | None = None) -> tuple[list, float, Future | None]:
     """Each file as an RGB image, or the reason it cannot be read; the seconds it took; and the detector's work
-    on the images, started here by start_detecting (the describer's `detecting`), or None."""
+    on the images, started by detect, or None."""
     t = time.perf_counter()
     out = []
     for path, _, _ in todo:
@@ -244,4 +250,4 @@ def _decode(todo: list, start_detecting: Callable | None = None) -> tuple[list, 
             out.append(str(exc).split(": ", 1)[-1] if str(exc).startswith(os.fspath(path)) else str(exc))
     seconds = time.perf_counter() - t
     images = [image for image in out if not isinstance(image, str)]
-    return out, seconds, start_detecting(images) if start_detecting is not None and images else None
+    return out, seconds, detect(images) if detect is not None and images else None

@@ -27,11 +27,12 @@ import numpy as np
 import torch
 from report import add_data_argument, fmt, save, show, spread
 
+from assistant.runtime import Runtime
+from assistant.settings import Settings
 from model import Captioner, load_image
 from model.captioner.engine import Encoded
 from model.captioner.onnx_engine import OnnxCaptioner
 from model.describing.describer import Describer
-from model.describing.detection import ObjectDetector
 
 SEESAY = [sys.executable, "-m", "assistant", "caption"]
 COLD = {
@@ -143,8 +144,9 @@ def main() -> None:
     t0 = time.perf_counter()
     engines["onnx"] = OnnxCaptioner.default()
     load["onnx"] = time.perf_counter() - t0
-    detector = ObjectDetector.default()  # the describer seesay runs: with the object detector
-    describers = {n: Describer.for_captioner(c, detector=detector) for n, c in engines.items()}
+    # Describing as seesay does (assistant/runtime.py): the object detector on its own thread beside the
+    # captioner, each with its share of the cores. The throughput rows time the engines alone, all cores each.
+    describers = {n: Runtime.of(Settings(), engine=n).describer_reading(False) for n in engines}
 
     cold, memory = cold_starts(test[0], args.cold_runs)
     latency = {n: describe_latency(d, test[: args.photos], args.runs) for n, d in describers.items()}

@@ -225,7 +225,7 @@ def test_bad_input_is_refused_with_one_clear_line(objects, tmp_path):
 
 def test_the_detector_beside_the_captioner_says_what_it_says_inline():
     """The runtime's describer runs the detector on its own thread (Describer detect_beside), and the indexer
-    starts it on a batch as soon as the batch is decoded (Describer.detecting): neither changes a word."""
+    runs it on its decoding thread ahead of describing (Describer.detections): neither changes a word."""
     from model.captioner.onnx_engine import OnnxCaptioner
     from model.describing.describer import Describer
 
@@ -233,10 +233,9 @@ def test_the_detector_beside_the_captioner_says_what_it_says_inline():
     inline = Describer.for_captioner(captioner, detector=detector)
     beside = Describer.for_captioner(captioner, detector=detector, detect_beside=True)
     photos = [data.chelsea(), data.astronaut(), load_image(OPENCV_DATA / "basketball1.png")]
-    assert inline.detecting(photos) is None and beside.detecting(photos) is not None
     said = inline.describe(photos)
-    assert [d.sentence for d in said] == [d.sentence for d in beside.describe(photos)]
-    started = beside.detecting(photos)
-    early = beside.describe(photos, detecting=started)
-    assert [(d.sentence, d.found) for d in early] == [(d.sentence, d.found) for d in said]
-    assert any(d.found for d in said)
+    assert [(d.sentence, d.found) for d in beside.describe(photos)] == [(d.sentence, d.found) for d in said]
+    ahead = beside.describe(photos, detections=beside.detections(photos))
+    assert [(d.sentence, d.found) for d in ahead] == [(d.sentence, d.found) for d in said]
+    assert all(d.found for d in said)
+    assert Describer.for_captioner(captioner).detections(photos) is None  # no detector: nothing to run ahead

@@ -213,6 +213,11 @@ class _Breaks:
             raise RuntimeError("the model failed on this photo")
         return self.inner.describe(images, **kwargs)
 
+    def detections(self, images):  # the indexer starts it ahead, on a thread of its own: it fails there too
+        if any(image.tobytes() == self.pixels for image in images):
+            raise RuntimeError("the detector failed on this photo")
+        return self.inner.detections(images)
+
 
 def test_a_photo_that_fails_in_the_model_fails_alone_and_the_forget_step_still_runs(tmp_path, photos,
                                                                                     default_describer):

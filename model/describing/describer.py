@@ -138,35 +138,36 @@ class Describer:
                    reader=reader, all_evidence=all_evidence, codes=codes, detector=detector,
                    detect_beside=detect_beside)
 
-    def detecting(self, pictures: Sequence[Image.Image]) -> Future | None:
-        """Start the detector on these photos (RGB) on its thread, to be collected by describe(detecting=): the
-        indexer starts the next batch while it stores this one. None where the detector does not run beside."""
-        return self._beside.submit(self.detector.detect, list(pictures)) if self._beside is not None else None
+    def detections(self, pictures: Sequence[Image.Image]) -> list | None:
+        """What the object detector finds in these photos (RGB), for describe(detections=): the indexer runs it
+        on its decoding thread, ahead of describing. None where there is no detector."""
+        return self.detector.detect(pictures) if self.detector is not None else None
 
     def describe(self, images: Sequence[ImageLike], beam_size: int = 3, *,
-                 detecting: Future | None = None) -> list[Description]:
+                 detections: Sequence | None = None) -> list[Description]:
         """Describe photos (paths, PIL images or RGB arrays), one Description each, in order.
 
         Each photo is decoded once; the encoder runs once per batch and its features feed both the
         captioner and the recognizer. Raises ImageError for an unreadable photo. Each Description's
         `seconds` is its share of the whole: decoding, encoding, searching and every other evidence.
-        detecting: what detecting() started for these very photos, if it was.
+        detections: what detections() found in these very photos, if it was run.
         """
         if not images:
             return []
         start = time.perf_counter()
         pictures = [to_rgb_image(img) for img in images]
-        detecting = detecting or self.detecting(pictures)
+        if detections is None and self._beside is not None:
+            detections = self._beside.submit(self.detections, pictures)
         return self.describe_features(pictures, self.captioner.encode(pictures), beam_size, started=start,
-                                      detecting=detecting)
+                                      detections=detections)
 
     def describe_features(
         self, pictures: Sequence[Image.Image], features: Encoded, beam_size: int = 3, *,
-        started: float | None = None, detecting: Future | None = None,
+        started: float | None = None, detections: Sequence | Future | None = None,
     ) -> list[Description]:
         """Describe photos already decoded (RGB) and encoded (captioner.encode); started: when the work
-        for them began (default: now), which each Description's `seconds` counts from; detecting: the
-        detector's work on these photos, already under way."""
+        for them began (default: now), which each Description's `seconds` counts from; detections: what the
+        detector found in these photos, or its work on them under way (None: it runs here)."""
         start = time.perf_counter() if started is None else started
         candidates = self.captioner.n_best(features, beam_size, no_repeat_ngram=self.no_repeat_ngram)
         if self.recognizer is not None:
@@ -178,10 +179,9 @@ class Describer:
             group_probs, recognized, probes = None, [[] for _ in pictures], None
         lines = [self.reader.read(p) for p in pictures] if self.reader is not None else [()] * len(pictures)
         sightings = [self.codes.read(p) for p in pictures] if self.codes is not None else [CodesSeen()] * len(pictures)
-        if detecting is not None:
-            boxes = detecting.result()
-        else:
-            boxes = self.detector.detect(pictures) if self.detector is not None else [None] * len(pictures)
+        if isinstance(detections, Future):
+            detections = detections.result()
+        boxes = (self.detections(pictures) if detections is None else detections) or [None] * len(pictures)
         out = [
             self._describe_one(pictures[i], cands, None if group_probs is None else group_probs[i], recognized[i],
                                lines[i], 0.0 if probes is None else float(probes[i]), boxes[i])
