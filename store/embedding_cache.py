@@ -14,11 +14,13 @@ the N int64 caption ids, all little-endian.
 
 from __future__ import annotations
 
+import glob
 import mmap
 import os
 import stat
 import struct
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ HEADER = struct.Struct("<20s16sQQ")  # magic, token, N, D
 HEADER_SIZE = 64
 SUFFIX = "-embeddings"
 BATCH = 4096  # rows fetched and written at a time: the whole matrix is never held twice
+STALE_SECONDS = 3600.0  # a temporary file this old was left by a writer that was killed
 
 
 def cache_path(db: Path) -> Path:
@@ -107,6 +110,7 @@ def _mode(db: Path) -> int:
 def _write(cursor, path: Path, token: bytes, mode: int) -> bool:
     """Write the cache from the cursor's rows to a temporary file, then rename it into place; False when
     the folder or the disk refuses."""
+    _sweep(path)
     try:
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     except OSError:
@@ -135,3 +139,15 @@ def _write(cursor, path: Path, token: bytes, mode: int) -> bool:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _sweep(path: Path, older: float = STALE_SECONDS) -> None:
+    """Remove what a writer killed mid-write left beside the cache (its temporary files), once they are older
+    than any write takes (100,000 captions: under a second), so that another process's write is never touched."""
+    now = time.time()
+    for left in path.parent.glob(glob.escape(path.name) + ".*.tmp"):
+        try:
+            if now - left.lstat().st_mtime > older:
+                left.unlink()
+        except OSError:
+            pass

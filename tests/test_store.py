@@ -380,6 +380,19 @@ def test_a_cache_made_for_another_index_or_cut_short_is_not_used(tmp_path, embed
         assert store.semantic_search(vec[1], 1)[0].score > 0.999
 
 
+def test_what_a_writer_killed_mid_write_left_is_swept_and_another_writers_file_is_not(tmp_path, embedder):
+    vec = embedder.embed(["a dog runs on the beach"])
+    killed, writing = tmp_path / "i.sqlite-embeddings.k1ll3d.tmp", tmp_path / "i.sqlite-embeddings.wr1t1ng.tmp"
+    for left in (killed, writing):
+        left.write_bytes(bytes(64))
+    os.utime(killed, (time.time() - 7200, time.time() - 7200))  # two hours old
+    with Store(tmp_path / "i.sqlite") as store:
+        store.add(store.model_id("m", "1" * 64), [entry("/p/dog.jpg", "a" * 64, "a dog", vec[0])])
+        assert _semantic(store, vec[0]) == ["/p/dog.jpg"]  # the cache was written
+    assert sorted(p.name for p in tmp_path.iterdir() if "embeddings" in p.name) == [
+        "i.sqlite-embeddings", writing.name]
+
+
 def test_where_the_cache_cannot_be_written_the_matrix_is_held_in_memory(tmp_path, embedder):
     vec = embedder.embed(["a dog runs on the beach"])
     (tmp_path / "i.sqlite-embeddings").mkdir()  # in the way: the rename into place fails, as on a full disk
