@@ -157,7 +157,10 @@ class Describer:
         start = time.perf_counter()
         pictures = [to_rgb_image(img) for img in images]
         if detections is None and self._beside is not None:
-            detections = self._beside.submit(self.detections, pictures)
+            try:
+                detections = self._beside.submit(self.detections, pictures)
+            except RuntimeError:  # the interpreter is shutting down (a camera thread's last frame): detect here
+                detections = None
         return self.describe_features(pictures, self.captioner.encode(pictures), beam_size, started=start,
                                       detections=detections)
 
