@@ -37,13 +37,6 @@ CLOSE = 0.4  # a box covering this share of the picture is close in front of the
 # A box this much inside another of its category is the same thing seen twice: on the dev photos (photos
 # squashed, before padding), counting people with it gave 61% exact counts against 55% without (0.7-0.9 alike).
 CONTAINED = 0.8
-# ... unless it covers less than this share of the other's area: then it is another one further away (a person
-# far behind another is boxed inside them; an upper body boxed apart is never that small). And a box overlapping
-# one counted by more than SAME (intersection over union, COCO's own match criterion) is the same thing. On the
-# dev photos, with the int8 detector at the count score 0.3, people counted exactly 37 of 62 photos with 8 too
-# high, against 35 with 9 (FARTHER 0.1-0.2 alike).
-FARTHER = 0.1
-SAME = 0.5
 # Feature names, in the order the calibrated weights are stored: the model file says which it was fitted on.
 OBJECT_FEATURES = ("detector", "area", "boxes", "recognizable", "recognizer", "caption", "rival")
 PERSON_FEATURES = ("detector", "area", "boxes", "caption", "probe")
@@ -291,21 +284,17 @@ class ObjectFinder:
 
 
 def count(detections: Sequence[Detection], score: float, min_area: float) -> tuple[Box, ...]:
-    """The boxes that count as one thing each: at or above a score and an area, and not the same thing as a box
-    already counted (_same: NanoDet often boxes a person's upper body beside the whole person), largest first."""
+    """The boxes that count as one thing each: at or above a score and an area, and not mostly inside a box
+    already counted (NanoDet often boxes a person's upper body beside the whole person), largest first."""
     kept: list[Box] = []
     for d in sorted(detections, key=lambda d: -d.score):
-        if d.score >= score and box_area(d.box) >= min_area and not any(_same(d.box, k) for k in kept):
+        if d.score >= score and box_area(d.box) >= min_area and not any(_inside(d.box, k) for k in kept):
             kept.append(d.box)
     return tuple(sorted(kept, key=box_area, reverse=True))
 
 
-def _same(a: Box, b: Box) -> bool:
-    """Whether two boxes of one category are one thing: they overlap by more than SAME of their union, or most
-    of the smaller (CONTAINED of its area) lies inside the other and it is not under FARTHER of the other's size."""
+def _inside(a: Box, b: Box) -> bool:
+    """Whether most of the smaller of two boxes lies inside the other (CONTAINED of its area)."""
     w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    small, large = sorted((box_area(a), box_area(b)))
-    if w * h > SAME * max(small + large - w * h, 1e-9):
-        return True
-    return w * h > CONTAINED * max(small, 1e-9) and small >= FARTHER * large
+    return w * h > CONTAINED * max(min(box_area(a), box_area(b)), 1e-9)
