@@ -35,8 +35,9 @@ def sentences(describer: Describer, paths, batch: int = 16) -> list[str]:
 
 
 def people_counts(scores: dict) -> str:
-    """How the photos with people not counted right went wrong: "5 too high, 12 too low, 0 no number, 20 unsaid"."""
-    return ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in scores["people_counts"].items() if kind != "exact")
+    """How the photos with people not counted right went wrong: "5 high, 12 low, 0 no number, 20 unsaid"."""
+    return ", ".join(f"{n} {kind.removeprefix('too_').replace('_', ' ')}"
+                     for kind, n in scores["people_counts"].items() if kind != "exact")
 
 
 def main() -> None:
