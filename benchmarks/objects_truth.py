@@ -34,6 +34,12 @@ def sentences(describer: Describer, paths, batch: int = 16) -> list[str]:
     return out
 
 
+def people_counts(scores: dict) -> str:
+    """How the photos with people not counted right went wrong: "5 high, 12 low, 0 no number, 20 unsaid"."""
+    return ", ".join(f"{n} {kind.removeprefix('too_').replace('_', ' ')}"
+                     for kind, n in scores["people_counts"].items() if kind != "exact")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_argument(p)
@@ -54,7 +60,7 @@ def main() -> None:
             results.setdefault(split, {})[name] = {**scores, "examples": dict(zip([ph.path.name for ph in photos[:12]], said))}
             rows.append([split, name, scores["photos"], f"{scores['objects_present']:.1%} of {scores['objects_said']}",
                          f"{scores['people_present']:.1%} of {scores['people_said']}",
-                         f"{scores['count_right']:.1%} of {scores['photos_with_people']}",
+                         f"{scores['count_right']:.1%} of {scores['photos_with_people']} ({people_counts(scores)})",
                          f"{scores['large_said']:.1%} of {scores['large_categories']}",
                          f"{scores['chair_absent']:.1%}", f"{scores['chair_present']:.1%}",
                          f"{scores['object_counts_right']:.1%} / {scores['object_counts_too_high']:.1%} of "

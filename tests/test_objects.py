@@ -67,6 +67,26 @@ def test_the_finder_reads_its_models_and_thresholds_from_the_calibration_file(tm
     assert Calibration.load().objects == ObjectCalibration.from_json(json.loads(CALIBRATION_FILE.read_text())["objects"])
 
 
+def test_people_counts_are_scored_by_what_went_wrong():
+    from model.describing.concepts import Concepts
+    from training.object_truth import LabelledPhoto, count_kind, truth_scores
+
+    said_counts = Concepts.load().counts
+    two = LabelledPhoto(1, "coco", Path("two.jpg"), (("person", 0.2, False), ("person", 0.05, False),
+                                                     ("person", 0.001, False), ("dog", 0.3, False)))
+    crowd = LabelledPhoto(2, "coco", Path("crowd.jpg"), (("person", 0.02, False), ("person", 0.4, True)))
+    kinds = {s: count_kind(s, two, said_counts) for s in
+             ("Two people and a dog.", "Three people.", "A man with a dog.", "People on a beach.", "A dog.",
+              "A crowd of people.")}
+    assert list(kinds.values()) == ["exact", "too_high", "too_low", "no_number", "unsaid", "too_high"], kinds
+    assert count_kind("A crowd of people.", crowd, said_counts) == "exact"
+    assert count_kind("Five people.", crowd, said_counts) == "too_low"
+    scores = truth_scores(["Three people.", "A crowd of people.", "A cat."],
+                          [two, crowd, LabelledPhoto(3, "coco", Path("cat.jpg"), (("cat", 0.5, False),))], said_counts)
+    assert scores["people_counts"] == {"exact": 1, "too_high": 1, "too_low": 0, "no_number": 0, "unsaid": 0}
+    assert scores["photos_with_people"] == 2 and scores["count_right"] == 0.5
+
+
 # --- the describer with the bundled detector, on real photos ------------------------------------------------
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"

@@ -18,6 +18,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .hallucination import coco_objects
 
@@ -25,6 +26,7 @@ PERSON = "person"
 COUNT_AREA = 0.01  # a person counts when their box covers at least this share of the photo (issue 26)
 RECALL_AREA = 0.05  # a category should be said when one of its boxes covers at least this share
 CROWD = 5  # more people than this are "a crowd"
+COUNT_KINDS = ("exact", "too_high", "too_low", "no_number", "unsaid")  # how the people of a photo are counted
 SPLITS = {
     "dev": (("coco-mini", "train2017"), ("coco-tiny", "train2017")),
     "held-out": (("coco-mini", "val2017"), ("coco-tiny", "val2017")),
@@ -98,21 +100,35 @@ def said_number(sentence: str, claim: tuple[int, bool] | None) -> int | None:
     return claim[0] if claim is not None and claim[1] else None
 
 
+def count_kind(sentence: str, photo: LabelledPhoto, said_counts: Callable[[str], dict[str, tuple[int, bool]]]) -> str:
+    """How a description counts the people of a photo with some: "exact", "too_high", "too_low", "no_number" (a
+    person named, no number: "people") or "unsaid" (no person named)."""
+    if PERSON not in coco_objects(sentence):
+        return "unsaid"
+    said = said_number(sentence, said_counts(sentence).get(PERSON))
+    if said is None:
+        return "no_number"
+    said, truth = min(said, CROWD + 1), min(photo.people, CROWD + 1)
+    return "exact" if said == truth else "too_high" if said > truth else "too_low"
+
+
 def truth_scores(sentences: Sequence[str], photos: Sequence[LabelledPhoto],
-                 said_counts: Callable[[str], dict[str, tuple[int, bool]]]) -> dict[str, float | int]:
+                 said_counts: Callable[[str], dict[str, tuple[int, bool]]]) -> dict[str, Any]:
     """The issue's figures for a list of descriptions of labelled photos.
 
     objects_present: of the (photo, category) pairs said, other than people, the share with a box there;
     people_present: of the photos where a person is said, the share with a person box;
     count_right: of the photos with a person box of at least COUNT_AREA, the share whose description says
-    the number of such people exactly (or a crowd for more than CROWD);
+    the number of such people exactly (or a crowd for more than CROWD); people_counts: those photos by
+    count_kind, so that what goes wrong is seen (a number too high or too low, none, no person said);
     large_said: of the categories with a box of at least RECALL_AREA, the share said;
     chair_absent / chair_present: the share of descriptions naming a category with no box, and naming at
     least one with a box (CHAIR-style, Rohrbach et al. 2018, with the boxes as truth);
     object_counts_right / object_counts_too_high: of the numbers said of things other than people ("two buses",
     "a sink"), the share equal to its boxes of at least COUNT_AREA, and the share above all its boxes."""
     numbers = numbers_right = numbers_high = 0
-    said_pairs = right_pairs = people_said = people_right = with_people = counted = large = large_hit = 0
+    said_pairs = right_pairs = people_said = people_right = large = large_hit = 0
+    kinds = dict.fromkeys(COUNT_KINDS, 0)
     absent = present = 0
     for sentence, photo in zip(sentences, photos):
         named = coco_objects(sentence)
@@ -124,9 +140,7 @@ def truth_scores(sentences: Sequence[str], photos: Sequence[LabelledPhoto],
             people_said += 1
             people_right += PERSON in truth
         if photo.people:
-            with_people += 1
-            said = said_number(sentence, said_counts(sentence).get(PERSON) if PERSON in named else None)
-            counted += said is not None and min(said, CROWD + 1) == min(photo.people, CROWD + 1)
+            kinds[count_kind(sentence, photo, said_counts)] += 1
         for name, (k, exact) in said_counts(sentence).items():
             if name != PERSON and exact and name in truth:
                 numbers += 1
@@ -142,7 +156,8 @@ def truth_scores(sentences: Sequence[str], photos: Sequence[LabelledPhoto],
         "photos": len(photos),
         "objects_said": said_pairs, "objects_present": right_pairs / max(said_pairs, 1),
         "people_said": people_said, "people_present": people_right / max(people_said, 1),
-        "photos_with_people": with_people, "count_right": counted / max(with_people, 1),
+        "photos_with_people": sum(kinds.values()), "count_right": kinds["exact"] / max(sum(kinds.values()), 1),
+        "people_counts": kinds,
         "large_categories": large, "large_said": large_hit / max(large, 1),
         "chair_absent": absent / n, "chair_present": present / n, "object_counts": numbers,
         "object_counts_right": numbers_right / max(numbers, 1),
