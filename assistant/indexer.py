@@ -218,7 +218,8 @@ class _Batches:
         if not good:
             return [], []
         try:
-            return good, self.describer.describe([g[3] for g in good], beam_size=self.beam_size, detections=detections)
+            ahead = {"detections": detections} if detections is not None else {}  # any describer: only ours runs ahead
+            return good, self.describer.describe([g[3] for g in good], beam_size=self.beam_size, **ahead)
         except Exception as exc:  # noqa: BLE001 - whatever one photo does to a model, the batch goes on
             if len(good) == 1:
                 path, info, _, _ = good[0]

@@ -188,6 +188,7 @@ class Runtime:
     def _plain(self, reading: bool):
         """The describer without a text reader, made once; the detector (and, where the first describer asked
         for reads, the text reader) load beside the captioner."""
+        from model.captioner.onnx_engine import OnnxCaptioner
         from model.describing.describer import Describer
 
         if "plain_describer" not in self.__dict__:
@@ -195,7 +196,8 @@ class Runtime:
                 self._load_beside_captioner(self.reader if reading else None)
             self.__dict__["plain_describer"] = Describer.for_captioner(
                 self.captioner, all_evidence=self.settings.all_evidence, codes=self.codes, detector=self.detector,
-                detect_beside=self.detector is not None)
+                detect_beside=self.detector is not None and self.threads_beside_detector is not None
+                and isinstance(self.captioner, OnnxCaptioner))
         return self.__dict__["plain_describer"]
 
     def describer_reading(self, reading: bool):
@@ -232,12 +234,19 @@ class Runtime:
     @cached_property
     def threads_beside_detector(self) -> int | None:
         """The threads each of the ONNX Runtime captioner and the object detector gets: they describe side by
-        side (Describer detect_beside), half the cores each; None (all of them) where there is no detector."""
+        side (Describer detect_beside), half the cores this process may use each. None (each all of them,
+        one after the other) where there is no detector or the captioner will not be the ONNX Runtime one: the
+        PyTorch engine keeps every core, and the detector beside it on half was 12% slower than inline.
+        Decided before either loads (they load at once), from the settings and the files."""
+        from model.captioner.onnx_engine import DEFAULT_PREFIX, onnx_engine_available
         from model.describing.detection import ObjectDetector
 
-        if not ObjectDetector.default_path().is_file():
+        compiled = Path(self.settings.model).with_suffix("") if self.settings.model else DEFAULT_PREFIX
+        if (self.settings.engine == "torch" or self.settings.device != "cpu" or not onnx_engine_available(compiled)
+                or not ObjectDetector.default_path().is_file()):
             return None
-        return max(1, (os.cpu_count() or 2) // 2)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
+        return max(1, cores // 2)
 
     def _load_beside_captioner(self, reader) -> None:
         """Load the text reader (if reading) and the object detector while the captioner loads on another

@@ -243,6 +243,44 @@ def test_a_photo_that_fails_in_the_model_fails_alone_and_the_forget_step_still_r
         assert not db.failures()
 
 
+class _DetectorBreaksAhead:
+    """The real describer with the object detector, whose detector fails on one photo when the indexer runs it
+    ahead of describing (on its own thread); describing itself works."""
+
+    def __init__(self, describer, pixels: bytes):
+        self.inner, self.pixels, self.ahead = describer, pixels, []
+        self.captioner, self.reader = describer.captioner, None
+
+    def detections(self, images):
+        self.ahead.append(len(images))
+        if any(image.tobytes() == self.pixels for image in images):
+            raise RuntimeError("the detector failed on this photo")
+        return self.inner.detections(images)
+
+    def describe(self, images, **kwargs):
+        return self.inner.describe(images, **kwargs)
+
+
+def test_a_detector_failing_ahead_of_describing_loses_no_photo(tmp_path, photos, default_captioner):
+    """The batch is described again photo by photo, each detected where it is described, and all are stored
+    with what the describer says of them on its own."""
+    from model.describing.describer import Describer
+    from model.describing.detection import ObjectDetector
+
+    describer = Describer.for_captioner(default_captioner, detector=ObjectDetector.default())
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in photos[:4]:
+        shutil.copy(p, folder)
+    breaks = _DetectorBreaksAhead(describer, load_image(photos[1]).tobytes())
+    with Store(tmp_path / "index.sqlite") as db:
+        report = index_folders(db, breaks, [folder], batch_size=16)
+        assert breaks.ahead == [4] and not report.failed  # run ahead once, on the whole batch; nothing lost
+        said = {Path(p).name: d.sentence for p, d in report.added}
+        assert said == {p.name: d.sentence for p, d in zip(photos[:4], describer.describe(photos[:4]))}
+        assert len(db.export_rows()) == 4
+
+
 def test_the_index_deleted_mid_run_is_said_not_reported_as_saved(tmp_path, photos, default_describer):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -146,3 +146,18 @@ def test_a_missing_detector_graph_is_said_once_by_the_commands_and_the_app(tmp_p
     _ = runtime.describer
     _ = runtime.with_saved(Settings(read_text=False, rate=300)).describer  # the app's dialog saved: not again
     assert [w for w in heard if "object detector" in w] == [heard[0]] and len(heard) == 1
+
+
+def test_the_detector_runs_beside_the_onnx_captioner_only_with_half_the_cores_each():
+    """Side by side only where each has its share of the cores: the ONNX Runtime captioner on the CPU. The
+    PyTorch engine keeps every core and the detector runs after it (beside it on half it was slower)."""
+    from assistant.settings import Settings
+    from model.captioner.onnx_engine import OnnxCaptioner
+
+    onnx = Runtime.of(Settings())
+    cores = len(os.sched_getaffinity(0))
+    assert onnx.threads_beside_detector == max(1, cores // 2)
+    described = onnx.describer_reading(False)
+    assert isinstance(described.captioner, OnnxCaptioner) and described._beside is not None
+    assert Runtime.of(Settings(), engine="torch").threads_beside_detector is None
+    assert Runtime.of(Settings(), model="/no/such/checkpoint.pt").threads_beside_detector is None  # nothing compiled

@@ -24,6 +24,7 @@ A text reader (any object with `read(image) -> list of lines with .text and .con
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -94,10 +95,8 @@ class Describer:
         detector: an object detector (detection.ObjectDetector) whose boxes, fused with the other evidence
         by the calibration's object models, decide which COCO categories are said, how many and where; None:
         recognition and the people model alone (the calibration is then read as before).
-        detect_beside: run the detector on a thread of its own while the captioner encodes and searches. Only
-        where each has its share of the cores (assistant/runtime.py builds them so): on 2 cores, one thread each
-        side by side describes in 21 ms a photo against 28 ms one after the other with two threads each; with
-        two threads each side by side it is slower than one after the other."""
+        detect_beside: run the detector on a thread of its own while the captioner encodes and searches: only
+        where each has its share of the cores, as assistant/runtime.py builds them (README, Beside the captioner)."""
         self.captioner = captioner
         self.recognizer = recognizer
         self.people = people
@@ -157,12 +156,15 @@ class Describer:
         start = time.perf_counter()
         pictures = [to_rgb_image(img) for img in images]
         if detections is None and self._beside is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # shutting down (a camera thread's last frame): detect inline
                 detections = self._beside.submit(self.detections, pictures)
-            except RuntimeError:  # the interpreter is shutting down (a camera thread's last frame): detect here
-                detections = None
-        return self.describe_features(pictures, self.captioner.encode(pictures), beam_size, started=start,
-                                      detections=detections)
+        try:
+            return self.describe_features(pictures, self.captioner.encode(pictures), beam_size, started=start,
+                                          detections=detections)
+        except BaseException:
+            if isinstance(detections, Future):  # not left queued before a camera frame's
+                detections.cancel()
+            raise
 
     def describe_features(
         self, pictures: Sequence[Image.Image], features: Encoded, beam_size: int = 3, *,
@@ -182,8 +184,7 @@ class Describer:
             group_probs, recognized, probes = None, [[] for _ in pictures], None
         lines = [self.reader.read(p) for p in pictures] if self.reader is not None else [()] * len(pictures)
         sightings = [self.codes.read(p) for p in pictures] if self.codes is not None else [CodesSeen()] * len(pictures)
-        if isinstance(detections, Future):
-            detections = detections.result()
+        detections = detections.result() if isinstance(detections, Future) else detections
         boxes = (self.detections(pictures) if detections is None else detections) or [None] * len(pictures)
         out = [
             self._describe_one(pictures[i], cands, None if group_probs is None else group_probs[i], recognized[i],
