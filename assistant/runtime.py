@@ -11,6 +11,7 @@ through the sink a command or the app gives `report_warnings`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import sys
@@ -256,7 +257,11 @@ class Runtime:
         from concurrent.futures import ThreadPoolExecutor
 
         from model.describing.text_reader import TextReaderUnavailable
+        from model.onnx_runtime import import_onnxruntime
 
+        with contextlib.suppress(ImportError):  # before the threads: rapidocr imports it too (0.02 s)
+            import_onnxruntime()
+        _ = self.threads_beside_detector
         with ThreadPoolExecutor(1, thread_name_prefix="seesay-load") as pool:
             loading = pool.submit(lambda: self.captioner)
             if reader is not None:

@@ -5,11 +5,25 @@ session on the CPU, quiet, whose threads sleep between runs. Imports ONNX Runtim
 from __future__ import annotations
 
 import os
+import threading
+from types import ModuleType
+
+_IMPORTING = threading.Lock()
+
+
+def import_onnxruntime() -> ModuleType:
+    """The onnxruntime module, imported by one thread at a time: its package imports itself in a circle, and
+    two threads importing it at once can end in Python's import-deadlock error (a `seesay caption` start in
+    about 20 on a busy machine, when the captioner loaded on one thread and the text reader on another)."""
+    with _IMPORTING:
+        import onnxruntime
+
+    return onnxruntime
 
 
 def cpu_session(path: str | os.PathLike, threads: int | None = None):
     """An InferenceSession of the graph at path; threads: intra-op threads (None: one per core)."""
-    import onnxruntime as ort
+    ort = import_onnxruntime()
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: its warnings are about graph rewrites, not the user
@@ -23,6 +37,7 @@ def cpu_session(path: str | os.PathLike, threads: int | None = None):
 
 def load_errors() -> tuple[type[Exception], ...]:
     """What ONNX Runtime raises for a graph it cannot load: damaged, foreign, or missing."""
+    import_onnxruntime()
     from onnxruntime.capi import onnxruntime_pybind11_state as e
 
     return (e.Fail, e.InvalidArgument, e.InvalidGraph, e.InvalidProtobuf, e.NoSuchFile, e.NotImplemented,

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..captioner.caption import NoModelError
 from ..images import ImageLike, to_rgb_image
+from ..onnx_runtime import import_onnxruntime
 
 # Fragments whose recognition confidence is below this are dropped as likely hallucinations.
 # Measured by benchmarks/ocr_accuracy.py (its calibrate() on a dev set kept apart from the test photos):
@@ -148,7 +149,7 @@ class TextReader:
             return self._engine
         _silence_rapidocr()
         try:
-            import onnxruntime
+            onnxruntime = import_onnxruntime()
             from rapidocr import RapidOCR
         except ImportError as exc:
             raise TextReaderUnavailable(
