@@ -116,7 +116,8 @@ class Describer:
         self.blank_spread = cal.image.blank_spread
         self.detector = detector if cal.objects is not None else None
         self.finder = ObjectFinder(cal.objects) if self.detector is not None else None
-        self._beside = ThreadPoolExecutor(1, "seesay-detect") if detect_beside and self.detector is not None else None
+        # Two kept threads: two callers at once (a camera frame, a photo asked about) never wait on each other.
+        self._beside = ThreadPoolExecutor(2, "seesay-detect") if detect_beside and self.detector is not None else None
         self.max_objects = max_objects or (3 if self.finder is not None else 2)  # things said on their own, at most
         # A new way of composing sentences is a new model version for the photo index (assistant/indexer.py).
         identity = json.dumps(cal.source.get("objects", {}), sort_keys=True) + str(getattr(detector, "path", ""))
@@ -138,8 +139,7 @@ class Describer:
                    detect_beside=detect_beside)
 
     def detections(self, pictures: Sequence[Image.Image]) -> list | None:
-        """What the object detector finds in these photos (RGB), for describe(detections=): the indexer runs it
-        on its decoding thread, ahead of describing. None where there is no detector."""
+        """What the object detector finds in these photos (RGB), run ahead for describe(detections=); None: none."""
         return self.detector.detect(pictures) if self.detector is not None else None
 
     def describe(self, images: Sequence[ImageLike], beam_size: int = 3, *,
@@ -162,7 +162,7 @@ class Describer:
             return self.describe_features(pictures, self.captioner.encode(pictures), beam_size, started=start,
                                           detections=detections)
         except BaseException:
-            if isinstance(detections, Future):  # not left queued before a camera frame's
+            if isinstance(detections, Future):  # not left queued before another caller's
                 detections.cancel()
             raise
 
