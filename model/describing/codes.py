@@ -144,7 +144,6 @@ class CodeReader:
             self._zxing = None
         else:
             self._zxing = zxingcpp
-            self._formats = zxingcpp.barcode_formats_from_str(",".join(KINDS))
 
     @property
     def engine(self) -> str:
@@ -169,7 +168,10 @@ class CodeReader:
     def _read_zxing(self, grey: np.ndarray) -> tuple[list, list]:
         # Barcodes turned on their side are not looked for (try_rotate): that pass alone took two thirds of
         # the time of a frame with no code in it (benchmarks/codes.py); QR and Data Matrix read at any angle.
-        found = self._zxing.read_barcodes(grey, formats=self._formats, try_rotate=False, return_errors=True)
+        # The formats are made per read, not kept: a zxing-cpp object alive when Python exits makes its bindings
+        # print a page of "leaked" warnings (seesay app, on quitting).
+        formats = self._zxing.barcode_formats_from_str(",".join(KINDS))
+        found = self._zxing.read_barcodes(grey, formats=formats, try_rotate=False, return_errors=True)
         codes, unread, seen = [], [], set()
         for b in found:
             box = _box([(p.x, p.y) for p in (b.position.top_left, b.position.top_right, b.position.bottom_right,
