@@ -143,10 +143,13 @@ def test_seesay_read_json_gives_each_codes_type_text_and_box(tmp_path, qr_photo,
 
 
 def test_a_reader_alive_when_python_exits_leaves_no_warnings_behind(qr_photo, tmp_path):
-    """zxing-cpp's bindings print a page of "leaked" warnings for any of their objects alive at exit; the app
-    keeps its code reader to the end, so quitting it printed them."""
-    script = ("import sys; from model.describing.codes import CodeReader; from model.images import load_image; "
-              "reader = CodeReader(); seen = reader.read(load_image(sys.argv[1])); print(seen.codes[0].text)")
+    """zxing-cpp's bindings print a page of "leaked" warnings for any of their objects alive at exit; the app's
+    threads still hold its code reader then, so quitting it printed them."""
+    script = ("import sys, threading, time; from model.describing.codes import CodeReader; "
+              "from model.images import load_image; reader = CodeReader(); "
+              "seen = reader.read(load_image(sys.argv[1])); print(seen.codes[0].text); "
+              "worker = threading.Thread(target=time.sleep, args=(100,), daemon=True); worker.reader = reader; "
+              "worker.start()")
     Image.fromarray(np.asarray(qr_photo)).save(tmp_path / "qr.png")
     run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "qr.png")], capture_output=True, text=True,
                          timeout=120)
