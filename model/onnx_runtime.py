@@ -14,7 +14,7 @@ _IMPORTING = threading.Lock()
 def import_onnxruntime() -> ModuleType:
     """The onnxruntime module, imported by one thread at a time: its package imports itself in a circle, and
     two threads importing it at once can end in Python's import-deadlock error (a `seesay caption` start in
-    about 20 on a busy machine, when the captioner loaded on one thread and the text reader on another)."""
+    about 25 on a busy machine, when the captioner loaded on one thread and the text reader on another)."""
     with _IMPORTING:
         import onnxruntime
 
