@@ -143,13 +143,13 @@ class Describer:
         return self.detector.detect(pictures) if self.detector is not None else None
 
     def describe(self, images: Sequence[ImageLike], beam_size: int = 3, *,
-                 detections: Sequence | None = None) -> list[Description]:
+                 detections: Sequence | Future | None = None) -> list[Description]:
         """Describe photos (paths, PIL images or RGB arrays), one Description each, in order.
 
         Each photo is decoded once; the encoder runs once per batch and its features feed both the
         captioner and the recognizer. Raises ImageError for an unreadable photo. Each Description's
         `seconds` is its share of the whole: decoding, encoding, searching and every other evidence.
-        detections: what detections() found in these very photos, if it was run.
+        detections: what detections() found in these very photos, or its work on them under way, if it was run.
         """
         if not images:
             return []
