@@ -11,7 +11,6 @@ through the sink a command or the app gives `report_warnings`.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import sys
@@ -162,15 +161,22 @@ class Runtime:
         except (NoModelError, CheckpointError, MissingWeightsError) as exc:
             raise SetupError(str(exc)) from None
 
+    @property
+    def checkpoint(self) -> Path:
+        """The captioner's checkpoint: --model, or the bundled one; its ONNX Runtime graphs lie beside it."""
+        from model.captioner.onnx_engine import DEFAULT_PREFIX
+
+        return Path(self.settings.model or f"{DEFAULT_PREFIX}.pt")
+
     def _onnx_captioner(self):
         """(the ONNX Runtime captioner, None), or (None, why it cannot be used here)."""
         from model.captioner.caption import NoModelError
-        from model.captioner.onnx_engine import DEFAULT_PREFIX, OnnxCaptioner, compiled_checkpoint_matches
+        from model.captioner.onnx_engine import OnnxCaptioner, compiled_checkpoint_matches
         from model.describing.calibration import spoken_decoding
 
         if self.device != "cpu":
             return None, f"it runs on the CPU, not {self.device}"
-        checkpoint = Path(self.settings.model or f"{DEFAULT_PREFIX}.pt")
+        checkpoint = self.checkpoint
         try:
             # the graphs export-onnx wrote beside it
             captioner = OnnxCaptioner(checkpoint.with_suffix(""), threads=self.threads_beside_detector)
@@ -197,8 +203,7 @@ class Runtime:
                 self._load_beside_captioner(self.reader if reading else None)
             self.__dict__["plain_describer"] = Describer.for_captioner(
                 self.captioner, all_evidence=self.settings.all_evidence, codes=self.codes, detector=self.detector,
-                detect_beside=self.detector is not None and self.threads_beside_detector is not None
-                and isinstance(self.captioner, OnnxCaptioner))
+                detect_beside=self.threads_beside_detector is not None and isinstance(self.captioner, OnnxCaptioner))
         return self.__dict__["plain_describer"]
 
     def describer_reading(self, reading: bool):
@@ -239,11 +244,11 @@ class Runtime:
         one after the other) where there is no detector or the captioner will not be the ONNX Runtime one: the
         PyTorch engine keeps every core, and the detector beside it on half was 12% slower than inline.
         Decided before either loads (they load at once), from the settings and the files."""
-        from model.captioner.onnx_engine import DEFAULT_PREFIX, onnx_engine_available
+        from model.captioner.onnx_engine import onnx_engine_available
         from model.describing.detection import ObjectDetector
 
-        compiled = Path(self.settings.model).with_suffix("") if self.settings.model else DEFAULT_PREFIX
-        if (self.settings.engine == "torch" or self.settings.device != "cpu" or not onnx_engine_available(compiled)
+        if (self.settings.engine == "torch" or self.settings.device != "cpu"
+                or not onnx_engine_available(self.checkpoint.with_suffix(""))
                 or not ObjectDetector.default_path().is_file()):
             return None
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
@@ -257,11 +262,7 @@ class Runtime:
         from concurrent.futures import ThreadPoolExecutor
 
         from model.describing.text_reader import TextReaderUnavailable
-        from model.onnx_runtime import import_onnxruntime
 
-        with contextlib.suppress(ImportError):  # before the threads: rapidocr imports it too (0.02 s)
-            import_onnxruntime()
-        _ = self.threads_beside_detector
         with ThreadPoolExecutor(1, thread_name_prefix="seesay-load") as pool:
             loading = pool.submit(lambda: self.captioner)
             if reader is not None:
