@@ -16,11 +16,24 @@ console = Console()
 
 
 def machine() -> str:
-    """This machine in a line: architecture, cores, and PyTorch's version when it is loaded."""
+    """This machine in a line: architecture, processor, cores, and PyTorch's version when it is loaded.
+    Machines lent for a run differ (the same code ran half again as fast on one as on another), so a figure
+    says which it came from."""
     import sys
 
     torch = sys.modules.get("torch")
-    return f"{platform.machine()}, {os.cpu_count()} cores" + (f", torch {torch.__version__}" if torch else "")
+    return (f"{platform.machine()}{cpu_model()}, {os.cpu_count()} cores"
+            + (f", torch {torch.__version__}" if torch else ""))
+
+
+def cpu_model() -> str:
+    """", NAME" of the processor as Linux reports it, or "" where it does not."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return f", {names[0]}" if names else ""
 
 
 def peak_rss_mb() -> float:
