@@ -1,0 +1,64 @@
+"""The third hostile sweep: each case that stored a wrong description, or failed without a line, reproduced
+on real photos and the real `seesay` processes, each with a timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import assistant.indexer
+from assistant.indexer import index_folders
+from store import Store
+
+TIMEOUT = 240
+
+
+def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SEESAY_DB": str(tmp_path / "index.sqlite"), "SEESAY_CONFIG": str(tmp_path / "s.toml")}
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env,
+                          timeout=TIMEOUT, errors="replace")
+
+
+@pytest.fixture(scope="module")
+def photos(flickr_records) -> list[Path]:
+    return [r.path for r in flickr_records if r.split == "test"][:4]
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_a_photo_replaced_between_hashing_and_decoding_is_not_stored_under_the_old_hash(
+        tmp_path, photos, default_describer, monkeypatch):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photos[0], folder / "photo.jpg")
+    hashed = assistant.indexer.file_sha256
+
+    def then_replaced(path, *args):  # another program writes a new picture over the file just hashed
+        sha = hashed(path, *args)
+        if Path(path).name == "photo.jpg" and not then_replaced.done:
+            then_replaced.done = True
+            shutil.copy(photos[1], path)
+        return sha
+
+    then_replaced.done = False
+    monkeypatch.setattr(assistant.indexer, "file_sha256", then_replaced)
+    db_path = tmp_path / "index.sqlite"
+    with Store(db_path) as db:
+        report = index_folders(db, default_describer, [folder])
+    assert [why for _, why in report.failed] == [assistant.indexer.CHANGED]
+    old = hashlib.sha256(photos[0].read_bytes()).hexdigest()
+    with sqlite3.connect(db_path) as con:
+        assert con.execute("SELECT count(*) FROM photos WHERE sha256 = ?", (old,)).fetchone()[0] == 0
+    with Store(db_path) as db:  # the next run reads the new picture, under its own hash
+        again = index_folders(db, default_describer, [folder])
+    new = hashlib.sha256(photos[1].read_bytes()).hexdigest()
+    assert again.described == 1 and not again.failed
+    with sqlite3.connect(db_path) as con:
+        assert [r[0] for r in con.execute("SELECT sha256 FROM photos")] == [new]
