@@ -62,3 +62,25 @@ def test_a_photo_replaced_between_hashing_and_decoding_is_not_stored_under_the_o
     assert again.described == 1 and not again.failed
     with sqlite3.connect(db_path) as con:
         assert [r[0] for r in con.execute("SELECT sha256 FROM photos")] == [new]
+
+
+@pytest.mark.timeout(2 * TIMEOUT)
+def test_caption_of_a_folder_says_what_it_passes_over_and_a_folder_with_no_photos(tmp_path, photos):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photos[0], folder / "good.jpg")
+    os.mkfifo(folder / "fifo.jpg")
+    (folder / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (folder / "x.jpg").mkdir()  # a folder named like a photo, with nothing in it
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for command in (("caption", "--no-text"), ("colour",)):
+        run = _run(*command, str(folder), str(empty), tmp_path=tmp_path)
+        assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+        assert [line.split("\t")[0] for line in run.stdout.splitlines()] == [str(folder / "good.jpg")]
+        lines = run.stderr.splitlines()
+        for name, why in [("fifo.jpg", "not a regular file"), ("gone.jpg", "symbolic link")]:
+            assert [line for line in lines if name in line and why in line and line.startswith("skipping ")], lines
+        assert f"no photos in {empty}" in lines, lines
+    alone = _run("caption", str(empty), tmp_path=tmp_path)
+    assert alone.returncode == 1 and alone.stderr.splitlines() == [f"no photos in {empty}"], alone.stderr
