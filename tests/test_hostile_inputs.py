@@ -84,3 +84,18 @@ def test_caption_of_a_folder_says_what_it_passes_over_and_a_folder_with_no_photo
         assert f"no photos in {empty}" in lines, lines
     alone = _run("caption", str(empty), tmp_path=tmp_path)
     assert alone.returncode == 1 and alone.stderr.splitlines() == [f"no photos in {empty}"], alone.stderr
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_an_even_bright_colour_is_one_even_shade_and_only_a_dark_one_is_too_dark(tmp_path, default_describer):
+    from PIL import Image
+
+    from model import load_image
+    from model.describing.describer import BLANK, DARK
+
+    shades = {"red 1x1": ((1, 1), (255, 0, 0)), "green 1x5000": ((1, 5000), (0, 128, 0)),
+              "grey": ((64, 64), (110, 110, 110)), "black": ((64, 64), (0, 0, 0)), "night": ((64, 64), (30, 30, 40))}
+    for name, (size, colour) in shades.items():
+        Image.new("RGB", size, colour).save(tmp_path / f"{name}.png")
+    said = default_describer.describe([load_image(tmp_path / f"{name}.png") for name in shades])
+    assert [d.sentence for d in said] == [BLANK, BLANK, BLANK, DARK, DARK]  # red and green were "too dark"
