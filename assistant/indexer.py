@@ -236,7 +236,9 @@ class _Batches:
 
     def _store(self, entries: list[Entry]) -> None:
         t = time.perf_counter()
-        self.report.described += self.store.add(self.model_id, entries, self.links, self.failures)
+        added = self.store.add(self.model_id, entries, self.links, self.failures)
+        self.report.described += added
+        self.report.linked += len(entries) - added  # copies in one batch, or described meanwhile by another run
         self.links, self.failures = [], []
         self.report.seconds["database"] += time.perf_counter() - t
 

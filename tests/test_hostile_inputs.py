@@ -99,3 +99,26 @@ def test_an_even_bright_colour_is_one_even_shade_and_only_a_dark_one_is_too_dark
         Image.new("RGB", size, colour).save(tmp_path / f"{name}.png")
     said = default_describer.describe([load_image(tmp_path / f"{name}.png") for name in shades])
     assert [d.sentence for d in said] == [BLANK, BLANK, BLANK, DARK, DARK]  # red and green were "too dark"
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_copies_in_one_batch_and_a_second_run_at_once_are_counted_as_known(tmp_path, photos, default_describer):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg", "c.jpg"):  # three copies of one photo, listed into the same batch
+        shutil.copy(photos[0], folder / name)
+    shutil.copy(photos[1], folder / "other.jpg")
+    with Store(tmp_path / "index.sqlite") as db:
+        report = index_folders(db, default_describer, [folder])
+    assert (report.described, report.linked, report.seen) == (2, 2, 4)
+    runs = [subprocess.Popen([sys.executable, "-m", "assistant", "index", str(folder), "--db",
+                              str(tmp_path / "both.sqlite"), "--quiet", "--no-embeddings", "--no-text"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [run.communicate(timeout=TIMEOUT) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outs
+    for out, _ in outs:  # each run accounts for every photo it saw, whichever of the two described it
+        counts = [int(word) for word in out.split("(")[0].split() if word.isdigit()]
+        assert sum(counts[:4]) == counts[5] == 4, out
+    with sqlite3.connect(tmp_path / "both.sqlite") as con:
+        assert con.execute("SELECT count(*), count(DISTINCT path) FROM files").fetchone() == (4, 4)
+        assert con.execute("SELECT count(*) FROM captions").fetchone()[0] == 2
