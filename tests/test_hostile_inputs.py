@@ -122,3 +122,27 @@ def test_copies_in_one_batch_and_a_second_run_at_once_are_counted_as_known(tmp_p
     with sqlite3.connect(tmp_path / "both.sqlite") as con:
         assert con.execute("SELECT count(*), count(DISTINCT path) FROM files").fetchone() == (4, 4)
         assert con.execute("SELECT count(*) FROM captions").fetchone()[0] == 2
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_a_fifo_appearing_in_a_watched_folder_is_said_to_be_skipped(tmp_path, photos, default_describer):
+    import time
+
+    from assistant.watcher import FolderWatcher
+
+    (tmp_path / "w").mkdir()
+    messages: list[str] = []
+    with Store(tmp_path / "index.sqlite") as db:
+        watcher = FolderWatcher(db, default_describer, [tmp_path / "w"], on_status=messages.append, settle=0.2)
+        watcher.start()
+        try:
+            assert watcher.ready.wait(TIMEOUT)
+            os.mkfifo(tmp_path / "w" / "fifo.jpg")  # was held as pending for ever, without a word
+            shutil.copy(photos[0], tmp_path / "w")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (len(watcher.failed) == 1 and db.export_rows()):
+                time.sleep(0.1)
+        finally:
+            watcher.stop()
+        assert watcher.pending == 0 and len(db.export_rows()) == 1, messages
+    assert [(Path(p).name, why) for p, why in watcher.failed] == [("fifo.jpg", "not a regular file")], messages
