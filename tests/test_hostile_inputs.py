@@ -146,3 +146,18 @@ def test_a_fifo_appearing_in_a_watched_folder_is_said_to_be_skipped(tmp_path, ph
             watcher.stop()
         assert watcher.pending == 0 and len(db.export_rows()) == 1, messages
     assert [(Path(p).name, why) for p, why in watcher.failed] == [("fifo.jpg", "not a regular file")], messages
+
+
+def test_pillows_warnings_about_a_photo_are_not_printed_among_the_descriptions(tmp_path, photos):
+    from PIL import Image
+
+    photo = Image.open(photos[0]).convert("RGB")
+    # an Orientation tag whose value runs past the end of the EXIF block, and a palette with transparency
+    exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x09\0\0"
+    photo.save(tmp_path / "exif.jpg", exif=exif)
+    photo.convert("RGBA").convert("P").save(tmp_path / "palette.png")
+    files = (str(tmp_path / "exif.jpg"), str(tmp_path / "palette.png"))
+    for args, lines in ((("caption", "--no-text", *files), 2), (("index", str(tmp_path), "--no-text", "--quiet"), 1)):
+        run = _run(*args, tmp_path=tmp_path)
+        assert run.returncode == 0 and run.stderr == "", run.stderr  # were four lines of Pillow's source paths
+        assert len(run.stdout.splitlines()) == lines, run.stdout
