@@ -74,6 +74,10 @@ def open_engines(path: Path, *, writable: bool, create: bool) -> tuple[Engine, E
     """
     if "\0" in str(path):
         raise StoreError(f"{str(path)!r} is not a possible file name (it holds a NUL character)")
+    try:
+        path.resolve()  # a link loop: exists() is False, and resolving it later raised a traceback
+    except (OSError, RuntimeError):
+        raise StoreError(f"{path} is a symbolic link loop") from None
     if not path.exists():
         if not create:
             raise NoIndexError(f"there is no photo index at {path} yet: run 'seesay index FOLDER' first")

@@ -161,3 +161,15 @@ def test_pillows_warnings_about_a_photo_are_not_printed_among_the_descriptions(t
         run = _run(*args, tmp_path=tmp_path)
         assert run.returncode == 0 and run.stderr == "", run.stderr  # were four lines of Pillow's source paths
         assert len(run.stdout.splitlines()) == lines, run.stdout
+
+
+def test_a_db_that_is_a_symbolic_link_loop_is_one_line(tmp_path, photos):
+    (tmp_path / "photos").mkdir()
+    shutil.copy(photos[0], tmp_path / "photos")
+    loop = tmp_path / "loop.sqlite"
+    loop.symlink_to(loop)
+    for args in (("index", str(tmp_path / "photos"), "--quiet"), ("search", "dog"), ("export",),
+                 ("forget", str(tmp_path / "photos"))):
+        run = _run(*args, "--db", str(loop), tmp_path=tmp_path)  # index raised a RuntimeError's traceback
+        assert run.returncode == 2 and run.stderr.splitlines() == [f"seesay: {loop} is a symbolic link loop"], (
+            args, run.stderr)
