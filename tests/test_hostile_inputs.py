@@ -173,3 +173,13 @@ def test_a_db_that_is_a_symbolic_link_loop_is_one_line(tmp_path, photos):
         run = _run(*args, "--db", str(loop), tmp_path=tmp_path)  # index raised a RuntimeError's traceback
         assert run.returncode == 2 and run.stderr.splitlines() == [f"seesay: {loop} is a symbolic link loop"], (
             args, run.stderr)
+
+
+def test_export_to_a_fifo_nothing_reads_is_one_line_at_once(tmp_path, photos):
+    (tmp_path / "photos").mkdir()
+    shutil.copy(photos[0], tmp_path / "photos")
+    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    os.mkfifo(tmp_path / "out.json")
+    run = _run("export", "-o", str(tmp_path / "out.json"), tmp_path=tmp_path)  # waited for a reader for ever
+    assert run.returncode == 2 and run.stderr.splitlines() == [
+        f"seesay: cannot write {tmp_path / 'out.json'}: it is a named pipe that nothing is reading from"], run.stderr

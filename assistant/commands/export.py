@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
+import os
 import sys
 
 from .arguments import add_db, path_text
@@ -69,10 +71,23 @@ def run(args: argparse.Namespace) -> int:
         write(rows, args.format, sys.stdout)
         return 0
     try:
-        with open(args.output, "w", newline="", encoding="utf-8") as out:
+        with _open_output(args.output) as out:
             write(rows, args.format, out)
     except OSError as exc:
-        print(f"seesay: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        why = "it is a named pipe that nothing is reading from" if exc.errno == errno.ENXIO else exc.strerror
+        print(f"seesay: cannot write {args.output}: {why or exc}", file=sys.stderr)
         return 2
     print(f"{len(rows)} descriptions written to {args.output}", file=sys.stderr)
     return 0
+
+
+def _open_output(name: str):
+    """The output file opened for writing text. Opened without blocking, so that a FIFO nothing reads
+    from fails at once (ENXIO) instead of waiting for ever; a pipe with a reader (`-o >(gzip > x)`) is used."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC, 0o666)
+    try:
+        os.set_blocking(fd, True)
+        return open(fd, "w", newline="", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
