@@ -5,6 +5,7 @@ on real photos and the real `seesay` processes, each with a timeout.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -183,3 +184,16 @@ def test_export_to_a_fifo_nothing_reads_is_one_line_at_once(tmp_path, photos):
     run = _run("export", "-o", str(tmp_path / "out.json"), tmp_path=tmp_path)  # waited for a reader for ever
     assert run.returncode == 2 and run.stderr.splitlines() == [
         f"seesay: cannot write {tmp_path / 'out.json'}: it is a named pipe that nothing is reading from"], run.stderr
+
+
+def test_export_will_not_write_over_the_index_it_exports(tmp_path, photos):
+    (tmp_path / "photos").mkdir()
+    shutil.copy(photos[0], tmp_path / "photos")
+    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    db = tmp_path / "index.sqlite"
+    before = db.read_bytes()
+    run = _run("export", "-o", str(db), tmp_path=tmp_path)  # wrote the JSON over the index: every row lost
+    assert run.returncode == 2 and len(run.stderr.splitlines()) == 1 and "SQLite database" in run.stderr, run.stderr
+    assert db.read_bytes() == before
+    assert _run("export", "-o", str(tmp_path / "out.json"), tmp_path=tmp_path).returncode == 0
+    assert len(json.loads((tmp_path / "out.json").read_text())) == 1

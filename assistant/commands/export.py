@@ -7,6 +7,7 @@ import csv
 import errno
 import json
 import os
+import stat
 import sys
 
 from .arguments import add_db, path_text
@@ -70,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.output or args.output == "-":
         write(rows, args.format, sys.stdout)
         return 0
+    if _holds_a_database(args.output):
+        print(f"seesay: will not write over {args.output}: it holds an SQLite database (a photo index?); "
+              "choose another file", file=sys.stderr)
+        return 2
     try:
         with _open_output(args.output) as out:
             write(rows, args.format, out)
@@ -91,3 +96,13 @@ def _open_output(name: str):
     except BaseException:
         os.close(fd)
         raise
+
+
+def _holds_a_database(name: str) -> bool:
+    """Whether name is a regular file that starts as an SQLite database does: `-o` naming the index itself
+    (or another one) wrote the export over it, and the index was lost."""
+    try:
+        with open(name, "rb", opener=lambda path, flags: os.open(path, flags | getattr(os, "O_NONBLOCK", 0))) as f:
+            return stat.S_ISREG(os.fstat(f.fileno()).st_mode) and f.read(16) == b"SQLite format 3\0"
+    except OSError:
+        return False
