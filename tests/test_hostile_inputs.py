@@ -197,3 +197,22 @@ def test_export_will_not_write_over_the_index_it_exports(tmp_path, photos):
     assert db.read_bytes() == before
     assert _run("export", "-o", str(tmp_path / "out.json"), tmp_path=tmp_path).returncode == 0
     assert len(json.loads((tmp_path / "out.json").read_text())) == 1
+
+
+def test_a_settings_file_that_is_a_folder_a_fifo_or_a_link_loop_is_said_and_the_defaults_used(tmp_path, photos):
+    from assistant.settings import Settings, load_settings
+
+    (tmp_path / "folder.toml").mkdir()
+    os.mkfifo(tmp_path / "fifo.toml")
+    (tmp_path / "loop.toml").symlink_to(tmp_path / "loop.toml")
+    (tmp_path / "later.toml").symlink_to(tmp_path / "not-made-yet" / "settings.toml")  # saving will make it
+    for name, why in [("folder", "not a regular file"), ("fifo", "not a regular file"), ("loop", "symbolic links")]:
+        settings, warnings = load_settings(tmp_path / f"{name}.toml")  # each was passed over without a word
+        assert settings == Settings() and len(warnings) == 1 and why in warnings[0], warnings
+    assert load_settings(tmp_path / "later.toml") == (Settings(), [])
+    env = {**os.environ, "SEESAY_CONFIG": str(tmp_path / "fifo.toml"), "SEESAY_DB": str(tmp_path / "i.sqlite")}
+    run = subprocess.run([sys.executable, "-m", "assistant", "caption", "--no-text", str(photos[0])],
+                         capture_output=True, text=True, env=env, timeout=TIMEOUT)
+    assert run.returncode == 0 and len(run.stdout.splitlines()) == 1, run.stderr
+    assert run.stderr.splitlines() == [f"seesay: Settings file {tmp_path / 'fifo.toml'} could not be read "
+                                       "(not a regular file); using the defaults."], run.stderr
