@@ -216,3 +216,21 @@ def test_a_settings_file_that_is_a_folder_a_fifo_or_a_link_loop_is_said_and_the_
     assert run.returncode == 0 and len(run.stdout.splitlines()) == 1, run.stderr
     assert run.stderr.splitlines() == [f"seesay: Settings file {tmp_path / 'fifo.toml'} could not be read "
                                        "(not a regular file); using the defaults."], run.stderr
+
+
+def test_names_too_long_for_a_file_name_are_one_line_each(tmp_path, photos):
+    long = "a" * 300
+    run = _run("caption", "--no-text", f"{long}.jpg", str(photos[0]), tmp_path=tmp_path)  # was a traceback
+    assert run.returncode == 0 and len(run.stdout.splitlines()) == 1, run.stderr
+    assert run.stderr.splitlines() == [f"skipping {long}.jpg: file name too long"], run.stderr
+    for args in (("index", str(tmp_path / long)), ("index", str(tmp_path), "--db", f"{long}.sqlite"),
+                 ("search", "dog", "--db", "/".join(["d" * 200] * 30)), ("export", "-o", f"{long}.json")):
+        run = _run(*args, tmp_path=tmp_path)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, (args, run.stderr)
+        assert "too long for a file name" in run.stderr.splitlines()[-1], (args, run.stderr)
+    env = {**os.environ, "SEESAY_DB": str(tmp_path / f"{long}.sqlite"), "SEESAY_CONFIG": str(tmp_path / "s.toml")}
+    for args in (("index", str(tmp_path)), ("search", "dog")):  # the index's name from the environment
+        run = subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env,
+                             timeout=TIMEOUT)
+        assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, (args, run.stderr)
+        assert run.stderr.endswith(".sqlite is not usable (File name too long)\n"), run.stderr

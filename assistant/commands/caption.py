@@ -32,7 +32,7 @@ def photo_paths(names: list[str]) -> list[Path]:
     out = []
     for name in names:
         path = Path(name)
-        if path.is_dir():
+        if os.path.isdir(name):  # never raises: a name too long to look up is load_image's to say
             from ..folders import KEPT, walk_photos  # only for folders: it brings the index's SQLAlchemy (0.3 s)
 
             found = 0
