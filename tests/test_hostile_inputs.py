@@ -234,3 +234,22 @@ def test_names_too_long_for_a_file_name_are_one_line_each(tmp_path, photos):
                              timeout=TIMEOUT)
         assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, (args, run.stderr)
         assert run.stderr.endswith(".sqlite is not usable (File name too long)\n"), run.stderr
+
+
+@pytest.mark.timeout(2 * TIMEOUT)
+def test_damaged_sentence_embeddings_are_one_line_and_word_search_still_works(tmp_path, photos):
+    (tmp_path / "photos").mkdir()
+    for p in photos[:3]:
+        shutil.copy(p, tmp_path / "photos")
+    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    db = tmp_path / "index.sqlite"
+    for damage, why in [("UPDATE captions SET embedding = x'0000' WHERE id = 2", "of different sizes"),
+                        ("UPDATE captions SET embedding = zeroblob(100)", "25 numbers each")]:
+        with sqlite3.connect(db) as con:
+            con.execute(damage)  # another program's write, or a damaged disk: were ValueError tracebacks
+        for mode in ("hybrid", "semantic"):
+            run = _run("search", "dog", "--mode", mode, tmp_path=tmp_path)
+            assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, run.stderr
+            assert "sentence embeddings" in run.stderr and why in run.stderr and "--mode text" in run.stderr
+        words = _run("search", "dog", "--mode", "text", tmp_path=tmp_path)
+        assert "Traceback" not in words.stderr and words.returncode == 0, words.stderr
