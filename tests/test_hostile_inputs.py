@@ -253,3 +253,12 @@ def test_damaged_sentence_embeddings_are_one_line_and_word_search_still_works(tm
             assert "sentence embeddings" in run.stderr and why in run.stderr and "--mode text" in run.stderr
         words = _run("search", "dog", "--mode", "text", tmp_path=tmp_path)
         assert "Traceback" not in words.stderr and words.returncode == 0, words.stderr
+
+
+def test_a_semantic_search_for_nothing_visible_is_refused_as_the_other_modes_are(tmp_path):
+    for query in ("", "   ", "\x1b\x07"):  # semantic mode listed every photo, ranked for an empty sentence
+        for mode in ("semantic", "hybrid", "text"):
+            run = _run("search", query, "--mode", mode, tmp_path=tmp_path)
+            assert run.returncode == 2 and run.stdout == "", (query, mode, run.stdout)
+            assert run.stderr.splitlines() == ["seesay: nothing to search for: give some words (not only 'a', "
+                                               "'the' ...)"], (query, mode, run.stderr)
