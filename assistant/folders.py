@@ -19,6 +19,7 @@ from store import FileInfo
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".heic", ".heif"})
 TEMPORARY_SUFFIXES = ("~", ".tmp", ".part", ".crdownload", ".swp")
+KEPT = "; what the index holds in it is kept"  # said of a folder not read, where an index is being updated
 
 
 def is_photo_name(name: str) -> bool:
@@ -83,7 +84,7 @@ def walk_photos(folders: Sequence[str | os.PathLike]) -> Iterator[tuple[Path, Fi
 
 def _unread_folder(exc: OSError) -> tuple[Path, None, str]:
     why = "name too long to open" if exc.errno == errno.ENAMETOOLONG else (exc.strerror or str(exc)).lower()
-    return Path(exc.filename or "?"), None, f"folder not read ({why}); what the index holds in it is kept"
+    return Path(exc.filename or "?"), None, f"folder not read ({why}){KEPT}"
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -30,6 +30,8 @@ from store import Entry, Failed, FileInfo, Link, Store
 from .folders import file_sha256, index_name, regular_file, walk_photos
 
 PHASES = ("decode", "describe", "embed", "database")
+# A file rewritten between hashing and decoding: its description would be stored under the old content's hash.
+CHANGED = "changed while being read; read again on the next run"
 
 
 @dataclass
@@ -184,7 +186,7 @@ class _Batches:
         good = []
         for (path, info, sha), image in zip(todo, decoded):
             if isinstance(image, str):
-                self.fail(path, info, image)
+                self.fail(path, info, image, retry=image == CHANGED)
             else:
                 good.append((path, info, sha, image))
         reader = getattr(self.describer, "reader", None)
@@ -234,9 +236,20 @@ class _Batches:
 
     def _store(self, entries: list[Entry]) -> None:
         t = time.perf_counter()
-        self.report.described += self.store.add(self.model_id, entries, self.links, self.failures)
+        added = self.store.add(self.model_id, entries, self.links, self.failures)
+        self.report.described += added
+        self.report.linked += len(entries) - added  # copies in one batch, or described meanwhile by another run
         self.links, self.failures = [], []
         self.report.seconds["database"] += time.perf_counter() - t
+
+
+def _same_content(path: Path, sha: str) -> bool:
+    """Whether the file still holds the bytes hashed as sha (read again after decoding: a photo replaced in
+    between must not have its new picture's description stored under the old picture's hash)."""
+    try:
+        return file_sha256(path) == sha
+    except OSError:
+        return False
 
 
 def _decode(todo: list, detect: Callable[[list], Future] | None = None) -> tuple[list, float, Future | None]:
@@ -244,11 +257,13 @@ def _decode(todo: list, detect: Callable[[list], Future] | None = None) -> tuple
     on the images, started by detect, or None."""
     t = time.perf_counter()
     out = []
-    for path, _, _ in todo:
+    for path, _, sha in todo:
         try:
-            out.append(load_image(path))
+            image = load_image(path)
         except ImageError as exc:
             out.append(str(exc).split(": ", 1)[-1] if str(exc).startswith(os.fspath(path)) else str(exc))
+            continue
+        out.append(image if _same_content(path, sha) else CHANGED)
     seconds = time.perf_counter() - t
     images = [image for image in out if not isinstance(image, str)]
     return out, seconds, detect(images) if detect is not None and images else None

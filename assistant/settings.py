@@ -19,6 +19,7 @@ import argparse
 import math
 import os
 import shutil
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -114,8 +115,13 @@ def load_settings(path: str | os.PathLike | None = None) -> tuple[Settings, list
     """Settings from the file (defaults where absent), and warnings about what could not be used."""
     path = Path(path) if path else settings_path()
     settings, warnings = Settings(), []
-    if not path.is_file():
+    try:  # a missing file (or a link to one not made yet) is no settings; a folder or FIFO is said
+        if not stat.S_ISREG(path.stat().st_mode):
+            return settings, [f"Settings file {path} could not be read (not a regular file); using the defaults."]
+    except FileNotFoundError:
         return settings, warnings
+    except OSError as exc:
+        return settings, [f"Settings file {path} could not be read ({exc.strerror or exc}); using the defaults."]
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:

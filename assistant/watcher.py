@@ -13,6 +13,7 @@ tried again; and no single file or event, a link to itself included, can end the
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -161,7 +162,8 @@ class FolderWatcher:
                 current = (st.st_size, st.st_mtime)
                 if current != stamp:
                     self._pending[path] = (current, now, noticed)
-                elif now - since >= self.settle and st.st_size > 0:
+                elif now - since >= self.settle and (st.st_size > 0 or not stat.S_ISREG(st.st_mode)):
+                    # an empty file may still be being written; a FIFO or socket is said to be skipped
                     out.append((path, noticed))
                     del self._pending[path]
         return out

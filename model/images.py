@@ -48,6 +48,11 @@ _NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (s
 
 
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to block on
+# Pillow's warnings about a file's content ("Corrupt EXIF data", "Palette images with Transparency expressed
+# in bytes ...") printed two lines of Pillow's own source paths, without the photo's name, among the
+# descriptions; the photo is read all the same, or refused with its one line. Set once, here: a
+# catch_warnings around decoding is not safe on the index's decoding thread.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL(\.|$)")
 
 
 class ImageError(ValueError):

@@ -7,6 +7,7 @@ the busy timeout) instead of one failing halfway through a batch when it tries t
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from pathlib import Path
@@ -74,7 +75,7 @@ def open_engines(path: Path, *, writable: bool, create: bool) -> tuple[Engine, E
     """
     if "\0" in str(path):
         raise StoreError(f"{str(path)!r} is not a possible file name (it holds a NUL character)")
-    if not path.exists():
+    if not _exists(path):
         if not create:
             raise NoIndexError(f"there is no photo index at {path} yet: run 'seesay index FOLDER' first")
         try:
@@ -102,6 +103,21 @@ def open_engines(path: Path, *, writable: bool, create: bool) -> tuple[Engine, E
             writer.dispose()
         raise
     return reader, writer
+
+
+def _exists(path: Path) -> bool:
+    """Whether there is something at path; StoreError where it cannot be looked up. (Path.exists() is False
+    for a link loop, which Path.resolve() then raised as a traceback, and raises for a name too long.)"""
+    try:
+        path.resolve().stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except RuntimeError:  # Python before 3.13: a link loop found by resolve()
+        raise StoreError(f"{path} is a symbolic link loop") from None
+    except OSError as exc:
+        why = "a symbolic link loop" if exc.errno == errno.ELOOP else f"not usable ({exc.strerror or exc})"
+        raise StoreError(f"{path} is {why}") from None
+    return True
 
 
 def _prepare(writer: Engine, path: Path) -> None:

@@ -293,11 +293,26 @@ class Store:
             if self._embeddings is None or self._embeddings[0] != token:
                 rows = lambda: raw.execute(
                     "SELECT id, embedding FROM captions WHERE embedding IS NOT NULL ORDER BY id")
-                self._embeddings = (token, EmbeddingIndex(*embedding_cache.matrix(rows, self.path, token)))
+                try:
+                    self._embeddings = (token, EmbeddingIndex(*embedding_cache.matrix(rows, self.path, token)))
+                except ValueError as exc:  # blobs of different sizes: a traceback before
+                    raise self._damaged(exc) from None
         return self._embeddings[1]
 
+    def _nearest(self, query_embedding: np.ndarray, limit: int) -> list:
+        """The embedding index's nearest captions; StoreError where the stored embeddings are damaged (blobs
+        of another size than the query's; of different sizes, embedding_index), which raised a traceback."""
+        index = self.embedding_index()
+        if len(index) and index.matrix.shape[1] != np.size(query_embedding):
+            raise self._damaged(f"{index.matrix.shape[1]} numbers each, where the sentence model gives "
+                                f"{np.size(query_embedding)}")
+        return index.search(query_embedding, limit)
+
+    def _damaged(self, exc: ValueError | str) -> StoreError:
+        return StoreError(f"the sentence embeddings in {self.path} are damaged ({exc}); search with --mode text")
+
     def semantic_search(self, query_embedding: np.ndarray, limit: int = 10) -> list[Hit]:
-        matches = self.embedding_index().search(query_embedding, limit * 2)
+        matches = self._nearest(query_embedding, limit * 2)
         with self._read() as s:
             return self._hits(s, matches, limit)
 
@@ -308,7 +323,7 @@ class Store:
         candidates have them (see `text_search`), which keeps such queries fast on a large index.
         """
         depth = max(50, limit * 5)
-        semantic = self.embedding_index().search(query_embedding, depth * 4)
+        semantic = self._nearest(query_embedding, depth * 4)
         with self._read() as s:
             text = text_search(s, query, depth, among=semantic)
             return self._hits(s, fuse([text, semantic[:depth]], limit * 2), limit)

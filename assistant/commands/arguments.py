@@ -7,11 +7,13 @@ settings file would refuse is refused here too, with one line, before anything s
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 from ..settings import option
 
 _DEVICE = re.compile(r"cpu|cuda(:\d{1,3})?")
+NAME_MAX, PATH_MAX = 255, 4096  # bytes in one name, and in a whole path (Linux)
 
 
 def device(text: str) -> str:
@@ -22,9 +24,14 @@ def device(text: str) -> str:
 
 
 def path_text(text: str) -> str:
-    """argparse type: a non-empty file or folder name without a NUL character."""
+    """argparse type: a non-empty file or folder name without a NUL character, and not longer than a file
+    name can be (a 300-character name made Path.is_dir() and Path.exists() raise ENAMETOOLONG)."""
     if not text or "\0" in text:
         raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
+    raw = os.fsencode(text)
+    if len(raw) >= PATH_MAX or max(map(len, raw.split(b"/"))) > NAME_MAX:
+        raise argparse.ArgumentTypeError(f"expected a file name, got one too long for a file name "
+                                         f"({len(raw)} bytes, starting {text[:40]!r})")
     return text
 
 

@@ -24,14 +24,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def photo_paths(names: list[str]) -> list[Path]:
-    """Files as given; folders replaced by the photos inside them (the same rules as `seesay index`)."""
+    """Files as given; folders replaced by the photos inside them (the same rules as `seesay index`). What a
+    folder holds that is not read (a FIFO, a link, a subfolder that cannot be opened) gets its "skipping" line,
+    as in `seesay index`, and a folder with no photos at all says so."""
+    from model.images import display_path as printable
+
     out = []
     for name in names:
         path = Path(name)
-        if path.is_dir():
-            from ..folders import walk_photos  # only for folders: it brings the index's SQLAlchemy (0.3 s)
+        if os.path.isdir(name):  # never raises: a name too long to look up is load_image's to say
+            from ..folders import KEPT, walk_photos  # only for folders: it brings the index's SQLAlchemy (0.3 s)
 
-            out += [p for p, _, why in walk_photos([path]) if why is None]
+            found = 0
+            for p, _, why in walk_photos([path]):
+                found += 1
+                if why is None:
+                    out.append(p)
+                else:
+                    print(f"skipping {printable(p)}: {why.removesuffix(KEPT)}", file=sys.stderr)
+            if not found:
+                print(f"no photos in {printable(path)}", file=sys.stderr)
         else:
             out.append(path)
     return out

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
+import os
+import stat
 import sys
 
 from .arguments import add_db, path_text
@@ -68,11 +71,38 @@ def run(args: argparse.Namespace) -> int:
     if not args.output or args.output == "-":
         write(rows, args.format, sys.stdout)
         return 0
+    if _holds_a_database(args.output):
+        print(f"seesay: will not write over {args.output}: it holds an SQLite database (a photo index?); "
+              "choose another file", file=sys.stderr)
+        return 2
     try:
-        with open(args.output, "w", newline="", encoding="utf-8") as out:
+        with _open_output(args.output) as out:
             write(rows, args.format, out)
     except OSError as exc:
-        print(f"seesay: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        why = "it is a named pipe that nothing is reading from" if exc.errno == errno.ENXIO else exc.strerror
+        print(f"seesay: cannot write {args.output}: {why or exc}", file=sys.stderr)
         return 2
     print(f"{len(rows)} descriptions written to {args.output}", file=sys.stderr)
     return 0
+
+
+def _open_output(name: str):
+    """The output file opened for writing text. Opened without blocking, so that a FIFO nothing reads
+    from fails at once (ENXIO) instead of waiting for ever; a pipe with a reader (`-o >(gzip > x)`) is used."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC, 0o666)
+    try:
+        os.set_blocking(fd, True)
+        return open(fd, "w", newline="", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _holds_a_database(name: str) -> bool:
+    """Whether name is a regular file that starts as an SQLite database does: `-o` naming the index itself
+    (or another one) wrote the export over it, and the index was lost."""
+    try:
+        with open(name, "rb", opener=lambda path, flags: os.open(path, flags | getattr(os, "O_NONBLOCK", 0))) as f:
+            return stat.S_ISREG(os.fstat(f.fileno()).st_mode) and f.read(16) == b"SQLite format 3\0"
+    except OSError:
+        return False

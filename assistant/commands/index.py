@@ -82,7 +82,7 @@ def _forget_gone_roots(runtime, gone: list[str]) -> list[str]:
     from ..indexer import forget_folders
     from ..runtime import SetupError
 
-    if not runtime.db_path.exists():
+    if not os.path.exists(runtime.db_path):  # never raises, even for a name too long
         return gone
     store = runtime.store(writable=True, create=False)
     unknown = []

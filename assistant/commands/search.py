@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from model.images import display_path as printable
     from store import StoreError, fts_query
 
-    if fts_query(args.query) is None and args.mode != "semantic":
+    visible = any(c.isprintable() and not c.isspace() for c in args.query)  # semantic ranked all for ''
+    if not visible or (fts_query(args.query) is None and args.mode != "semantic"):
         print("seesay: nothing to search for: give some words (not only 'a', 'the' ...)", file=sys.stderr)
         return 2
     store = runtime.store(writable=False, create=False)

@@ -45,6 +45,7 @@ from .codes import CodeReader, CodesSeen
 from .concepts import PERSON, Concepts, mention_probability, person_word_probability, plain_word
 from .description import Description
 from .lexicon import Mention
+from .light import light_level
 from .objects import MAX_COUNT, Found, ObjectFinder, covered_groups, join, load_categories, phrase
 from .people import MAX_FACES, PeopleDetector, PeopleEvidence, people_features, person_probability
 from .phrasing import Span, render, supported_prefix
@@ -52,8 +53,7 @@ from .reading import Part, TextLine, TextReader, code_parts, text_part
 from .recognition import Recognition, Recognizer
 
 NOTHING = "I can't tell what this is."
-DARK = "It is too dark to see anything."
-BLANK = "There is nothing to see: the picture is one even shade."
+DARK, BLANK = "It is too dark to see anything.", "There is nothing to see: the picture is one even shade."
 
 
 def _sentence(text: str) -> str:
@@ -204,10 +204,10 @@ class Describer:
         bodies >= 2 ("people"), so composing with 0 to MAX_FACES faces covers every count: when all say the same,
         the face detector is not run and `person`, which the count would change, is left unknown (None).
         """
-        brightness, spread = tone(picture)
-        if spread < self.blank_spread:  # a covered lens, a dark room, a blank wall: no evidence to weigh
+        if tone(picture)[1] < self.blank_spread:  # a covered lens, a dark room, a blank wall: no evidence to weigh
             texts, said = text_part(lines)  # text on it is still read, and is then the whole description
-            parts = (said,) if said else (Part(DARK if brightness < 128 else BLANK, "image"),)
+            dark = light_level(picture).word in ("dark", "dim")  # by lightness: a red wall is not "too dark"
+            parts = (said,) if said else (Part(DARK if dark else BLANK, "image"),)
             return Description(caption=candidates[0] if candidates else _NO_CAPTION, objects=tuple(recognized),
                                person=None, sentence=" ".join(p.text for p in parts), parts=parts,
                                kept_caption=None, text_lines=texts)

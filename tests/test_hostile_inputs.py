@@ -1,0 +1,264 @@
+"""The third hostile sweep: each case that stored a wrong description, or failed without a line, reproduced
+on real photos and the real `seesay` processes, each with a timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import assistant.indexer
+from assistant.indexer import index_folders
+from store import Store
+
+TIMEOUT = 240
+
+
+def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SEESAY_DB": str(tmp_path / "index.sqlite"), "SEESAY_CONFIG": str(tmp_path / "s.toml")}
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env,
+                          timeout=TIMEOUT, errors="replace")
+
+
+@pytest.fixture(scope="module")
+def photos(flickr_records) -> list[Path]:
+    return [r.path for r in flickr_records if r.split == "test"][:4]
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_a_photo_replaced_between_hashing_and_decoding_is_not_stored_under_the_old_hash(
+        tmp_path, photos, default_describer, monkeypatch):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photos[0], folder / "photo.jpg")
+    hashed = assistant.indexer.file_sha256
+
+    def then_replaced(path, *args):  # another program writes a new picture over the file just hashed
+        sha = hashed(path, *args)
+        if Path(path).name == "photo.jpg" and not then_replaced.done:
+            then_replaced.done = True
+            shutil.copy(photos[1], path)
+        return sha
+
+    then_replaced.done = False
+    monkeypatch.setattr(assistant.indexer, "file_sha256", then_replaced)
+    db_path = tmp_path / "index.sqlite"
+    with Store(db_path) as db:
+        report = index_folders(db, default_describer, [folder])
+    assert [why for _, why in report.failed] == [assistant.indexer.CHANGED]
+    old = hashlib.sha256(photos[0].read_bytes()).hexdigest()
+    with sqlite3.connect(db_path) as con:
+        assert con.execute("SELECT count(*) FROM photos WHERE sha256 = ?", (old,)).fetchone()[0] == 0
+    with Store(db_path) as db:  # the next run reads the new picture, under its own hash
+        again = index_folders(db, default_describer, [folder])
+    new = hashlib.sha256(photos[1].read_bytes()).hexdigest()
+    assert again.described == 1 and not again.failed
+    with sqlite3.connect(db_path) as con:
+        assert [r[0] for r in con.execute("SELECT sha256 FROM photos")] == [new]
+
+
+@pytest.mark.timeout(2 * TIMEOUT)
+def test_caption_of_a_folder_says_what_it_passes_over_and_a_folder_with_no_photos(tmp_path, photos):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photos[0], folder / "good.jpg")
+    os.mkfifo(folder / "fifo.jpg")
+    (folder / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (folder / "x.jpg").mkdir()  # a folder named like a photo, with nothing in it
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for command in (("caption", "--no-text"), ("colour",)):
+        run = _run(*command, str(folder), str(empty), tmp_path=tmp_path)
+        assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+        assert [line.split("\t")[0] for line in run.stdout.splitlines()] == [str(folder / "good.jpg")]
+        lines = run.stderr.splitlines()
+        for name, why in [("fifo.jpg", "not a regular file"), ("gone.jpg", "symbolic link")]:
+            assert [line for line in lines if name in line and why in line and line.startswith("skipping ")], lines
+        assert f"no photos in {empty}" in lines, lines
+    alone = _run("caption", str(empty), tmp_path=tmp_path)
+    assert alone.returncode == 1 and alone.stderr.splitlines() == [f"no photos in {empty}"], alone.stderr
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_an_even_bright_colour_is_one_even_shade_and_only_a_dark_one_is_too_dark(tmp_path, default_describer):
+    from PIL import Image
+
+    from model import load_image
+    from model.describing.describer import BLANK, DARK
+
+    shades = {"red 1x1": ((1, 1), (255, 0, 0)), "green 1x5000": ((1, 5000), (0, 128, 0)),
+              "grey": ((64, 64), (110, 110, 110)), "black": ((64, 64), (0, 0, 0)), "night": ((64, 64), (30, 30, 40))}
+    for name, (size, colour) in shades.items():
+        Image.new("RGB", size, colour).save(tmp_path / f"{name}.png")
+    said = default_describer.describe([load_image(tmp_path / f"{name}.png") for name in shades])
+    assert [d.sentence for d in said] == [BLANK, BLANK, BLANK, DARK, DARK]  # red and green were "too dark"
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_copies_in_one_batch_and_a_second_run_at_once_are_counted_as_known(tmp_path, photos, default_describer):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg", "c.jpg"):  # three copies of one photo, listed into the same batch
+        shutil.copy(photos[0], folder / name)
+    shutil.copy(photos[1], folder / "other.jpg")
+    with Store(tmp_path / "index.sqlite") as db:
+        report = index_folders(db, default_describer, [folder])
+    assert (report.described, report.linked, report.seen) == (2, 2, 4)
+    runs = [subprocess.Popen([sys.executable, "-m", "assistant", "index", str(folder), "--db",
+                              str(tmp_path / "both.sqlite"), "--quiet", "--no-embeddings", "--no-text"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [run.communicate(timeout=TIMEOUT) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outs
+    for out, _ in outs:  # each run accounts for every photo it saw, whichever of the two described it
+        counts = [int(word) for word in out.split("(")[0].split() if word.isdigit()]
+        assert sum(counts[:4]) == counts[5] == 4, out
+    with sqlite3.connect(tmp_path / "both.sqlite") as con:
+        assert con.execute("SELECT count(*), count(DISTINCT path) FROM files").fetchone() == (4, 4)
+        assert con.execute("SELECT count(*) FROM captions").fetchone()[0] == 2
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_a_fifo_appearing_in_a_watched_folder_is_said_to_be_skipped(tmp_path, photos, default_describer):
+    import time
+
+    from assistant.watcher import FolderWatcher
+
+    (tmp_path / "w").mkdir()
+    messages: list[str] = []
+    with Store(tmp_path / "index.sqlite") as db:
+        watcher = FolderWatcher(db, default_describer, [tmp_path / "w"], on_status=messages.append, settle=0.2)
+        watcher.start()
+        try:
+            assert watcher.ready.wait(TIMEOUT)
+            os.mkfifo(tmp_path / "w" / "fifo.jpg")  # was held as pending for ever, without a word
+            shutil.copy(photos[0], tmp_path / "w")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (len(watcher.failed) == 1 and db.export_rows()):
+                time.sleep(0.1)
+        finally:
+            watcher.stop()
+        assert watcher.pending == 0 and len(db.export_rows()) == 1, messages
+    assert [(Path(p).name, why) for p, why in watcher.failed] == [("fifo.jpg", "not a regular file")], messages
+
+
+def test_pillows_warnings_about_a_photo_are_not_printed_among_the_descriptions(tmp_path, photos):
+    from PIL import Image
+
+    photo = Image.open(photos[0]).convert("RGB")
+    # an Orientation tag whose value runs past the end of the EXIF block, and a palette with transparency
+    exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x09\0\0"
+    photo.save(tmp_path / "exif.jpg", exif=exif)
+    photo.convert("RGBA").convert("P").save(tmp_path / "palette.png")
+    files = (str(tmp_path / "exif.jpg"), str(tmp_path / "palette.png"))
+    for args, lines in ((("caption", "--no-text", *files), 2), (("index", str(tmp_path), "--no-text", "--quiet"), 1)):
+        run = _run(*args, tmp_path=tmp_path)
+        assert run.returncode == 0 and run.stderr == "", run.stderr  # were four lines of Pillow's source paths
+        assert len(run.stdout.splitlines()) == lines, run.stdout
+
+
+def test_a_db_that_is_a_symbolic_link_loop_is_one_line(tmp_path, photos):
+    (tmp_path / "photos").mkdir()
+    shutil.copy(photos[0], tmp_path / "photos")
+    loop = tmp_path / "loop.sqlite"
+    loop.symlink_to(loop)
+    for args in (("index", str(tmp_path / "photos"), "--quiet"), ("search", "dog"), ("export",),
+                 ("forget", str(tmp_path / "photos"))):
+        run = _run(*args, "--db", str(loop), tmp_path=tmp_path)  # index raised a RuntimeError's traceback
+        assert run.returncode == 2 and run.stderr.splitlines() == [f"seesay: {loop} is a symbolic link loop"], (
+            args, run.stderr)
+
+
+def test_export_to_a_fifo_nothing_reads_is_one_line_at_once(tmp_path, photos):
+    (tmp_path / "photos").mkdir()
+    shutil.copy(photos[0], tmp_path / "photos")
+    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    os.mkfifo(tmp_path / "out.json")
+    run = _run("export", "-o", str(tmp_path / "out.json"), tmp_path=tmp_path)  # waited for a reader for ever
+    assert run.returncode == 2 and run.stderr.splitlines() == [
+        f"seesay: cannot write {tmp_path / 'out.json'}: it is a named pipe that nothing is reading from"], run.stderr
+
+
+def test_export_will_not_write_over_the_index_it_exports(tmp_path, photos):
+    (tmp_path / "photos").mkdir()
+    shutil.copy(photos[0], tmp_path / "photos")
+    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    db = tmp_path / "index.sqlite"
+    before = db.read_bytes()
+    run = _run("export", "-o", str(db), tmp_path=tmp_path)  # wrote the JSON over the index: every row lost
+    assert run.returncode == 2 and len(run.stderr.splitlines()) == 1 and "SQLite database" in run.stderr, run.stderr
+    assert db.read_bytes() == before
+    assert _run("export", "-o", str(tmp_path / "out.json"), tmp_path=tmp_path).returncode == 0
+    assert len(json.loads((tmp_path / "out.json").read_text())) == 1
+
+
+def test_a_settings_file_that_is_a_folder_a_fifo_or_a_link_loop_is_said_and_the_defaults_used(tmp_path, photos):
+    from assistant.settings import Settings, load_settings
+
+    (tmp_path / "folder.toml").mkdir()
+    os.mkfifo(tmp_path / "fifo.toml")
+    (tmp_path / "loop.toml").symlink_to(tmp_path / "loop.toml")
+    (tmp_path / "later.toml").symlink_to(tmp_path / "not-made-yet" / "settings.toml")  # saving will make it
+    for name, why in [("folder", "not a regular file"), ("fifo", "not a regular file"), ("loop", "symbolic links")]:
+        settings, warnings = load_settings(tmp_path / f"{name}.toml")  # each was passed over without a word
+        assert settings == Settings() and len(warnings) == 1 and why in warnings[0], warnings
+    assert load_settings(tmp_path / "later.toml") == (Settings(), [])
+    env = {**os.environ, "SEESAY_CONFIG": str(tmp_path / "fifo.toml"), "SEESAY_DB": str(tmp_path / "i.sqlite")}
+    run = subprocess.run([sys.executable, "-m", "assistant", "caption", "--no-text", str(photos[0])],
+                         capture_output=True, text=True, env=env, timeout=TIMEOUT)
+    assert run.returncode == 0 and len(run.stdout.splitlines()) == 1, run.stderr
+    assert run.stderr.splitlines() == [f"seesay: Settings file {tmp_path / 'fifo.toml'} could not be read "
+                                       "(not a regular file); using the defaults."], run.stderr
+
+
+def test_names_too_long_for_a_file_name_are_one_line_each(tmp_path, photos):
+    long = "a" * 300
+    run = _run("caption", "--no-text", f"{long}.jpg", str(photos[0]), tmp_path=tmp_path)  # was a traceback
+    assert run.returncode == 0 and len(run.stdout.splitlines()) == 1, run.stderr
+    assert run.stderr.splitlines() == [f"skipping {long}.jpg: file name too long"], run.stderr
+    for args in (("index", str(tmp_path / long)), ("index", str(tmp_path), "--db", f"{long}.sqlite"),
+                 ("search", "dog", "--db", "/".join(["d" * 200] * 30)), ("export", "-o", f"{long}.json")):
+        run = _run(*args, tmp_path=tmp_path)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, (args, run.stderr)
+        assert "too long for a file name" in run.stderr.splitlines()[-1], (args, run.stderr)
+    env = {**os.environ, "SEESAY_DB": str(tmp_path / f"{long}.sqlite"), "SEESAY_CONFIG": str(tmp_path / "s.toml")}
+    for args in (("index", str(tmp_path)), ("search", "dog")):  # the index's name from the environment
+        run = subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env,
+                             timeout=TIMEOUT)
+        assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, (args, run.stderr)
+        assert run.stderr.endswith(".sqlite is not usable (File name too long)\n"), run.stderr
+
+
+@pytest.mark.timeout(2 * TIMEOUT)
+def test_damaged_sentence_embeddings_are_one_line_and_word_search_still_works(tmp_path, photos):
+    (tmp_path / "photos").mkdir()
+    for p in photos[:3]:
+        shutil.copy(p, tmp_path / "photos")
+    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    db = tmp_path / "index.sqlite"
+    for damage, why in [("UPDATE captions SET embedding = x'0000' WHERE id = 2", "of different sizes"),
+                        ("UPDATE captions SET embedding = zeroblob(100)", "25 numbers each")]:
+        with sqlite3.connect(db) as con:
+            con.execute(damage)  # another program's write, or a damaged disk: were ValueError tracebacks
+        for mode in ("hybrid", "semantic"):
+            run = _run("search", "dog", "--mode", mode, tmp_path=tmp_path)
+            assert run.returncode == 2 and len(run.stderr.splitlines()) == 1, run.stderr
+            assert "sentence embeddings" in run.stderr and why in run.stderr and "--mode text" in run.stderr
+        words = _run("search", "dog", "--mode", "text", tmp_path=tmp_path)
+        assert "Traceback" not in words.stderr and words.returncode == 0, words.stderr
+
+
+def test_a_semantic_search_for_nothing_visible_is_refused_as_the_other_modes_are(tmp_path):
+    for query in ("", "   ", "\x1b\x07"):  # semantic mode listed every photo, ranked for an empty sentence
+        for mode in ("semantic", "hybrid", "text"):
+            run = _run("search", query, "--mode", mode, tmp_path=tmp_path)
+            assert run.returncode == 2 and run.stdout == "", (query, mode, run.stdout)
+            assert run.stderr.splitlines() == ["seesay: nothing to search for: give some words (not only 'a', "
+                                               "'the' ...)"], (query, mode, run.stderr)
