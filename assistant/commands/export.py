@@ -1,4 +1,9 @@
-"""`seesay export`: the whole index as JSON, CSV, or a COCO results file."""
+"""`seesay export`: the whole index as JSON, CSV, or a COCO results file.
+
+In CSV, a cell that starts with =, +, -, @, a tab or a carriage return is written with a single quote in
+front ('=...), so that a spreadsheet opening the file shows it as text instead of running it as a formula
+(CSV injection: a file name, or text read from a photo, is anyone's to choose). JSON is written as stored.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +25,10 @@ FIELDS = ["path", "sha256", "width", "height", "caption", "confidence", "sentenc
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_db(p)
     p.add_argument("--format", choices=("json", "csv", "coco"), default="json",
-                   help="json: every field; csv: one row per file; coco: the COCO caption results format, "
-                        "[{image_id, caption}], that pycocotools' COCO.loadRes reads (default: json)")
+                   help="json: every field; csv: one row per file, a cell starting with = + - @ or a tab "
+                        "prefixed with ' so that spreadsheets show it as text, not a formula; coco: the COCO "
+                        "caption results format, [{image_id, caption}], that pycocotools' COCO.loadRes reads "
+                        "(default: json)")
     p.add_argument("--output", "-o", type=path_text, metavar="FILE",
                    help="write here instead of standard output ('-' for standard output)")
 
@@ -42,13 +49,21 @@ def coco_results(rows: list[dict]) -> list[dict]:
     return out
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell a spreadsheet shows as text: a string it would read as a formula gets a ' in front (OWASP)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def write(rows: list[dict], fmt: str, out) -> None:
     if fmt == "json":
         json.dump(rows, out, indent=1)
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     else:
         json.dump(coco_results(rows), out, indent=1)
 
