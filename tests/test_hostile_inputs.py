@@ -200,6 +200,25 @@ def test_export_will_not_write_over_the_index_it_exports(tmp_path, photos):
     assert len(json.loads((tmp_path / "out.json").read_text())) == 1
 
 
+def test_say_to_will_not_write_over_the_index_as_export_will_not(tmp_path, photos):
+    (tmp_path / "photos").mkdir()
+    shutil.copy(photos[0], tmp_path / "photos")
+    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    db = tmp_path / "index.sqlite"
+    before = db.read_bytes()
+    (tmp_path / "link.wav").symlink_to(db)
+    for to in (db, tmp_path / "link.wav"):
+        run = _run("say", "hello", "--to", str(to), tmp_path=tmp_path)  # wrote a WAV over the index
+        assert run.returncode == 2 and run.stderr.splitlines() == [
+            f"seesay: will not write over {to}: it holds an SQLite database (a photo index?); choose another file"
+        ], run.stderr
+        assert db.read_bytes() == before
+    with Store(db) as store:
+        assert len(store.export_rows()) == 1
+    run = _run("say", "hello", "--to", str(tmp_path / "hello.wav"), tmp_path=tmp_path)
+    assert run.returncode == 0 and (tmp_path / "hello.wav").read_bytes()[:4] == b"RIFF", run.stderr
+
+
 def test_export_csv_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text(tmp_path, photos):
     (tmp_path / "photos").mkdir()
     shutil.copy(photos[0], tmp_path / "photos")

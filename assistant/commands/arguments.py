@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import stat
+import sys
 
 from ..settings import option
 
@@ -87,3 +89,18 @@ def model_overrides(args: argparse.Namespace) -> dict:
 def camera_overrides(args: argparse.Namespace) -> dict:
     """The settings the options of `add_camera` override (None where not given)."""
     return {"camera": args.camera, "video": args.video, "no_camera": args.no_camera or None}
+
+
+def refuse_a_database(name: str) -> bool:
+    """Whether name is a file an output option must not write over, said in one line: a regular file that
+    starts as an SQLite database does (`-o` or `--to` naming the index itself, or another one, wrote over
+    it, and the index was lost)."""
+    try:
+        with open(name, "rb", opener=lambda path, flags: os.open(path, flags | getattr(os, "O_NONBLOCK", 0))) as f:
+            if not (stat.S_ISREG(os.fstat(f.fileno()).st_mode) and f.read(16) == b"SQLite format 3\0"):
+                return False
+    except OSError:
+        return False
+    print(f"seesay: will not write over {name}: it holds an SQLite database (a photo index?); choose another file",
+          file=sys.stderr)
+    return True

@@ -12,10 +12,9 @@ import csv
 import errno
 import json
 import os
-import stat
 import sys
 
-from .arguments import add_db, path_text
+from .arguments import add_db, path_text, refuse_a_database
 
 HELP = "write the whole index as JSON, CSV or a COCO results file"
 FIELDS = ["path", "sha256", "width", "height", "caption", "confidence", "sentence", "objects", "text", "model",
@@ -86,9 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.output or args.output == "-":
         write(rows, args.format, sys.stdout)
         return 0
-    if _holds_a_database(args.output):
-        print(f"seesay: will not write over {args.output}: it holds an SQLite database (a photo index?); "
-              "choose another file", file=sys.stderr)
+    if refuse_a_database(args.output):
         return 2
     try:
         with _open_output(args.output) as out:
@@ -111,13 +108,3 @@ def _open_output(name: str):
     except BaseException:
         os.close(fd)
         raise
-
-
-def _holds_a_database(name: str) -> bool:
-    """Whether name is a regular file that starts as an SQLite database does: `-o` naming the index itself
-    (or another one) wrote the export over it, and the index was lost."""
-    try:
-        with open(name, "rb", opener=lambda path, flags: os.open(path, flags | getattr(os, "O_NONBLOCK", 0))) as f:
-            return stat.S_ISREG(os.fstat(f.fileno()).st_mode) and f.read(16) == b"SQLite format 3\0"
-    except OSError:
-        return False

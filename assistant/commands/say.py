@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..settings import option
-from .arguments import path_text
+from .arguments import path_text, refuse_a_database
 
 HELP = "speak text, or write it as speech to a WAV file"
 
@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not any(c.isprintable() and not c.isspace() for c in args.text):
         print("seesay: nothing to say: the text has no visible characters", file=sys.stderr)
+        return 2
+    if args.to and refuse_a_database(args.to):
         return 2
     runtime = Runtime.load(rate=args.rate, volume=args.volume, voice=args.voice or None)
     runtime.report_warnings()
