@@ -183,9 +183,20 @@ def _toml_value(value) -> str:
     return _toml_string(str(value))
 
 
+def _written_to(path: Path) -> Path:
+    """The file saving replaces: a symbolic link's target when it is a regular file (dotfile managers link
+    ~/.config files; replacing the link cut it off), else path itself (a dangling or looping link too)."""
+    try:
+        target = path.resolve(strict=True) if path.is_symlink() else path
+        return target if stat.S_ISREG(target.stat().st_mode) else path
+    except (OSError, RuntimeError):  # RuntimeError: a link loop, before Python 3.13
+        return path
+
+
 def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> Path:
-    """Write the settings atomically (a crash mid-write leaves the old file); ValueError for a value the
-    file would refuse when read back, so that what is saved is what the next start uses."""
+    """Write the settings atomically (a crash mid-write leaves the old file), through a symbolic link to its
+    target; ValueError for a value the file would refuse when read back, so that what is saved is what the
+    next start uses."""
     path = Path(path) if path else settings_path()
     saved = {key: getattr(settings, key) for key in saved_fields()}
     for key, value in saved.items():
@@ -194,7 +205,8 @@ def save_settings(settings: Settings, path: str | os.PathLike | None = None) -> 
             raise ValueError(f"setting {key} {why}, got {value!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "# seesay settings\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in saved.items())
-    tmp = path.with_name(path.name + ".tmp")
+    target = _written_to(path)
+    tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    os.replace(tmp, target)
     return path
