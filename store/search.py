@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import mmap
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,8 +53,11 @@ def fts_query(query: str, join: str = "OR") -> str | None:
     the rest joined with `join` (AND: captions with every word; OR: with any, BM25 ranking those with
     more of them first). The last word also matches as a prefix, for search as you type. A query of
     stop words only ("a", "the") has nothing to match: None.
+
+    The query is NFKC-normalised first: FTS5's unicode61 tokenizer folds case and diacritics but not
+    compatibility forms, so full-width letters ("ＧＩＲＬ") or ligatures ("ﬁ") matched nothing indexed.
     """
-    words = [w.lower() for w in _WORD.findall(query)][:MAX_TERMS]
+    words = [w.lower() for w in _WORD.findall(unicodedata.normalize("NFKC", query))][:MAX_TERMS]
     content = [w for w in words if w not in QUERY_STOPWORDS]
     if not content:
         return None

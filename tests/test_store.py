@@ -400,3 +400,19 @@ def test_where_the_cache_cannot_be_written_the_matrix_is_held_in_memory(tmp_path
         store.add(store.model_id("m", "1" * 64), [entry("/p/dog.jpg", "a" * 64, "a dog", vec[0])])
         assert _semantic(store, vec[0]) == ["/p/dog.jpg"]
     assert [p.name for p in tmp_path.iterdir() if "embeddings" in p.name] == ["i.sqlite-embeddings"]
+
+
+@pytest.mark.timeout(240)
+def test_full_width_and_ligature_queries_find_what_their_plain_letters_find(tmp_path, default_describer,
+                                                                            flickr_records):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    girls = [r for r in flickr_records if r.split == "test" and sum("girl" in c.lower() for c in r.captions) >= 3]
+    for r in girls[:6]:
+        shutil.copy(r.path, folder / r.path.name)
+    with Store(tmp_path / "i.sqlite") as store:
+        assert index_folders(store, default_describer, [folder]).described == 6
+        for plain, compatible in [("girl", "ＧＩＲＬ"), ("standing", "\ufb06anding"),  # the st ligature
+                                  ("pink shirt", "ｐｉｎｋ ＳＨＩＲＴ")]:
+            found = [h.path for h in store.text_search(plain)]
+            assert found and [h.path for h in store.text_search(compatible)] == found, (plain, found)  # were []
