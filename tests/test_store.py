@@ -343,7 +343,8 @@ def test_the_embedding_cache_beside_the_index_follows_every_added_and_removed_ca
     db = tmp_path / "i.sqlite"
     with Store(db) as store:
         model = store.model_id("m", "1" * 64)
-        store.add(model, [entry("/p/dog.jpg", "a" * 64, texts[0], vec[0]), entry("/p/car.jpg", "b" * 64, texts[1], vec[1])])
+        store.add(model, [entry("/p/dog.jpg", "a" * 64, texts[0], vec[0]),
+                          entry("/p/car.jpg", "b" * 64, texts[1], vec[1])])
         assert _semantic(store, vec[1])[0] == "/p/car.jpg"
         cache = db.with_name("i.sqlite-embeddings")
         assert cache.stat().st_size == 64 + 2 * 384 * 4 + 2 * 8

@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  {part.text}", flush=True)
             if speaker is not None:  # every line, in reading order, each its own utterance; then the codes
                 document = Document(spoken_lines(lines) + [p.text for p in code_parts(found)])
-                for text in [document.intro(), *document.everything()] if document.lines else ["No text or code found."]:
+                texts = [document.intro(), *document.everything()] if document.lines else ["No text or code found."]
+                for text in texts:
                     said.append(text)
                     speaker.say(text, kind="reading")
     finally:
