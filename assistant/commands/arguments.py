@@ -91,6 +91,11 @@ def camera_overrides(args: argparse.Namespace) -> dict:
     return {"camera": args.camera, "video": args.video, "no_camera": args.no_camera or None}
 
 
+def visible(text: str) -> bool:
+    """Whether text holds a character a person would see: not only spaces, control or format characters."""
+    return any(c.isprintable() and not c.isspace() for c in text)
+
+
 def refuse_a_database(name: str) -> bool:
     """Whether name is a file an output option must not write over, said in one line: a regular file that
     starts as an SQLite database does (`-o` or `--to` naming the index itself, or another one, wrote over

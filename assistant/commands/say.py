@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..settings import option
-from .arguments import path_text, refuse_a_database
+from .arguments import path_text, refuse_a_database, visible
 
 HELP = "speak text, or write it as speech to a WAV file"
 
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime import Runtime
     from ..speech import SpeechError, speech_seconds
 
-    if not any(c.isprintable() and not c.isspace() for c in args.text):
+    if not visible(args.text):
         print("seesay: nothing to say: the text has no visible characters", file=sys.stderr)
         return 2
     if args.to and refuse_a_database(args.to):

@@ -7,9 +7,10 @@ import json
 import sys
 
 from ..settings import option
-from .arguments import add_db
+from .arguments import add_db, visible
 
 HELP = "find photos by what is in them"
+NOTHING = "seesay: nothing to search for: give some words (not only 'a', 'the' ...)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,14 +31,16 @@ def run(args: argparse.Namespace) -> int:
 
     runtime = Runtime.load(db=args.db)
     runtime.report_warnings()
+    if not visible(args.query):  # before the sentence model loads; semantic search ranked every photo for ''
+        print(NOTHING, file=sys.stderr)
+        return 2
     # Before the store's imports, so that the sentence model loads while SQLAlchemy is imported (issue 29).
     embedding = None if args.mode == "text" else _embed_aside(runtime, args.query)
     from model.images import display_path as printable
     from store import StoreError, fts_query
 
-    visible = any(c.isprintable() and not c.isspace() for c in args.query)  # semantic ranked all for ''
-    if not visible or (fts_query(args.query) is None and args.mode != "semantic"):
-        print("seesay: nothing to search for: give some words (not only 'a', 'the' ...)", file=sys.stderr)
+    if fts_query(args.query) is None and args.mode != "semantic":
+        print(NOTHING, file=sys.stderr)
         return 2
     store = runtime.store(writable=False, create=False)
     try:
