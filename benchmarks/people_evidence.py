@@ -27,20 +27,12 @@ from model.describing.detection import ObjectDetector, PoseDetector
 from model.describing.objects import PERSON, ObjectFinder, count
 from model.describing.recognition import Recognizer
 from model.images import load_image
-from training.calibrate_objects import FLOOR, dev_photos
-from training.data import load_records, select_split
+from training.calibrate_objects import FLOOR, dev_items, dev_photos
 from training.logistic import auc, fit_logistic
-from training.object_truth import CROWD, labelled_photos
+from training.object_truth import CROWD
 
 FOLDS = 5
 TARGETS = (0.98, 0.95)  # shares of the people said that must be right
-
-
-def dev_paths(data: Path) -> list[Path]:
-    """The dev photos' files, in the order training.calibrate_objects.dev_photos collects them."""
-    flickr = data / "flickr8k"
-    return [p.path for p in labelled_photos(data, "dev")] + [
-        r.path for r in select_split(load_records(flickr / "captions_flickr8k.json", flickr / "images"), "val")]
 
 
 def poses(paths: list[Path], cache: Path) -> list[tuple[float, float]]:
@@ -100,7 +92,7 @@ def main() -> None:
     describer = Describer(captioner, Recognizer.for_captioner(captioner, calibration=calibration),
                           calibration=calibration, detector=detector)
     photos = dev_photos(data, describer, detector, Path(args.cache))
-    pose = poses(dev_paths(data), Path(args.cache).with_name("people_evidence_poses.pkl"))
+    pose = poses([path for _, path, _, _ in dev_items(data)], Path(args.cache).with_name("people_evidence_poses.pkl"))
     finder, cal = ObjectFinder(calibration.objects), calibration.objects
     x, y, coco, counted, exact = [], [], [], [], []
     for ph, (score, keypoints) in zip(photos, pose, strict=True):

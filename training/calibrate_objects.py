@@ -94,6 +94,17 @@ def collect(describer: Describer, detector: ObjectDetector, items: Sequence[tupl
     return out
 
 
+def dev_items(data: Path) -> list[tuple]:
+    """The dev photos as collect() takes them, (source, path, categories present, counts), in a fixed order:
+    the labelled COCO train halves, then Flickr8k val (present: what a reference caption names)."""
+    items = [(p.source, p.path, p.categories, p.counts()) for p in labelled_photos(data, "dev")]
+    flickr = data / "flickr8k"
+    for r in select_split(load_records(flickr / "captions_flickr8k.json", flickr / "images"), "val"):
+        named = set().union(*(coco_objects(c) for c in r.captions))
+        items.append(("flickr8k-val", r.path, named, {}))
+    return items
+
+
 def dev_photos(data: Path, describer: Describer, detector: ObjectDetector, cache: Path) -> list[DevPhoto]:
     """The dev photos' evidence, from the cache when it was collected by the same detector and models."""
     import model.describing.detection  # its graph and its code (how photos are fed to it) decide the evidence
@@ -104,12 +115,7 @@ def dev_photos(data: Path, describer: Describer, detector: ObjectDetector, cache
         saved = pickle.loads(cache.read_bytes())  # our own cache, written below
         if saved.get("key") == key:
             return saved["photos"]
-    items = [(p.source, p.path, p.categories, p.counts()) for p in labelled_photos(data, "dev")]
-    flickr = data / "flickr8k"
-    for r in select_split(load_records(flickr / "captions_flickr8k.json", flickr / "images"), "val"):
-        named = set().union(*(coco_objects(c) for c in r.captions))
-        items.append(("flickr8k-val", r.path, named, {}))
-    photos = collect(describer, detector, items)
+    photos = collect(describer, detector, dev_items(data))
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps({"key": key, "photos": photos}))
     return photos
