@@ -13,6 +13,7 @@ import errno
 import gc
 import importlib
 import os
+import signal
 import sys
 
 from .commands import BUILT_IN
@@ -58,6 +59,23 @@ def build_parser(wanted: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM (`kill`, a service manager stopping `seesay watch`, a closed session): a command stops as it
+    does for Ctrl-C, finishing what it owns (the index keeps every batch committed, the watcher closes the
+    store, speech is flushed), and says so in one line."""
+
+
+def _stop_on_sigterm() -> None:
+    """Raise Stopped in the main thread on SIGTERM (by default the process would end at once, silently)."""
+    def stop(signum, frame):
+        raise Stopped
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # main() called from another thread (a test, an embedding program): leave it be
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     from .runtime import SetupError
 
@@ -68,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv) or ["app"]
     wanted = argv[0] if not argv[0].startswith("-") else None
     args = build_parser(wanted).parse_args(argv)
+    _stop_on_sigterm()
     try:
         code = args.run(args)
         sys.stdout.flush()  # here, where a full disk or closed pipe can still be said in one line
@@ -81,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seesay: {args.command} needs {exc.name}, which the default install leaves out: "
               "pip install 'seesay[train]'", file=sys.stderr)
         return 2
+    except Stopped:
+        print("seesay: stopped (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -245,14 +245,14 @@ def _rows(db: Path, table: str = "captions") -> int:
         return 0
 
 
-def _kill_after(proc: subprocess.Popen, db: Path, rows: int, seconds: float = 180) -> int:
-    """SIGKILL proc once db holds at least `rows` captions; the count left after the kill."""
+def _kill_after(proc: subprocess.Popen, db: Path, rows: int, seconds: float = 180, sig=signal.SIGKILL) -> int:
+    """Send sig (SIGKILL) to proc once db holds at least `rows` captions; the count left after it ends."""
     deadline = time.time() + seconds
     while time.time() < deadline and proc.poll() is None and _rows(db) < rows:
         time.sleep(0.1)
     assert proc.poll() is None, "it finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(sig)
+    proc.wait(timeout=120)
     return _rows(db)
 
 
@@ -271,6 +271,23 @@ def test_kill_9_during_indexing_loses_nothing_and_the_rerun_finishes_without_dup
     assert con.execute("SELECT count(*) FROM captions").fetchone()[0] == 40
     assert con.execute("SELECT count(DISTINCT sha256) FROM photos").fetchone()[0] == 40
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_sigterm_during_indexing_stops_with_one_line_and_keeps_every_committed_batch(
+    tmp_path, tiny_checkpoint, flickr_records
+):
+    folder = _photo_folder(tmp_path, flickr_records, 40)
+    db = tmp_path / "i.sqlite"
+    cmd = [sys.executable, "-m", "assistant", "index", str(folder), "--db", str(db), "--model", str(tiny_checkpoint),
+           "--batch-size", "4", "--no-embeddings", "--no-text", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    after = _kill_after(proc, db, 8, sig=signal.SIGTERM)
+    assert proc.returncode == 128 + signal.SIGTERM  # a shell's and systemd's convention for "ended by SIGTERM"
+    assert proc.stderr.read().strip().splitlines() == ["seesay: stopped (SIGTERM)"]
+    assert 8 <= after < 40
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT count(*) FROM files").fetchone()[0] == after  # no photo left half-stored
 
 
 def test_two_index_runs_at_once_both_finish_without_duplicates(tmp_path, tiny_checkpoint, flickr_records):
