@@ -82,6 +82,41 @@ def _expect_outputs(session, path: Path, what: str, fits) -> None:
         raise ValueError(f"{path} is not {what}: its outputs are shaped {shapes}")
 
 
+class _Graph:
+    """What both detectors share: one bundled graph (`graph` under model/weights), opened on ONNX Runtime, its
+    outputs checked against what the subclass decodes (`fits`), and the lowest score it returns."""
+
+    graph: str
+    what: str  # "object detector": how errors name it
+    kind: str  # "a NanoDet graph over ...": what a file with other outputs is said not to be
+
+    def __init__(self, path: str | Path | None = None, *, threads: int | None = None, floor: float = 0.05) -> None:
+        """path: the graph (None: the bundled one); floor: the lowest score returned (the caller decides what is
+        worth saying)."""
+        if not 0.0 <= floor <= 1.0:
+            raise ValueError(f"floor must be within 0..1, got {floor!r}")
+        self.path = Path(path) if path is not None else self.default_path()
+        self.floor = float(floor)
+        self._session = _session(self.path, threads, self.what)
+        self._input = self._session.get_inputs()[0].name
+        _expect_outputs(self._session, self.path, self.kind, self.fits)
+
+    @classmethod
+    def default_path(cls) -> Path:
+        """Where the bundled graph lies."""
+        return DEFAULT_WEIGHTS / cls.graph
+
+    @classmethod
+    def default(cls, *, threads: int | None = None, floor: float = 0.05):
+        """The bundled graph."""
+        return cls(cls.default_path(), threads=threads, floor=floor)
+
+    @classmethod
+    def fits(cls, shapes: list[tuple]) -> bool:
+        """Whether a graph's output shapes (sorted) are the ones this detector decodes."""
+        raise NotImplementedError
+
+
 def _images(images: Sequence[Image.Image | np.ndarray]) -> list[Image.Image]:
     """The photos as RGB PIL images; an ImageError (a ValueError) names the first that is not one."""
     if isinstance(images, (Image.Image, np.ndarray)):  # a single photo: an array would iterate over its rows
@@ -123,7 +158,7 @@ def non_maximum_suppression(boxes: np.ndarray, scores: np.ndarray, classes: np.n
     return keep[np.argsort(-scores[keep], kind="stable")]
 
 
-class ObjectDetector:
+class ObjectDetector(_Graph):
     """NanoDet-g: the 80 COCO categories, one 416 x 416 pass per photo (the photo is squashed to it).
 
     The package calls the graph `nanodet`; its 3.8 M parameters, CSP backbone with leaky ReLU and no
@@ -140,28 +175,13 @@ class ObjectDetector:
     mean = np.array([103.53, 116.28, 123.675], dtype=np.float32)  # NanoDet's normalisation, in BGR order
     std = np.array([57.375, 57.12, 58.395], dtype=np.float32)
 
-    def __init__(self, path: str | Path = DEFAULT_WEIGHTS / graph, *, threads: int | None = None,
-                 floor: float = 0.05) -> None:
-        """floor: the lowest score returned (the caller decides what is worth saying)."""
-        if not 0.0 <= floor <= 1.0:
-            raise ValueError(f"floor must be within 0..1, got {floor!r}")
-        self.path = Path(path)
-        self.floor = float(floor)
-        self._session = _session(self.path, threads, "object detector")
-        self._input = self._session.get_inputs()[0].name
-        want = sorted((1, (self.side // s) ** 2, n)
-                      for s in self.strides for n in (len(COCO_CATEGORIES), 4 * self.bins))
-        _expect_outputs(self._session, self.path, "a NanoDet graph over the 80 COCO categories", want.__eq__)
+    what, kind = "object detector", "a NanoDet graph over the 80 COCO categories"
 
     @classmethod
-    def default_path(cls) -> Path:
-        """Where the bundled NanoDet-g graph lies."""
-        return DEFAULT_WEIGHTS / cls.graph
-
-    @classmethod
-    def default(cls, *, threads: int | None = None, floor: float = 0.05) -> ObjectDetector:
-        """The bundled NanoDet-g graph."""
-        return cls(cls.default_path(), threads=threads, floor=floor)
+    def fits(cls, shapes: list[tuple]) -> bool:
+        """Scores (1, cells, 80) and side distributions (1, cells, 4 x bins) at each of the three strides."""
+        return shapes == sorted((1, (cls.side // s) ** 2, n)
+                                for s in cls.strides for n in (len(COCO_CATEGORIES), 4 * cls.bins))
 
     @classmethod
     def prepare(cls, image: Image.Image) -> np.ndarray:
@@ -240,28 +260,18 @@ class ObjectDetector:
                 for c, s, (x0, y0, x1, y1) in zip(classes[keep], scores[keep], np.clip(photo, 0.0, 1.0).tolist())]
 
 
-class PoseDetector:
+class PoseDetector(_Graph):
     """MoveNet MultiPose Lightning: up to 6 people, a box and 17 keypoints each, one 256 x 256 pass."""
 
     graph = "movenet-multipose.onnx"
     side = 256
 
-    def __init__(self, path: str | Path = DEFAULT_WEIGHTS / graph, *,
-                 threads: int | None = None, floor: float = 0.05) -> None:
-        """floor: the lowest person score returned."""
-        if not 0.0 <= floor <= 1.0:
-            raise ValueError(f"floor must be within 0..1, got {floor!r}")
-        self.path = Path(path)
-        self.floor = float(floor)
-        self._session = _session(self.path, threads, "pose detector")
-        self._input = self._session.get_inputs()[0].name
-        _expect_outputs(self._session, self.path, "a MoveNet MultiPose graph",
-                        lambda shapes: len(shapes) == 1 and len(shapes[0]) == 3 and shapes[0][2] == 56)
+    what, kind = "pose detector", "a MoveNet MultiPose graph"
 
     @classmethod
-    def default(cls, *, threads: int | None = None, floor: float = 0.05) -> PoseDetector:
-        """The bundled MoveNet MultiPose graph."""
-        return cls(DEFAULT_WEIGHTS / cls.graph, threads=threads, floor=floor)
+    def fits(cls, shapes: list[tuple]) -> bool:
+        """One output (1, people, 56): per person 17 keypoints (y, x, score), then a box and its score."""
+        return len(shapes) == 1 and len(shapes[0]) == 3 and shapes[0][2] == 56
 
     @classmethod
     def _square(cls, image: Image.Image) -> tuple[Image.Image, np.ndarray]:
