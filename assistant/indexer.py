@@ -1,16 +1,20 @@
 """Describing photo files into the index: `seesay index`, and the folder watcher's work.
 
 Unchanged files are passed over by (path, size, mtime), then known content by hash (a renamed or copied
-photo is linked, not described again). Each batch is one transaction, so an interrupted run loses at most
-the batch in flight and a rerun carries on without duplicates. A file that cannot be read is recorded with
-the reason and tried again only once it changes. A photo that fails while being described is that photo's
-failure alone: the batch is described again one photo at a time, the one that fails is recorded and tried
-again on the next run, and the rest go on (issue 27). Files gone from an indexed folder are forgotten,
-but only from folders that were read: an unreadable folder keeps what the index holds in it.
-Photos are decoded on a worker thread while the previous batch is being described, and as soon as a batch is
-decoded the object detector (the longest part of describing) starts on it on a thread of its own, so that it
-works while the previous batch is captioned, composed, embedded and stored (its own thread rather than the
-describer's, which the app's camera shares: a frame never waits behind a batch of photos).
+photo is linked, not described again). Each file is read once: its bytes are hashed and those same bytes
+decoded, so the hash stored is always that of the picture described (hashing the file and then decoding it
+stored a picture written over it in between under the old picture's hash). Each batch is one transaction,
+so an interrupted run loses at most the batch in flight and a rerun carries on without duplicates. A file
+that cannot be read is recorded with the reason and tried again only once it changes. A photo that fails
+while being described is that photo's failure alone: the batch is described again one photo at a time, the
+one that fails is recorded and tried again on the next run, and the rest go on (issue 27). Files gone from
+an indexed folder are forgotten, but only from folders that were read: an unreadable folder keeps what the
+index holds in it.
+Photos are read, hashed and decoded on a worker thread while the previous batch is being described, and as
+soon as a batch is decoded the object detector (the longest part of describing) starts on it on a thread of
+its own, so that it works while the previous batch is captioned, composed, embedded and stored (its own
+thread rather than the describer's, which the app's camera shares: a frame never waits behind a batch of
+photos).
 """
 
 from __future__ import annotations
@@ -23,14 +27,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model import ImageError, load_image
+from model.images import FileChangedError, ImageError, load_image_bytes, read_image_file
 from model.sentence_embedder import SentenceEmbedder
 from store import Entry, Failed, FileInfo, Link, Store
 
-from .folders import file_sha256, index_name, regular_file, walk_photos
+from .folders import index_name, regular_file, walk_photos
 
 PHASES = ("decode", "describe", "embed", "database")
-# A file rewritten between hashing and decoding: its description would be stored under the old content's hash.
+# A file written while its bytes were being read: they may be part old, part new, so they are not described.
 CHANGED = "changed while being read; read again on the next run"
 
 
@@ -135,7 +139,7 @@ class _Batches:
     def __init__(self, store, describer, model_id, embedder, beam_size, source, report: IndexReport) -> None:
         self.store, self.describer, self.model_id, self.embedder = store, describer, model_id, embedder
         self.beam_size, self.source, self.report = beam_size, source, report
-        self.pending: list[tuple[Path, FileInfo, str]] = []
+        self.pending: list[tuple[Path, FileInfo]] = []
         self.links: list[Link] = []
         self.failures: list[Failed] = []
         self.decoder: ThreadPoolExecutor | None = None
@@ -147,26 +151,16 @@ class _Batches:
         self.report.failed.append((str(path), why))
 
     def take(self, path: Path, info: FileInfo) -> None:
-        t = time.perf_counter()
-        try:
-            sha = file_sha256(path)
-        except OSError as exc:
-            self.fail(path, info, exc.strerror or str(exc))
-            return
-        finally:
-            self.report.seconds["decode"] += time.perf_counter() - t
-        self.pending.append((path, info, sha))
+        self.pending.append((path, info))
+
+    def known(self, sha: str) -> bool:
+        """Whether this model has described the content with this hash (asked from the decoding thread)."""
+        return bool(self.store.described([sha], self.model_id))
 
     def flush(self) -> None:
-        """Start decoding the pending batch; describe and store the one decoded before it."""
-        batch, self.pending = self.pending, []
-        t = time.perf_counter()
-        known = self.store.described([sha for _, _, sha in batch], self.model_id) if batch else set()
-        self.report.seconds["database"] += time.perf_counter() - t
-        self.links += [Link(info, sha, self.source) for _, info, sha in batch if sha in known]
-        self.report.linked += sum(sha in known for _, _, sha in batch)
-        todo = [(path, info, sha) for path, info, sha in batch if sha not in known]
-        decoding = self.decoder.submit(_decode, todo, self.detect) if todo else None
+        """Start reading and decoding the pending batch; describe and store the one decoded before it."""
+        todo, self.pending = self.pending, []
+        decoding = self.decoder.submit(_decode, todo, self.known, self.detect) if todo else None
         previous, self.decoding = self.decoding, (todo, decoding) if todo else None
         if previous is not None:
             self._describe(*previous)
@@ -184,11 +178,14 @@ class _Batches:
         decoded, seconds, detections = decoding.result()  # waits only when decoding is slower than describing
         self.report.seconds["decode"] += seconds
         good = []
-        for (path, info, sha), image in zip(todo, decoded):
-            if isinstance(image, str):
-                self.fail(path, info, image, retry=image == CHANGED)
+        for (path, info), read in zip(todo, decoded):
+            if isinstance(read, str):
+                self.fail(path, info, read, retry=read == CHANGED)
+            elif read[1] is None:  # content described before, under another name or in another file
+                self.links.append(Link(info, read[0], self.source))
+                self.report.linked += 1
             else:
-                good.append((path, info, sha, image))
+                good.append((path, info, *read))
         reader = getattr(self.describer, "reader", None)
         for path, _, _, image in good if hasattr(reader, "unreadable") else []:
             if why := reader.unreadable(image.size):
@@ -243,27 +240,26 @@ class _Batches:
         self.report.seconds["database"] += time.perf_counter() - t
 
 
-def _same_content(path: Path, sha: str) -> bool:
-    """Whether the file still holds the bytes hashed as sha (read again after decoding: a photo replaced in
-    between must not have its new picture's description stored under the old picture's hash)."""
-    try:
-        return file_sha256(path) == sha
-    except OSError:
-        return False
-
-
-def _decode(todo: list, detect: Callable[[list], Future] | None = None) -> tuple[list, float, Future | None]:
-    """Each file as an RGB image, or the reason it cannot be read; the seconds it took; and the detector's work
-    on the images, started by detect, or None."""
+def _decode(todo: list, known: Callable[[str], bool], detect: Callable[[list], Future] | None = None,
+            ) -> tuple[list, float, Future | None]:
+    """Each file read once: (hash, RGB image) of its bytes, (hash, None) where known(hash) says that content is
+    described already, or the reason it cannot be read; the seconds it took; and the detector's work on the
+    images, started by detect, or None."""
     t = time.perf_counter()
-    out = []
-    for path, _, sha in todo:
-        try:
-            image = load_image(path)
-        except ImageError as exc:
-            out.append(str(exc).split(": ", 1)[-1] if str(exc).startswith(os.fspath(path)) else str(exc))
-            continue
-        out.append(image if _same_content(path, sha) else CHANGED)
+    out = [_read(path, known) for path, _ in todo]
     seconds = time.perf_counter() - t
-    images = [image for image in out if not isinstance(image, str)]
+    images = [read[1] for read in out if not isinstance(read, str) and read[1] is not None]
     return out, seconds, detect(images) if detect is not None and images else None
+
+
+def _read(path: Path, known: Callable[[str], bool]) -> tuple[str, object] | str:
+    """(hash, image or None) of one file, or the reason it cannot be read. Its bytes are hashed and decoded
+    here, once, and are let go on return: only the decoded batch is held, never a batch of files' bytes."""
+    try:
+        data = read_image_file(path, follow_links=False)  # a link put in its place since it was listed is refused
+        sha = hashlib.sha256(data).hexdigest()
+        return sha, None if known(sha) else load_image_bytes(data, path)
+    except FileChangedError:
+        return CHANGED
+    except ImageError as exc:
+        return str(exc).split(": ", 1)[-1] if str(exc).startswith(os.fspath(path)) else str(exc)
