@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,10 @@ from .folders import index_name, regular_file, walk_photos
 PHASES = ("decode", "describe", "embed", "database")
 # A file written while its bytes were being read: they may be part old, part new, so they are not described.
 CHANGED = "changed while being read; read again on the next run"
+# The most bytes of files read and hashed before the index is asked which of them it knows: one question for a
+# batch of small photos (asked photo by photo, the questions cost more than reading and decoding a 224 px
+# photo), while a batch of 15 MB photos is never all in memory at once.
+READ_AHEAD_BYTES = 32 * 2**20
 
 
 @dataclass
@@ -153,9 +157,9 @@ class _Batches:
     def take(self, path: Path, info: FileInfo) -> None:
         self.pending.append((path, info))
 
-    def known(self, sha: str) -> bool:
-        """Whether this model has described the content with this hash (asked from the decoding thread)."""
-        return bool(self.store.described([sha], self.model_id))
+    def known(self, shas: list[str]) -> set[str]:
+        """The hashes among shas whose content this model has described (asked from the decoding thread)."""
+        return self.store.described(shas, self.model_id) if shas else set()
 
     def flush(self) -> None:
         """Start reading and decoding the pending batch; describe and store the one decoded before it."""
@@ -240,26 +244,64 @@ class _Batches:
         self.report.seconds["database"] += time.perf_counter() - t
 
 
-def _decode(todo: list, known: Callable[[str], bool], detect: Callable[[list], Future] | None = None,
+def _decode(todo: list, known: Callable[[list[str]], set[str]], detect: Callable[[list], Future] | None = None,
             ) -> tuple[list, float, Future | None]:
-    """Each file read once: (hash, RGB image) of its bytes, (hash, None) where known(hash) says that content is
+    """Each file read once: (hash, RGB image) of its bytes, (hash, None) where known(hashes) says that content is
     described already, or the reason it cannot be read; the seconds it took; and the detector's work on the
-    images, started by detect, or None."""
+    images, started by detect, or None. The bytes hashed are the bytes decoded."""
     t = time.perf_counter()
-    out = [_read(path, known) for path, _ in todo]
+    out = []
+    for group in _read_ahead(todo):
+        out += _decode_group(group, known)
     seconds = time.perf_counter() - t
-    images = [read[1] for read in out if not isinstance(read, str) and read[1] is not None]
+    images = [r[1] for r in out if not isinstance(r, str) and r[1] is not None]
     return out, seconds, detect(images) if detect is not None and images else None
 
 
-def _read(path: Path, known: Callable[[str], bool]) -> tuple[str, object] | str:
-    """(hash, image or None) of one file, or the reason it cannot be read. Its bytes are hashed and decoded
-    here, once, and are let go on return: only the decoded batch is held, never a batch of files' bytes."""
+def _read_ahead(todo: list) -> Iterator[list]:
+    """todo in runs of files whose sizes, as listed, add up to at most READ_AHEAD_BYTES (or of one file)."""
+    group, size = [], 0
+    for path, info in todo:
+        if group and size + info.size > READ_AHEAD_BYTES:
+            yield group
+            group, size = [], 0
+        group.append((path, info))
+        size += info.size
+    if group:
+        yield group
+
+
+def _decode_group(group: list, known: Callable[[list[str]], set[str]]) -> list:
+    """_decode of one run of files: all read and hashed, the index asked once, then each decoded in turn."""
+    read = [_read(path) for path, _ in group]  # (hash, bytes), or the reason
+    described = known([r[0] for r in read if not isinstance(r, str)])
+    out = []
+    for i, (path, _) in enumerate(group):
+        r, read[i] = read[i], None  # a file's bytes are let go as soon as it is decoded
+        out.append(r if isinstance(r, str) else (r[0], None) if r[0] in described else _image(path, *r))
+    return out
+
+
+def _read(path: Path) -> tuple[str, bytes] | str:
+    """(hash, bytes) of one file, or the reason it cannot be read; a link put in its place since it was listed
+    is refused."""
     try:
-        data = read_image_file(path, follow_links=False)  # a link put in its place since it was listed is refused
-        sha = hashlib.sha256(data).hexdigest()
-        return sha, None if known(sha) else load_image_bytes(data, path)
+        data = read_image_file(path, follow_links=False)
     except FileChangedError:
         return CHANGED
     except ImageError as exc:
-        return str(exc).split(": ", 1)[-1] if str(exc).startswith(os.fspath(path)) else str(exc)
+        return _reason(exc, path)
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def _image(path: Path, sha: str, data: bytes) -> tuple[str, object] | str:
+    """(hash, RGB image) of the bytes read from path, or the reason they are not a photo."""
+    try:
+        return sha, load_image_bytes(data, path)
+    except ImageError as exc:
+        return _reason(exc, path)
+
+
+def _reason(exc: ImageError, path: Path) -> str:
+    """The reason alone, as the index records it (the message names the file)."""
+    return str(exc).split(": ", 1)[-1] if str(exc).startswith(os.fspath(path)) else str(exc)
