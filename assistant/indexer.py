@@ -1,16 +1,20 @@
 """Describing photo files into the index: `seesay index`, and the folder watcher's work.
 
 Unchanged files are passed over by (path, size, mtime), then known content by hash (a renamed or copied
-photo is linked, not described again). Each batch is one transaction, so an interrupted run loses at most
-the batch in flight and a rerun carries on without duplicates. A file that cannot be read is recorded with
-the reason and tried again only once it changes. A photo that fails while being described is that photo's
-failure alone: the batch is described again one photo at a time, the one that fails is recorded and tried
-again on the next run, and the rest go on (issue 27). Files gone from an indexed folder are forgotten,
-but only from folders that were read: an unreadable folder keeps what the index holds in it.
-Photos are decoded on a worker thread while the previous batch is being described, and as soon as a batch is
-decoded the object detector (the longest part of describing) starts on it on a thread of its own, so that it
-works while the previous batch is captioned, composed, embedded and stored (its own thread rather than the
-describer's, which the app's camera shares: a frame never waits behind a batch of photos).
+photo is linked, not described again). Each file is read once: its bytes are hashed and those same bytes
+decoded, so the hash stored is always that of the picture described (hashing the file and then decoding it
+stored a picture written over it in between under the old picture's hash). Each batch is one transaction,
+so an interrupted run loses at most the batch in flight and a rerun carries on without duplicates. A file
+that cannot be read is recorded with the reason and tried again only once it changes. A photo that fails
+while being described is that photo's failure alone: the batch is described again one photo at a time, the
+one that fails is recorded and tried again on the next run, and the rest go on (issue 27). Files gone from
+an indexed folder are forgotten, but only from folders that were read: an unreadable folder keeps what the
+index holds in it.
+Photos are read, hashed and decoded on a worker thread while the previous batch is being described, and as
+soon as a batch is decoded the object detector (the longest part of describing) starts on it on a thread of
+its own, so that it works while the previous batch is captioned, composed, embedded and stored (its own
+thread rather than the describer's, which the app's camera shares: a frame never waits behind a batch of
+photos).
 """
 
 from __future__ import annotations
@@ -18,20 +22,24 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model import ImageError, load_image
+from model.images import FileChangedError, ImageError, load_image_bytes, read_image_file
 from model.sentence_embedder import SentenceEmbedder
 from store import Entry, Failed, FileInfo, Link, Store
 
-from .folders import file_sha256, index_name, regular_file, walk_photos
+from .folders import index_name, regular_file, walk_photos
 
 PHASES = ("decode", "describe", "embed", "database")
-# A file rewritten between hashing and decoding: its description would be stored under the old content's hash.
+# A file written while its bytes were being read: they may be part old, part new, so they are not described.
 CHANGED = "changed while being read; read again on the next run"
+# The most bytes of files read and hashed before the index is asked which of them it knows: one question for a
+# batch of small photos (asked photo by photo, the questions cost more than reading and decoding a 224 px
+# photo), while a batch of 15 MB photos is never all in memory at once.
+READ_AHEAD_BYTES = 32 * 2**20
 
 
 @dataclass
@@ -135,7 +143,7 @@ class _Batches:
     def __init__(self, store, describer, model_id, embedder, beam_size, source, report: IndexReport) -> None:
         self.store, self.describer, self.model_id, self.embedder = store, describer, model_id, embedder
         self.beam_size, self.source, self.report = beam_size, source, report
-        self.pending: list[tuple[Path, FileInfo, str]] = []
+        self.pending: list[tuple[Path, FileInfo]] = []
         self.links: list[Link] = []
         self.failures: list[Failed] = []
         self.decoder: ThreadPoolExecutor | None = None
@@ -147,26 +155,16 @@ class _Batches:
         self.report.failed.append((str(path), why))
 
     def take(self, path: Path, info: FileInfo) -> None:
-        t = time.perf_counter()
-        try:
-            sha = file_sha256(path)
-        except OSError as exc:
-            self.fail(path, info, exc.strerror or str(exc))
-            return
-        finally:
-            self.report.seconds["decode"] += time.perf_counter() - t
-        self.pending.append((path, info, sha))
+        self.pending.append((path, info))
+
+    def known(self, shas: list[str]) -> set[str]:
+        """The hashes among shas whose content this model has described (asked from the decoding thread)."""
+        return self.store.described(shas, self.model_id) if shas else set()
 
     def flush(self) -> None:
-        """Start decoding the pending batch; describe and store the one decoded before it."""
-        batch, self.pending = self.pending, []
-        t = time.perf_counter()
-        known = self.store.described([sha for _, _, sha in batch], self.model_id) if batch else set()
-        self.report.seconds["database"] += time.perf_counter() - t
-        self.links += [Link(info, sha, self.source) for _, info, sha in batch if sha in known]
-        self.report.linked += sum(sha in known for _, _, sha in batch)
-        todo = [(path, info, sha) for path, info, sha in batch if sha not in known]
-        decoding = self.decoder.submit(_decode, todo, self.detect) if todo else None
+        """Start reading and decoding the pending batch; describe and store the one decoded before it."""
+        todo, self.pending = self.pending, []
+        decoding = self.decoder.submit(_decode, todo, self.known, self.detect) if todo else None
         previous, self.decoding = self.decoding, (todo, decoding) if todo else None
         if previous is not None:
             self._describe(*previous)
@@ -184,11 +182,14 @@ class _Batches:
         decoded, seconds, detections = decoding.result()  # waits only when decoding is slower than describing
         self.report.seconds["decode"] += seconds
         good = []
-        for (path, info, sha), image in zip(todo, decoded):
-            if isinstance(image, str):
-                self.fail(path, info, image, retry=image == CHANGED)
+        for (path, info), read in zip(todo, decoded):
+            if isinstance(read, str):
+                self.fail(path, info, read, retry=read == CHANGED)
+            elif read[1] is None:  # content described before, under another name or in another file
+                self.links.append(Link(info, read[0], self.source))
+                self.report.linked += 1
             else:
-                good.append((path, info, sha, image))
+                good.append((path, info, *read))
         reader = getattr(self.describer, "reader", None)
         for path, _, _, image in good if hasattr(reader, "unreadable") else []:
             if why := reader.unreadable(image.size):
@@ -243,27 +244,64 @@ class _Batches:
         self.report.seconds["database"] += time.perf_counter() - t
 
 
-def _same_content(path: Path, sha: str) -> bool:
-    """Whether the file still holds the bytes hashed as sha (read again after decoding: a photo replaced in
-    between must not have its new picture's description stored under the old picture's hash)."""
-    try:
-        return file_sha256(path) == sha
-    except OSError:
-        return False
-
-
-def _decode(todo: list, detect: Callable[[list], Future] | None = None) -> tuple[list, float, Future | None]:
-    """Each file as an RGB image, or the reason it cannot be read; the seconds it took; and the detector's work
-    on the images, started by detect, or None."""
+def _decode(todo: list, known: Callable[[list[str]], set[str]], detect: Callable[[list], Future] | None = None,
+            ) -> tuple[list, float, Future | None]:
+    """Each file read once: (hash, RGB image) of its bytes, (hash, None) where known(hashes) says that content is
+    described already, or the reason it cannot be read; the seconds it took; and the detector's work on the
+    images, started by detect, or None. The bytes hashed are the bytes decoded."""
     t = time.perf_counter()
     out = []
-    for path, _, sha in todo:
-        try:
-            image = load_image(path)
-        except ImageError as exc:
-            out.append(str(exc).split(": ", 1)[-1] if str(exc).startswith(os.fspath(path)) else str(exc))
-            continue
-        out.append(image if _same_content(path, sha) else CHANGED)
+    for group in _read_ahead(todo):
+        out += _decode_group(group, known)
     seconds = time.perf_counter() - t
-    images = [image for image in out if not isinstance(image, str)]
+    images = [r[1] for r in out if not isinstance(r, str) and r[1] is not None]
     return out, seconds, detect(images) if detect is not None and images else None
+
+
+def _read_ahead(todo: list) -> Iterator[list]:
+    """todo in runs of files whose sizes, as listed, add up to at most READ_AHEAD_BYTES (or of one file)."""
+    group, size = [], 0
+    for path, info in todo:
+        if group and size + info.size > READ_AHEAD_BYTES:
+            yield group
+            group, size = [], 0
+        group.append((path, info))
+        size += info.size
+    if group:
+        yield group
+
+
+def _decode_group(group: list, known: Callable[[list[str]], set[str]]) -> list:
+    """_decode of one run of files: all read and hashed, the index asked once, then each decoded in turn."""
+    read = [_read(path) for path, _ in group]  # (hash, bytes), or the reason
+    described = known([r[0] for r in read if not isinstance(r, str)])
+    out = []
+    for i, (path, _) in enumerate(group):
+        r, read[i] = read[i], None  # a file's bytes are let go as soon as it is decoded
+        out.append(r if isinstance(r, str) else (r[0], None) if r[0] in described else _image(path, *r))
+    return out
+
+
+def _read(path: Path) -> tuple[str, bytes] | str:
+    """(hash, bytes) of one file, or the reason it cannot be read; a link put in its place since it was listed
+    is refused."""
+    try:
+        data = read_image_file(path, follow_links=False)
+    except FileChangedError:
+        return CHANGED
+    except ImageError as exc:
+        return _reason(exc, path)
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def _image(path: Path, sha: str, data: bytes) -> tuple[str, object] | str:
+    """(hash, RGB image) of the bytes read from path, or the reason they are not a photo."""
+    try:
+        return sha, load_image_bytes(data, path)
+    except ImageError as exc:
+        return _reason(exc, path)
+
+
+def _reason(exc: ImageError, path: Path) -> str:
+    """The reason alone, as the index records it (the message names the file)."""
+    return str(exc).split(": ", 1)[-1] if str(exc).startswith(os.fspath(path)) else str(exc)

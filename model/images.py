@@ -3,13 +3,14 @@
 Every photo file goes through `load_image`, which is also the one guard against hostile files (issue 12):
 whatever the file is, it returns an upright RGB image no bigger than `max_side`, or raises `ImageError`
 with one line naming the file and why, and it never blocks on something that is not a regular file.
+A file whose bytes are wanted as well (the index hashes them) is read once by `read_image_file`, with the same
+checks, and decoded from those bytes by `load_image_bytes`, the same way to the same image or message.
 """
 
 from __future__ import annotations
 
-import errno
+import io
 import os
-import stat
 import sys
 import warnings
 from functools import lru_cache
@@ -18,15 +19,16 @@ from typing import Union
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .photo_files import MAX_FILE_BYTES as MAX_FILE_BYTES  # re-exported: model.images is where callers look
+from .photo_files import FileChangedError as FileChangedError
+from .photo_files import ImageError, check_size, open_regular_file, read_regular_file
+
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 
 # The long side a photo is decoded to. The encoders need 224 px (260 for EfficientNet-Lite2) and reading
 # text in a photo wants about 1600-2000 px, so 2048 loses nothing either needs, while a 10000 x 10000
 # photo costs 12 MB of pixels instead of 300 MB (benchmarks/image_memory.py).
 DEFAULT_MAX_SIDE = 2048
-# Bigger files are refused before they are read: no camera writes a 200 MB photo (a 100-megapixel JPEG is
-# about 40 MB), so such a file is a scan, a RAW-sized TIFF or a hostile file, and reading it costs time.
-MAX_FILE_BYTES = 200 * 1024 * 1024
 # Pillow's own decompression-bomb limit (2 x Image.MAX_IMAGE_PIXELS, about 179 megapixels) is what a file
 # may claim; this is what may be decoded at full size. Pillow keeps RGB as 4 bytes a pixel, so 100
 # megapixels (10000 x 10000) is 400 MB: with PyTorch and the model (~580 MB) a 10000 x 10000 PNG peaks just
@@ -43,20 +45,12 @@ _ORIENTATION = {
 _EXIF_ORIENTATION = 0x0112
 # ISO base-media "ftyp" brands of HEIF/HEIC stills (what iPhones write), which Pillow cannot read alone.
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
-_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
-                (stat.S_ISBLK, "a device"))
 
-
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to block on
 # Pillow's warnings about a file's content ("Corrupt EXIF data", "Palette images with Transparency expressed
 # in bytes ...") printed two lines of Pillow's own source paths, without the photo's name, among the
 # descriptions; the photo is read all the same, or refused with its one line. Set once, here: a
 # catch_warnings around decoding is not safe on the index's decoding thread.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL(\.|$)")
-
-
-class ImageError(ValueError):
-    """A file or array that cannot be read as a photo."""
 
 
 def display_path(path: str | bytes | os.PathLike) -> str:
@@ -78,97 +72,72 @@ def load_image(path: str | os.PathLike, max_side: int | None = DEFAULT_MAX_SIDE)
 
     Raises ImageError("NAME: reason") for anything that is not a readable photo, never another exception.
     """
-    if max_side is not None and max_side < 1:
-        raise ValueError(f"max_side must be a positive number of pixels or None, got {max_side!r}")
+    _check_max_side(max_side)
     name = display_path(path)
     try:
-        fd = _open_regular_file(path)
+        fd = open_regular_file(path)
     except ImageError as exc:
         raise ImageError(f"{name}: {exc}") from None
     with os.fdopen(fd, "rb") as f:
-        try:
-            try:
-                return _decode(f, max_side)
-            except UnidentifiedImageError:
-                if not _heif_plugin_registered(f):
-                    raise
-                f.seek(0)
-                return _decode(f, max_side)  # a HEIC photo, now that pillow-heif is registered
-        except ImageError as exc:
-            raise ImageError(f"{name}: {exc}") from None
-        except MemoryError:
-            raise ImageError(f"{name}: image too large (out of memory decoding it)") from None
-        except UnidentifiedImageError:
-            reason = "not an image file"
-            if _is_heif(f):
-                heif = sys.modules.get("pillow_heif") is not None  # imported (None: known to be missing)
-                reason = "damaged HEIC photo" if heif else "HEIC photos need the package pillow-heif"
-            raise ImageError(f"{name}: {reason}") from None
-        except Image.DecompressionBombError:
-            raise ImageError(f"{name}: image too large ({_claimed_size(f)} pixels)") from None
-        except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError) as exc:
-            # Truncated or corrupt data; Pillow's plugins raise all of these. The message may repeat the
-            # file name, so it is made printable too.
-            raise ImageError(f"{name}: damaged image ({display_path(str(exc))})") from None
+        return _decode_named(f, name, max_side)
 
 
-def _open_regular_file(path: str | os.PathLike) -> int:
-    """A read-only descriptor for path, or ImageError(reason) for anything but a regular file.
+def read_image_file(path: str | os.PathLike, *, follow_links: bool = True) -> bytes:
+    """A photo file's bytes, read once, after the checks load_image makes (a regular file, neither empty nor
+    over MAX_FILE_BYTES, opened without blocking); follow_links=False refuses a symbolic link as well.
 
-    The type is checked with stat before opening, because opening a FIFO waits for a writer for ever and
-    reading /dev/zero never ends; the open itself is non-blocking and the type checked again on the
-    descriptor, so a file swapped for a FIFO in between cannot hang us either.
+    Raises ImageError("NAME: reason"), or FileChangedError where the file changed while being read: the bytes
+    returned are one version of the file, to be hashed and decoded (load_image_bytes) as they are.
     """
-    flags = os.O_RDONLY | _NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise ImageError(_os_reason(exc, path)) from None
-    except (ValueError, UnicodeError):  # an embedded NUL, or a str that no file name can be
-        raise ImageError("invalid file name") from None
-    _check_regular(st)
+        return read_regular_file(path, follow_links)
+    except ImageError as exc:  # FileChangedError stays one
+        raise type(exc)(f"{display_path(path)}: {exc}") from None
+
+
+def load_image_bytes(data: bytes, name: str | os.PathLike, max_side: int | None = DEFAULT_MAX_SIDE) -> Image.Image:
+    """A photo file's bytes as load_image reads the file: the same image, or the same ImageError("NAME: reason"),
+    name being the file's."""
+    _check_max_side(max_side)
+    shown = display_path(name)
     try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise ImageError(_os_reason(exc, path)) from None
+        check_size(len(data))
+    except ImageError as exc:
+        raise ImageError(f"{shown}: {exc}") from None
+    return _decode_named(io.BytesIO(data), shown, max_side)
+
+
+def _check_max_side(max_side: int | None) -> None:
+    if max_side is not None and max_side < 1:
+        raise ValueError(f"max_side must be a positive number of pixels or None, got {max_side!r}")
+
+
+def _decode_named(f, name: str, max_side: int | None) -> Image.Image:
+    """_decode of an open file or buffer, every failure an ImageError("NAME: reason")."""
     try:
-        _check_regular(os.fstat(fd))
-        if _NONBLOCK:
-            os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _check_regular(st: os.stat_result) -> None:
-    if stat.S_ISDIR(st.st_mode):
-        raise ImageError("is a directory")
-    for test, kind in _NOT_REGULAR:
-        if test(st.st_mode):
-            raise ImageError(f"not a regular file ({kind})")
-    if not stat.S_ISREG(st.st_mode):
-        raise ImageError("not a regular file")
-    if st.st_size == 0:
-        raise ImageError("empty file")
-    if st.st_size > MAX_FILE_BYTES:
-        raise ImageError(f"file too large ({st.st_size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB)")
-
-
-def _os_reason(exc: OSError, path: str | os.PathLike) -> str:
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if exc.errno == errno.ELOOP:
-        return "symbolic link loop"
-    if exc.errno == errno.ENOENT:
-        return "broken symbolic link" if os.path.islink(path) else "no such file"
-    if exc.errno == errno.ENOTDIR:
-        return "no such file (a folder in its path is a file)"
-    if exc.errno == errno.ENAMETOOLONG:
-        return "file name too long"
-    if exc.errno == errno.ENXIO:
-        return "not a regular file (no such device)"
-    return f"cannot read ({exc.strerror or exc})"
+        try:
+            return _decode(f, max_side)
+        except UnidentifiedImageError:
+            if not _heif_plugin_registered(f):
+                raise
+            f.seek(0)
+            return _decode(f, max_side)  # a HEIC photo, now that pillow-heif is registered
+    except ImageError as exc:
+        raise ImageError(f"{name}: {exc}") from None
+    except MemoryError:
+        raise ImageError(f"{name}: image too large (out of memory decoding it)") from None
+    except UnidentifiedImageError:
+        reason = "not an image file"
+        if _is_heif(f):
+            heif = sys.modules.get("pillow_heif") is not None  # imported (None: known to be missing)
+            reason = "damaged HEIC photo" if heif else "HEIC photos need the package pillow-heif"
+        raise ImageError(f"{name}: {reason}") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: image too large ({_claimed_size(f)} pixels)") from None
+    except (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError) as exc:
+        # Truncated or corrupt data; Pillow's plugins raise all of these. The message may repeat the
+        # file name, so it is made printable too.
+        raise ImageError(f"{name}: damaged image ({display_path(str(exc))})") from None
 
 
 def _decode(f, max_side: int | None) -> Image.Image:

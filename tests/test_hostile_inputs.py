@@ -43,36 +43,101 @@ def photos(flickr_records) -> list[Path]:
     return [r.path for r in flickr_records if r.split == "test"][:4]
 
 
+def _stored(db_path: Path) -> list[tuple]:
+    """(hash, caption, sentence) of every photo the index describes."""
+    with sqlite3.connect(db_path) as con:
+        return con.execute("SELECT p.sha256, c.text, c.sentence FROM photos p JOIN captions c ON c.photo_id = p.id"
+                           " ORDER BY p.sha256").fetchall()
+
+
 @pytest.mark.timeout(TIMEOUT)
-def test_a_photo_replaced_between_hashing_and_decoding_is_not_stored_under_the_old_hash(
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_photo_replaced_while_being_indexed_is_stored_under_the_hash_of_the_picture_described(
+        tmp_path, photos, default_describer, monkeypatch, when):
+    from model import load_image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photos[0], folder / "photo.jpg")
+    read = assistant.indexer.read_image_file
+
+    def replaced(path, **kwargs):  # another program writes a new picture over the file, just before or after
+        if when == "before":       # its bytes are read: hashing and decoding the file apart stored one picture's
+            shutil.copy(photos[1], path)  # description under the other's hash
+        data = read(path, **kwargs)
+        if when == "after":
+            shutil.copy(photos[1], path)
+        return data
+
+    monkeypatch.setattr(assistant.indexer, "read_image_file", replaced)
+    with Store(tmp_path / "index.sqlite") as db:
+        report = index_folders(db, default_describer, [folder])
+    assert report.described == 1 and not report.failed
+    seen = photos[1] if when == "before" else photos[0]
+    said = {p: default_describer.describe([load_image(p)], beam_size=3)[0] for p in photos[:2]}
+    assert said[photos[0]].caption.text != said[photos[1]].caption.text  # the test can tell them apart
+    sha = hashlib.sha256(seen.read_bytes()).hexdigest()
+    assert _stored(tmp_path / "index.sqlite") == [(sha, said[seen].caption.text, said[seen].sentence)]
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_a_photo_written_while_its_bytes_are_read_is_read_again_on_the_next_run(
         tmp_path, photos, default_describer, monkeypatch):
     folder = tmp_path / "photos"
     folder.mkdir()
     shutil.copy(photos[0], folder / "photo.jpg")
-    hashed = assistant.indexer.file_sha256
+    fstat, written = os.fstat, []
 
-    def then_replaced(path, *args):  # another program writes a new picture over the file just hashed
-        sha = hashed(path, *args)
-        if Path(path).name == "photo.jpg" and not then_replaced.done:
-            then_replaced.done = True
-            shutil.copy(photos[1], path)
-        return sha
+    def meanwhile(fd):  # another program appends to the photo once part of it has been read
+        if os.lseek(fd, 0, os.SEEK_CUR) > 0 and os.path.samestat(fstat(fd), os.stat(folder / "photo.jpg")) \
+                and not written:
+            written.append(True)
+            with open(folder / "photo.jpg", "ab") as f:
+                f.write(b"\0" * 100)
+        return fstat(fd)
 
-    then_replaced.done = False
-    monkeypatch.setattr(assistant.indexer, "file_sha256", then_replaced)
+    monkeypatch.setattr(os, "fstat", meanwhile)
     db_path = tmp_path / "index.sqlite"
     with Store(db_path) as db:
         report = index_folders(db, default_describer, [folder])
-    assert [why for _, why in report.failed] == [assistant.indexer.CHANGED]
-    old = hashlib.sha256(photos[0].read_bytes()).hexdigest()
-    with sqlite3.connect(db_path) as con:
-        assert con.execute("SELECT count(*) FROM photos WHERE sha256 = ?", (old,)).fetchone()[0] == 0
-    with Store(db_path) as db:  # the next run reads the new picture, under its own hash
+    monkeypatch.undo()
+    assert written and [why for _, why in report.failed] == [assistant.indexer.CHANGED]
+    assert _stored(db_path) == []
+    with Store(db_path) as db:  # though its size and time are what the run listed, it is read again
         again = index_folders(db, default_describer, [folder])
-    new = hashlib.sha256(photos[1].read_bytes()).hexdigest()
     assert again.described == 1 and not again.failed
-    with sqlite3.connect(db_path) as con:
-        assert [r[0] for r in con.execute("SELECT sha256 FROM photos")] == [new]
+    assert [row[0] for row in _stored(db_path)] == [hashlib.sha256((folder / "photo.jpg").read_bytes()).hexdigest()]
+
+
+@pytest.mark.timeout(TIMEOUT)
+def test_a_new_photo_and_a_copy_of_a_known_one_are_each_opened_once(tmp_path, photos, default_describer,
+                                                                    monkeypatch):
+    import builtins
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(photos[0], folder / "known.jpg")
+    with Store(tmp_path / "index.sqlite") as db:
+        index_folders(db, default_describer, [folder])
+    shutil.copy(photos[0], folder / "copy.jpg")
+    shutil.copy(photos[1], folder / "new.jpg")
+    opened: list[str] = []
+    os_open, open_ = os.open, builtins.open
+
+    def counted(real):
+        def opener(file, *args, **kwargs):
+            if isinstance(file, (str, os.PathLike)) and Path(file).parent == folder:
+                opened.append(Path(file).name)
+            return real(file, *args, **kwargs)
+        return opener
+
+    monkeypatch.setattr(os, "open", counted(os_open))
+    monkeypatch.setattr(builtins, "open", counted(open_))
+    with Store(tmp_path / "index.sqlite") as db:
+        report = index_folders(db, default_describer, [folder])
+    monkeypatch.undo()
+    assert (report.described, report.linked, report.unchanged) == (1, 1, 1)
+    assert sorted(opened) == ["copy.jpg", "new.jpg"]  # new.jpg was opened three times: hashed, decoded, hashed
 
 
 @pytest.mark.timeout(2 * TIMEOUT)

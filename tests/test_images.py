@@ -19,7 +19,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.images import MAX_DECODED_PIXELS, MAX_FILE_BYTES, ImageError, from_bgr_frame, load_image, to_rgb_image
+from model.images import (
+    MAX_DECODED_PIXELS,
+    MAX_FILE_BYTES,
+    FileChangedError,
+    ImageError,
+    from_bgr_frame,
+    load_image,
+    load_image_bytes,
+    read_image_file,
+    to_rgb_image,
+)
 
 FLICKR = Path(os.environ.get("SEESAY_DATA", Path(__file__).parents[2] / "shared" / "data")) / "flickr8k" / "images"
 REPO = Path(__file__).parents[1]
@@ -307,6 +317,79 @@ def test_corrupted_photos_give_only_image_errors(tmp_path, photo):
                 load_image(path)
             except ImageError as exc:
                 assert str(exc).startswith(str(path) + ": ") and "\n" not in str(exc)
+
+
+# --- a file's bytes, read once --------------------------------------------------------------------------
+
+
+def _photo_files(folder: Path, photo: Image.Image) -> list[Path]:
+    """Photo files whose decoding takes each of load_image's paths, and files it refuses for their content."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo.transpose(Image.Transpose.ROTATE_90).save(folder / "sideways.jpg", quality=95, exif=exif)
+    photo.resize((4000, 3000)).save(folder / "big.jpg", quality=90)  # draft mode, then resampled
+    Image.fromarray((np.asarray(photo.convert("L"), np.uint16) * 257)).save(folder / "grey16.png")
+    photo.convert("P").save(folder / "palette.png")
+    (folder / "cut.jpg").write_bytes((folder / "sideways.jpg").read_bytes()[:2000])
+    (folder / "notes.jpg").write_text("shopping list: milk, bread\n")
+    (folder / "bomb.png").write_bytes(png_header(30000, 30000))
+    return sorted(folder.iterdir())
+
+
+@pytest.mark.timeout(120)
+def test_a_photos_bytes_decode_to_the_image_or_the_message_that_the_file_does(tmp_path, photo):
+    import pillow_heif
+
+    pillow_heif.from_pillow(photo).save(tmp_path / "IMG_0001.HEIC", quality=90)
+    for path in _photo_files(tmp_path, photo):
+        for max_side in (2048, 260, None):
+            try:
+                expected = load_image(path, max_side=max_side)
+            except ImageError as exc:
+                with pytest.raises(ImageError) as raised:
+                    load_image_bytes(read_image_file(path), path, max_side=max_side)
+                assert str(raised.value) == str(exc), path
+                continue
+            got = load_image_bytes(read_image_file(path), path, max_side=max_side)
+            assert got.mode == "RGB" and got.size == expected.size, path
+            assert np.array_equal(np.asarray(got), np.asarray(expected)), path
+    assert load_image(tmp_path / "sideways.jpg").size == photo.size  # upright: the orientation was applied
+
+
+@pytest.mark.timeout(60)
+def test_reading_a_photos_bytes_refuses_what_load_image_refuses_without_blocking(tmp_path, jpeg):
+    os.mkfifo(tmp_path / "fifo.jpg")
+    (tmp_path / "empty.jpg").touch()
+    (tmp_path / "album.jpg").mkdir()
+    (tmp_path / "link.jpg").symlink_to(jpeg)
+    with open(tmp_path / "huge.jpg", "wb") as f:  # sparse: takes no disk
+        f.truncate(MAX_FILE_BYTES + 1)
+    for name in ("fifo.jpg", "empty.jpg", "album.jpg", "huge.jpg", "gone.jpg"):
+        with pytest.raises(ImageError) as raised:
+            read_image_file(tmp_path / name)
+        assert str(raised.value) == message(tmp_path / name, timeout=10)
+    assert read_image_file(tmp_path / "link.jpg") == jpeg.read_bytes()
+    with pytest.raises(ImageError, match=r"link\.jpg: symbolic link, not followed$"):
+        read_image_file(tmp_path / "link.jpg", follow_links=False)
+    with pytest.raises(ImageError, match=r"empty\.jpg: empty file$"):
+        load_image_bytes(b"", tmp_path / "empty.jpg")
+
+
+@pytest.mark.timeout(60)
+def test_a_file_that_grows_while_its_bytes_are_read_is_refused_as_changed(tmp_path, jpeg, monkeypatch):
+    fstat, written = os.fstat, []
+
+    def meanwhile(fd):  # another program appends to the photo once part of it has been read
+        if os.lseek(fd, 0, os.SEEK_CUR) > 0 and os.path.samestat(fstat(fd), os.stat(jpeg)) and not written:
+            written.append(True)
+            with open(jpeg, "ab") as f:
+                f.write(b"more")
+        return fstat(fd)
+
+    monkeypatch.setattr(os, "fstat", meanwhile)
+    with pytest.raises(FileChangedError, match=r"photo\.jpg: changed while being read$"):
+        read_image_file(jpeg)
+    assert written and read_image_file(jpeg).endswith(b"more")  # read whole once it is left alone
 
 
 # --- arrays and frames ----------------------------------------------------------------------------------
