@@ -20,7 +20,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from store import FileInfo
+from store import FileInfo, Store
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".heic", ".heif"})
 TEMPORARY_SUFFIXES = ("~", ".tmp", ".part", ".crdownload", ".swp")
@@ -42,6 +42,11 @@ def index_name(path: str | bytes | os.PathLike) -> str:
 
 def _escaped(raw: bytes) -> str:
     return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
+
+
+def _older_name(path: str | bytes | os.PathLike) -> str:
+    """The name the index gave path before backslashes were doubled (a backslash stood for itself)."""
+    return os.fsencode(os.path.abspath(path)).decode("utf-8", "backslashreplace")
 
 
 _ESCAPE = re.compile(r"\\(?:\\|x([0-9a-f]{2}))")
@@ -76,6 +81,31 @@ def shown_name(name: str) -> str:
     from model.images import display_path
 
     return display_path(path_of(name))
+
+
+def _names_a_file(name: str) -> bool:
+    """Whether a file (or link) on disk has this index name now."""
+    raw = _unescaped(name)
+    return raw is not None and os.path.lexists(raw)
+
+
+def index_names(path: str | bytes | os.PathLike) -> list[str]:
+    """The names the index may hold path under: its name, and the one given before backslashes were
+    doubled where that differs and is no other file's name now (a path with a backslash, indexed before)."""
+    names = [index_name(path)]
+    if (older := _older_name(path)) != names[0] and not _names_a_file(older):
+        names.append(older)
+    return names
+
+
+def recorded_under(store: Store, folders: Sequence[str | bytes | os.PathLike]) -> set[str]:
+    """Every name the index holds inside folders (files and failures), those given before backslashes
+    were doubled included, but not another file's name now (folder `a\\\\b` was the name of `a\\b`)."""
+    names = store.paths_under([index_name(f) for f in folders])
+    older = [name for f in folders if (name := _older_name(f)) != index_name(f)]
+    if older:  # only for folders with a backslash in their path: each call reads every recorded name
+        names |= {n for n in store.paths_under(older) - names if not _names_a_file(n)}
+    return names
 
 
 def regular_file(path: str | os.PathLike) -> tuple[FileInfo | None, str | None]:
