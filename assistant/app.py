@@ -361,12 +361,14 @@ class SeesayApp(channels.ChannelActions, Speaking, App):
         self.post_message(SearchFinished(query, relevant(hits)))
 
     def on_search_finished(self, message: SearchFinished) -> None:
+        from .folders import shown_name  # brings the index's SQLAlchemy, which a search has loaded already
+
         query, hits = message.query, message.hits
         self.searched = True
         results = self.query_one("#results", SpokenList)
         results.clear()
         # Full paths, so that a photo can be opened; the item says the description first (spoken.py).
-        results.extend(TextItem(f"{h.caption}\n  {h.path}", spoken_result(h)) for h in hits)
+        results.extend(TextItem(f"{h.caption}\n  {shown_name(h.path)}", spoken_result(h)) for h in hits)
         results.border_title = f"{len(hits)} result{'' if len(hits) == 1 else 's'} for {query!r}"
         self.say(results_summary(query, hits), kind=RESULTS)
         if hits:

@@ -31,7 +31,7 @@ from model.images import FileChangedError, ImageError, load_image_bytes, read_im
 from model.sentence_embedder import SentenceEmbedder
 from store import Entry, Failed, FileInfo, Link, Store
 
-from .folders import index_name, regular_file, walk_photos
+from .folders import index_names, recorded_under, regular_file, walk_photos
 
 PHASES = ("decode", "describe", "embed", "database")
 # A file written while its bytes were being read: they may be part old, part new, so they are not described.
@@ -78,12 +78,11 @@ def index_folders(
     """Describe every new or changed photo under folders, and forget the files that are gone."""
     listed = list(walk_photos(folders))
     present = {info.path for _, info, _ in listed if info is not None}
-    unread = [index_name(path) for path, info, _ in listed if info is None]  # not known to be gone
-    roots = [index_name(f) for f in folders]
+    unread = [n for path, info, _ in listed if info is None for n in index_names(path)]  # not known to be gone
     report = index_files(store, describer, listed, embedder=embedder, batch_size=batch_size, beam_size=beam_size,
                          on_progress=on_progress, source=source)
     t = time.perf_counter()  # after the new names are linked, so that a renamed photo keeps its description
-    report.forgotten = store.forget_missing(roots, present, keep=unread)
+    report.forgotten = store.forget_missing(recorded_under(store, folders), present, keep=unread)
     store.drop_orphans()
     report.seconds["database"] += time.perf_counter() - t
     return report
@@ -91,7 +90,7 @@ def index_folders(
 
 def forget_folders(store: Store, folders: Sequence[str | Path]) -> int:
     """Forget every file recorded under folders (a folder deleted, or no longer wanted); returns how many."""
-    count = store.forget(sorted(store.paths_under([index_name(f) for f in folders])))
+    count = store.forget(sorted(recorded_under(store, folders)))
     store.drop_orphans()
     return count
 

@@ -50,7 +50,10 @@ def spoken_result(hit) -> str:
     name is only a camera number)."""
     sentence = hit.caption.strip()
     sentence = sentence if sentence.endswith((".", "!", "?")) else sentence + "."
-    name, folder = file_words(hit.path), file_words(Path(hit.path).parent.name)
+    from .folders import shown_name  # the index's own name for the file has its backslashes doubled
+
+    shown = shown_name(hit.path)
+    name, folder = file_words(shown), file_words(Path(shown).parent.name)
     where = f"in the folder {folder}" if folder else "in the top folder"
     return f"{sentence} {name.capitalize() if name else 'A photo'}, {where}."
 

@@ -25,7 +25,7 @@ from watchdog.observers import Observer
 from model.sentence_embedder import SentenceEmbedder
 from store import Store, StoreError
 
-from .folders import index_name, is_photo_name
+from .folders import index_names, is_photo_name, recorded_under
 from .indexer import IndexReport, index_folders, index_paths
 from .live import Observation
 
@@ -112,12 +112,12 @@ class FolderWatcher:
             gone, self._gone = self._gone, []
         if not gone:
             return
-        files = [index_name(p) for p, folder in gone if not folder and not p.exists()]
+        files = [n for p, folder in gone if not folder and not p.exists() for n in index_names(p)]
         folders = [p for p, folder in gone if folder and not p.exists()]
         try:
             count = self.store.forget(files)
             if folders:
-                count += self.store.forget(sorted(self.store.paths_under(folders)))
+                count += self.store.forget(sorted(recorded_under(self.store, folders)))
         except StoreError as exc:
             self.on_status(f"Could not update the photo index: {exc}; will try again.")
             with self._lock:

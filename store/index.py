@@ -219,16 +219,16 @@ class Store:
         with self._write() as conn:
             return conn.execute(delete(Photo).where(Photo.id.not_in(select(File.photo_id)))).rowcount
 
-    def forget_missing(self, roots: Sequence[str | os.PathLike], present: set[str],
-                       keep: Sequence[str] = ()) -> int:
-        """Forget the files under roots that are not in present (deleted or moved away since last seen),
-        except those at or under a path in keep (a folder or file that could not be read, so not known gone)."""
+    def forget_missing(self, recorded: set[str], present: set[str], keep: Sequence[str] = ()) -> int:
+        """Forget the recorded files (those paths_under the folders read) that are not in present (deleted or
+        moved away since last seen), except those at or under a path in keep (a folder or file that could not
+        be read, so not known gone)."""
         kept = tuple(keep) + tuple(k.rstrip(os.sep) + os.sep for k in keep)
-        gone = {p for p in self.paths_under(roots) - present if not (p in keep or p.startswith(kept))}
+        gone = {p for p in recorded - present if not (p in keep or p.startswith(kept))}
         return self.forget(sorted(gone))
 
     def paths_under(self, roots: Sequence[str | os.PathLike]) -> set[str]:
-        """Every recorded path (files and failures) inside one of the roots."""
+        """Every recorded path (files and failures) inside one of the roots (index names, compared as text)."""
         prefixes = [os.path.abspath(r).rstrip(os.sep) + os.sep for r in roots]
         with self._read() as s:
             paths = set(s.scalars(select(File.path))) | set(s.scalars(select(Failure.path)))

@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # Before the store's imports, so that the sentence model loads while SQLAlchemy is imported (issue 29).
     embedding = None if args.mode == "text" else _embed_aside(runtime, args.query)
-    from model.images import display_path as printable
     from store import StoreError, fts_query
+
+    from ..folders import shown_name
 
     if fts_query(args.query) is None and args.mode != "semantic":
         print(NOTHING, file=sys.stderr)
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                               "score": round(h.score, 6), "mode": args.mode}))
         else:
             said = f"{h.caption}" + (f"  [text: {h.reading.splitlines()[0]}]" if h.reading else "")
-            print(f"{rank:3d}  {printable(h.path)}\t{said}")
+            print(f"{rank:3d}  {shown_name(h.path)}\t{said}")
     if not hits and not args.json:
         print(f"no photos match {args.query!r}", file=sys.stderr)
     if args.speak:
