@@ -1,4 +1,4 @@
-"""Photo folders on disk: which files are photos, how they are named in the index, and their content hash.
+"""Photo folders on disk: which files are photos, and how they are named in the index.
 
 The index names a file by its absolute path as text: undecodable bytes become `\\xff`-style escapes and a
 backslash is doubled, so that no two paths share a name (a file named with the byte 0xff and one named with
@@ -13,7 +13,6 @@ regular files are read: a FIFO, socket or device named like a photo would block 
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import re
 import stat
@@ -81,6 +80,12 @@ def shown_name(name: str) -> str:
     from model.images import display_path
 
     return display_path(path_of(name))
+
+
+def script_path(name: str) -> str:
+    """An index name as the text of its file's path, for scripts (`search --json`, `export`): the path exactly
+    where it is valid UTF-8 (one backslash where the index doubles it), undecodable bytes as `\\xff` escapes."""
+    return os.fsencode(path_of(name)).decode("utf-8", "backslashreplace")
 
 
 def _names_a_file(name: str) -> bool:
@@ -157,13 +162,3 @@ def walk_photos(folders: Sequence[str | os.PathLike]) -> Iterator[tuple[Path, Fi
 def _unread_folder(exc: OSError) -> tuple[Path, None, str]:
     why = "name too long to open" if exc.errno == errno.ENAMETOOLONG else (exc.strerror or str(exc)).lower()
     return Path(exc.filename or "?"), None, f"folder not read ({why}){KEPT}"
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes; OSError if it cannot be read (only call it on regular files)."""
-    h = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

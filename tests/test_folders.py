@@ -8,6 +8,7 @@ through the real `seesay index` and `seesay forget` processes or the folder watc
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -145,3 +146,18 @@ def _until(condition, seconds: float = 60.0) -> bool:
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.1)
     return condition()
+
+
+@pytest.mark.timeout(3 * TIMEOUT)
+def test_search_json_and_export_give_scripts_the_path_that_opens_the_photo(tmp_path, photos):
+    folder = tmp_path / "back\\slash"  # its index name has the backslash doubled; a script wants the path
+    folder.mkdir()
+    shutil.copy(photos[0], folder / "photo.jpg")
+    _index(folder, tmp_path)
+    _run("export", "-o", str(tmp_path / "all.json"), tmp_path=tmp_path)
+    [row] = json.loads((tmp_path / "all.json").read_text())
+    assert row["path"] == str(folder / "photo.jpg") != index_name(folder / "photo.jpg")
+    word = max(row["caption"].strip(".").split(), key=len)  # a word the text search finds it by
+    [hit] = [json.loads(line) for line in _run("search", word, "--mode", "text", "--json",
+                                               tmp_path=tmp_path).stdout.splitlines()]
+    assert hit["path"] == row["path"] and Path(hit["path"]).read_bytes() == photos[0].read_bytes()

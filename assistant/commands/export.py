@@ -70,13 +70,14 @@ def write(rows: list[dict], fmt: str, out) -> None:
 def run(args: argparse.Namespace) -> int:
     from store import StoreError
 
+    from ..folders import script_path
     from ..runtime import Runtime
 
     runtime = Runtime.load(db=args.db)
     runtime.report_warnings()
     store = runtime.store(writable=False, create=False)
     try:
-        rows = store.export_rows()
+        rows = [{**r, "path": script_path(r["path"])} for r in store.export_rows()]  # the file's own path
     except StoreError as exc:
         print(f"seesay: {exc}", file=sys.stderr)
         return 2

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     embedding = None if args.mode == "text" else _embed_aside(runtime, args.query)
     from store import StoreError, fts_query
 
-    from ..folders import shown_name
+    from ..folders import script_path, shown_name
 
     if fts_query(args.query) is None and args.mode != "semantic":
         print(NOTHING, file=sys.stderr)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     for rank, h in enumerate(hits, start=1):
         if args.json:
-            print(json.dumps({"rank": rank, "path": h.path, "description": h.caption, "text": h.reading,
+            print(json.dumps({"rank": rank, "path": script_path(h.path), "description": h.caption, "text": h.reading,
                               "score": round(h.score, 6), "mode": args.mode}))
         else:
             said = f"{h.caption}" + (f"  [text: {h.reading.splitlines()[0]}]" if h.reading else "")
