@@ -5,7 +5,10 @@ session on the CPU, quiet, whose threads sleep between runs. Imports ONNX Runtim
 from __future__ import annotations
 
 import os
+import platform
 import threading
+from functools import lru_cache
+from pathlib import Path
 from types import ModuleType
 
 _IMPORTING = threading.Lock()
@@ -33,6 +36,22 @@ def cpu_session(path: str | os.PathLike, threads: int | None = None):
     # embedder, the text reader and the app, and spinning threads slowed those by half.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@lru_cache(maxsize=1)
+def int8_products_saturate() -> bool:
+    """Whether ONNX Runtime's uint8 x int8 products saturate on this CPU: an x86-64 one without VNNI, where
+    they are added in pairs in 16 bits (VPMADDUBSW) instead of in 32 (VPDPBUSD). Read from Linux's list of
+    the processor's features; an x86 CPU whose features cannot be read is taken to saturate (the exact graph
+    is only slower). Other CPUs (ARM) compute them exactly."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "x86", "i686"):
+        return False
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        return True
+    return not {"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags)
 
 
 def load_errors() -> tuple[type[Exception], ...]:

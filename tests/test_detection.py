@@ -81,6 +81,28 @@ def test_the_graphs_give_the_originals_outputs_on_a_real_photo(detector):
         np.testing.assert_allclose(out.ravel()[want["indices"]], want["values"], rtol=rtol, atol=atol, err_msg=name)
 
 
+def test_the_uint8_twin_holds_the_int8_graphs_numbers_and_is_loaded_where_int8_products_saturate(monkeypatch):
+    import onnx
+    from onnx import numpy_helper
+
+    from model.describing import detection
+
+    entry = manifest()["models"]["nanodet"]
+    twin = entry["unsigned"]
+    data_bytes = (DEFAULT_WEIGHTS / twin["file"]).read_bytes()
+    assert hashlib.sha256(data_bytes).hexdigest() == twin["sha256"] and twin["from_sha256"] == entry["sha256"]
+    int8 = {t.name: numpy_helper.to_array(t) for t in onnx.load(DEFAULT_WEIGHTS / entry["file"]).graph.initializer}
+    uint8 = {t.name: numpy_helper.to_array(t) for t in onnx.load_from_string(data_bytes).graph.initializer}
+    assert int8.keys() == uint8.keys() and any(a.dtype == np.int8 for a in int8.values())
+    for name, a in int8.items():  # every weight and zero point moved by 128: the same real numbers
+        b = uint8[name]
+        assert np.array_equal(a.astype(np.int16) + 128, b) if a.dtype == np.int8 else np.array_equal(a, b), name
+    assert twin["max_abs_difference_from_unoptimised_int8"] < 1.0
+    for saturate, file in ((True, twin["file"]), (False, entry["file"])):
+        monkeypatch.setattr(detection, "int8_products_saturate", lambda s=saturate: s)
+        assert ObjectDetector.default_path() == DEFAULT_WEIGHTS / file
+
+
 def test_coco_categories_are_the_eighty_in_the_detectors_order(coco_val):
     assert len(COCO_CATEGORIES) == 80 == len(set(COCO_CATEGORIES))
     by_id = [c["name"] for c in sorted(coco_val.loadCats(coco_val.getCatIds()), key=lambda c: c["id"])]

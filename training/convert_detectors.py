@@ -17,6 +17,8 @@ otherwise set one quantisation range to infinity and the quantised graph would f
 Runtime's static QDQ quantisation (int8 weights per channel, uint8 activations, min-max ranges) is calibrated
 on the dev photos alone: COCO-mini and COCO-tiny train. `--quantize-from nanodet.onnx` redoes this step
 alone, with no TensorFlow, from the float graph whose SHA-256 the manifest records (in git at d0a2091).
+Its twin with uint8 weights (nanodet-u8u8.onnx, for x86 CPUs without VNNI) is written after it:
+training/unsigned_weights.py.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 from model.describing.detection import DEFAULT_WEIGHTS, MANIFEST, ObjectDetector, PoseDetector
 from model.images import load_image
 
+from . import unsigned_weights
 from .half_weights import store_half, widen
 
 QUANTIZED = {"nanodet": "nanodet-int8.onnx"}  # graphs shipped quantised, and their files
@@ -290,8 +293,9 @@ def ship_quantized(entry: dict, name: str, float_bytes: bytes, out: Path, photos
     data, record = quantize(float_bytes, dev_photos(), photos)
     (out / QUANTIZED[name]).write_bytes(data)
     print(f"{name}: int8 {len(data) / 1e6:.1f} MB, max |int8 - float| {record['max_abs_difference_from_float']:.3g}")
-    return entry | {"file": QUANTIZED[name], "sha256": _sha256(data), "quantization": record,
-                    "weights": "int8 per channel, activations uint8 (QDQ), quantised from the float graph"}
+    entry = entry | {"file": QUANTIZED[name], "sha256": _sha256(data), "quantization": record,
+                     "weights": "int8 per channel, activations uint8 (QDQ), quantised from the float graph"}
+    return unsigned_weights.ship(entry, out, photos)  # its twin for CPUs where int8 products saturate
 
 
 def convert(tarball: Path, version: str, photos: list[Path], out: Path, tolerance: float) -> dict:
