@@ -135,6 +135,7 @@ def test_a_missing_detector_graph_is_said_once_by_the_commands_and_the_app(tmp_p
 
     monkeypatch.setenv("SEESAY_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setattr(ObjectDetector, "graph", "missing-nanodet.onnx")
+    monkeypatch.setattr(ObjectDetector, "unsigned_graph", "missing-nanodet-u8u8.onnx")  # its twin, on x86 without VNNI
     photo = next(r.path for r in flickr_records if r.split == "test")
     assert main(["caption", "--no-text", str(photo)]) == 0
     out = capsys.readouterr()
