@@ -7,7 +7,8 @@ pass a photo), the captioner's encoder and its beam search (batches of 16, as `s
 Each is timed alone on one thread, in CPU seconds, on real Flickr8k test photos already decoded, so the sum
 is the CPU a photo costs before any Python, decoding, embedding or database work. With every core busy and
 nothing else to do, cores / that sum is the most photos a second the same descriptions allow; only other
-graphs (so other descriptions) or more cores go past it. Each figure is the median of --runs passes over the
+graphs (so other descriptions) or more cores go past it. The detector is the graph this CPU loads (its uint8
+twin on an x86 CPU without VNNI: model/describing/detection.py). Each figure is the median of --runs passes over the
 photos, with the spread.
 """
 
@@ -60,7 +61,7 @@ def main() -> None:
             graph.run(None, {detector._input: x})
 
     stages = {
-        "object detector (NanoDet-g, int8)": cpu_ms_per_photo(detect, len(photos), args.runs),
+        f"object detector (NanoDet-g, {detector.path.name})": cpu_ms_per_photo(detect, len(photos), args.runs),
         "captioner encoder (EfficientNet-Lite0, resizing included)": cpu_ms_per_photo(
             lambda: [captioner.encode(b) for b in batches], len(photos), args.runs),
         "beam search (3 beams, 21 steps)": cpu_ms_per_photo(
