@@ -256,13 +256,18 @@ def _kill_after(proc: subprocess.Popen, db: Path, rows: int, seconds: float = 18
     return _rows(db)
 
 
+def _index_40(tmp_path: Path, flickr_records, checkpoint: Path) -> tuple[list[str], Path]:
+    """`seesay index` of 40 photos in batches of 4 (the tiny checkpoint), and the index it writes."""
+    folder = _photo_folder(tmp_path, flickr_records, 40)
+    db = tmp_path / "i.sqlite"
+    return [sys.executable, "-m", "assistant", "index", str(folder), "--db", str(db), "--model", str(checkpoint),
+            "--batch-size", "4", "--no-embeddings", "--no-text", "--quiet"], db
+
+
 def test_kill_9_during_indexing_loses_nothing_and_the_rerun_finishes_without_duplicates(
     tmp_path, tiny_checkpoint, flickr_records
 ):
-    folder = _photo_folder(tmp_path, flickr_records, 40)
-    db = tmp_path / "i.sqlite"
-    cmd = [sys.executable, "-m", "assistant", "index", str(folder), "--db", str(db), "--model", str(tiny_checkpoint),
-           "--batch-size", "4", "--no-embeddings", "--no-text", "--quiet"]
+    cmd, db = _index_40(tmp_path, flickr_records, tiny_checkpoint)
     after_kill = _kill_after(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), db, 8)
     assert 8 <= after_kill < 40
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -276,10 +281,7 @@ def test_kill_9_during_indexing_loses_nothing_and_the_rerun_finishes_without_dup
 def test_sigterm_during_indexing_stops_with_one_line_and_keeps_every_committed_batch(
     tmp_path, tiny_checkpoint, flickr_records
 ):
-    folder = _photo_folder(tmp_path, flickr_records, 40)
-    db = tmp_path / "i.sqlite"
-    cmd = [sys.executable, "-m", "assistant", "index", str(folder), "--db", str(db), "--model", str(tiny_checkpoint),
-           "--batch-size", "4", "--no-embeddings", "--no-text", "--quiet"]
+    cmd, db = _index_40(tmp_path, flickr_records, tiny_checkpoint)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     after = _kill_after(proc, db, 8, sig=signal.SIGTERM)
     assert proc.returncode == 128 + signal.SIGTERM  # a shell's and systemd's convention for "ended by SIGTERM"
