@@ -84,8 +84,9 @@ def shown_name(name: str) -> str:
 
 def script_path(name: str) -> str:
     """An index name as the text of its file's path, for scripts (`search --json`, `export`): the path exactly
-    where it is valid UTF-8 (one backslash where the index doubles it), undecodable bytes as `\\xff` escapes."""
-    return os.fsencode(path_of(name)).decode("utf-8", "backslashreplace")
+    where it is valid UTF-8 (one backslash where the index doubles it), undecodable bytes as `\\xff` escapes;
+    the name the index gave it before backslashes were doubled."""
+    return _older_name(path_of(name))
 
 
 def _names_a_file(name: str) -> bool:
