@@ -4,10 +4,10 @@
 
 ONNX Runtime runs the shipped int8 graph (uint8 activations x int8 weights) with VPMADDUBSW on an x86 CPU
 without VNNI: it adds each pair of 8-bit products in 16 bits, saturating, so there the detector's outputs
-differ from what the quantised graph means by up to 2.1 (a fourth person found in three astronauts side by
-side), while a CPU with VNNI (VPDPBUSD, 32-bit sums) computes them exactly. Here every weight w becomes the
-uint8 w + 128 with zero point 128: the same real numbers, which ONNX Runtime multiplies uint8 x uint8, exactly
-on every x86 CPU. model/describing/detection.py loads this graph only where products saturate
+differ from what the quantised graph means by up to 3.2 on the check photos (a fourth person found in three
+astronauts side by side), while a CPU with VNNI (VPDPBUSD, 32-bit sums) computes them exactly. Here every
+weight w becomes the uint8 w + 128 with zero point 128: the same real numbers, which ONNX Runtime multiplies
+uint8 x uint8, exactly on every x86 CPU. model/describing/detection.py loads this graph only where products saturate
 (model/onnx_runtime.py:int8_products_saturate); elsewhere the int8 one is exact and faster.
 
 The check: on real COCO photos its outputs against the int8 graph run with no graph rewrites (each

@@ -182,7 +182,7 @@ class ObjectDetector(_Graph):
     def default_path(cls) -> Path:
         """The bundled graph; on a CPU whose int8 products saturate (x86 without VNNI) its twin with uint8
         weights (training/unsigned_weights.py), which gives there what the int8 one gives with VNNI: the
-        int8 graph's outputs differed by up to 2.1 on such a CPU (a fourth person in three astronauts)."""
+        int8 graph's outputs differed by up to 3.2 on such a CPU (a fourth person in three astronauts)."""
         unsigned = DEFAULT_WEIGHTS / cls.unsigned_graph
         return unsigned if int8_products_saturate() and unsigned.is_file() else DEFAULT_WEIGHTS / cls.graph
 
